@@ -1,0 +1,208 @@
+//! The CLI face: `diagnose`, `sweep` and `invoke` over the same engine as the Lambda handler.
+//! Exit codes: 0 ok, 1 warning, 2 critical, 3 inspection incomplete, 64 usage error.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::render::{self, Format};
+use crate::trigger::{self, Target};
+use crate::{handler, App, Outcome, RunError};
+
+pub const EXIT_INCOMPLETE: i32 = 3;
+pub const EXIT_USAGE: i32 = 64;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cf-doctor",
+    version,
+    about = "Tells you why CloudFront returns 5xx: inspects the distribution, its certificates and the origin, live."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Output format [default: text on a terminal, json otherwise]
+    #[arg(long, global = true, value_parser = ["text", "json", "slack"])]
+    pub format: Option<String>,
+    /// Also deliver to the configured SNS topic / Slack webhook
+    #[arg(long, global = true)]
+    pub notify: bool,
+    /// Probe HOST at ADDR instead of resolving it (repeatable), like curl --resolve
+    #[arg(long, global = true, value_name = "HOST=ADDR")]
+    pub resolve: Vec<String>,
+    /// PEM roots trusted in addition to the public roots (CloudFront itself trusts only public CAs)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Everything an alarm on this distribution would trigger
+    Diagnose {
+        #[arg(value_name = "DISTRIBUTION_ID")]
+        distribution_id: String,
+    },
+    /// The nightly sweep: every distribution and every ACM certificate in scope
+    Sweep,
+    /// Run the Lambda handler on an event file, as Lambda would (`-` reads stdin)
+    Invoke {
+        #[arg(value_name = "EVENT.json")]
+        event: String,
+    },
+}
+
+/// Parses arguments and configuration; usage errors exit 64 (help and version exit 0).
+pub fn parse() -> Result<(Cli, Config), i32> {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return Err(code);
+        }
+    };
+    let mut config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("cf-doctor: configuration error: {e}");
+            return Err(EXIT_USAGE);
+        }
+    };
+    for entry in &cli.resolve {
+        if let Err(expected) = config.add_resolve(entry) {
+            eprintln!("cf-doctor: --resolve {entry:?} is not valid: expected {expected}");
+            return Err(EXIT_USAGE);
+        }
+    }
+    if cli.ca_file.is_some() {
+        config.ca_file = cli.ca_file.clone();
+    }
+    Ok((cli, config))
+}
+
+pub async fn run(cli: Cli, app: App) -> i32 {
+    let format = match cli.format.as_deref() {
+        Some(f) => f.parse().unwrap_or(Format::Json),
+        None if std::io::stdout().is_terminal() => Format::Text,
+        None => Format::Json,
+    };
+    let result = match &cli.command {
+        Command::Diagnose { distribution_id } => match trigger::distribution_id(distribution_id) {
+            Err(e) => Err(RunError::Trigger(e)),
+            Ok(id) => {
+                let target = Target::Distribution {
+                    trigger: crate::diagnosis::TriggerInfo {
+                        kind: "manual".into(),
+                        detail: format!("cf-doctor diagnose {id}"),
+                        distribution_id: Some(id.clone()),
+                        status: None,
+                    },
+                    id,
+                };
+                run_targets(&app, vec![target], cli.notify).await
+            }
+        },
+        Command::Sweep => {
+            run_targets(
+                &app,
+                vec![Target::Sweep {
+                    trigger: crate::diagnosis::TriggerInfo {
+                        kind: "manual".into(),
+                        detail: "cf-doctor sweep".into(),
+                        distribution_id: None,
+                        status: None,
+                    },
+                }],
+                cli.notify,
+            )
+            .await
+        }
+        Command::Invoke { event } => match read_event(event) {
+            Err(message) => {
+                eprintln!("cf-doctor: {message}");
+                return EXIT_USAGE;
+            }
+            Ok(text) => match trigger::parse_event_text(&text) {
+                Err(e) => Err(RunError::Trigger(e)),
+                Ok(_) => {
+                    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                    handler::handle(&app, &value, cli.notify).await
+                }
+            },
+        },
+    };
+    match result {
+        Ok(outcomes) => {
+            print_outcomes(&outcomes, format);
+            outcomes.iter().map(Outcome::exit_code).max().unwrap_or(0)
+        }
+        Err(RunError::Delivery { error, reports }) => {
+            let outcomes: Vec<Outcome> = reports.into_iter().map(Outcome::Diagnosed).collect();
+            print_outcomes(&outcomes, format);
+            eprintln!("cf-doctor: {error}");
+            EXIT_INCOMPLETE
+        }
+        Err(e @ RunError::Trigger(_)) => {
+            eprintln!("cf-doctor: {e}");
+            EXIT_USAGE
+        }
+        Err(e) => {
+            eprintln!("cf-doctor: {e}");
+            EXIT_INCOMPLETE
+        }
+    }
+}
+
+async fn run_targets(
+    app: &App,
+    targets: Vec<Target>,
+    notify: bool,
+) -> Result<Vec<Outcome>, RunError> {
+    let mut outcomes = Vec::new();
+    for target in targets {
+        outcomes.push(app.run_target(target).await?);
+    }
+    if notify {
+        app.deliver(&outcomes).await?;
+    }
+    Ok(outcomes)
+}
+
+fn print_outcomes(outcomes: &[Outcome], format: Format) {
+    if format == Format::Json && outcomes.len() != 1 {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&handler::response(outcomes)).unwrap_or_default()
+        );
+        return;
+    }
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Diagnosed(d) => println!("{}", render::render(d, format)),
+            Outcome::Acknowledged { note, .. } if format == Format::Text => println!("{note}"),
+            other => println!(
+                "{}",
+                serde_json::to_string_pretty(&other.to_json()).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+fn read_event(path: &str) -> Result<String, String> {
+    const LIMIT: u64 = 6 * 1024 * 1024; // Lambda's own synchronous payload limit
+    let mut text = String::new();
+    let read = if path == "-" {
+        std::io::stdin().take(LIMIT + 1).read_to_string(&mut text)
+    } else {
+        std::fs::File::open(path).and_then(|f| f.take(LIMIT + 1).read_to_string(&mut text))
+    };
+    read.map_err(|e| format!("cannot read the event {path}: {e}"))?;
+    if text.len() as u64 > LIMIT {
+        return Err(format!(
+            "the event {path} is larger than 6 MB, Lambda's payload limit"
+        ));
+    }
+    Ok(text)
+}

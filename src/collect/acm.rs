@@ -1,0 +1,91 @@
+//! ACM: DescribeCertificate, mapped into the Evidence model.
+
+use aws_sdk_acm::types::CertificateDetail;
+use chrono::{DateTime, Utc};
+
+use super::{error_text, CollectError};
+use crate::evidence::{AcmCertificate, Gap};
+
+/// Describes one certificate; a failure is a gap in the evidence, not a failed inspection.
+pub async fn describe_certificate(
+    client: &aws_sdk_acm::Client,
+    region: &str,
+    arn: &str,
+    used_as: &str,
+) -> Result<AcmCertificate, Gap> {
+    let gap = |error: String| Gap {
+        action: "acm:DescribeCertificate".into(),
+        resource: arn.into(),
+        error,
+        unchecked: format!("expiry and renewal of the {used_as}"),
+    };
+    let out = client
+        .describe_certificate()
+        .certificate_arn(arn)
+        .send()
+        .await
+        .map_err(|e| gap(error_text(&e)))?;
+    let detail = out
+        .certificate()
+        .ok_or_else(|| gap("the answer carried no certificate".into()))?;
+    Ok(map_certificate(detail, region, arn, used_as))
+}
+
+pub fn map_certificate(
+    c: &CertificateDetail,
+    region: &str,
+    arn: &str,
+    used_as: &str,
+) -> AcmCertificate {
+    let mut validation_methods: Vec<String> = c
+        .domain_validation_options()
+        .iter()
+        .filter_map(|d| d.validation_method().map(|m| m.as_str().to_string()))
+        .collect();
+    validation_methods.sort();
+    validation_methods.dedup();
+    let renewal = c.renewal_summary();
+    AcmCertificate {
+        arn: c.certificate_arn().unwrap_or(arn).to_string(),
+        region: region.to_string(),
+        domain_name: c.domain_name().unwrap_or_default().to_string(),
+        subject_alternative_names: c.subject_alternative_names().to_vec(),
+        status: c
+            .status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        cert_type: c
+            .r#type()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default(),
+        not_before: c.not_before().and_then(to_chrono),
+        not_after: c.not_after().and_then(to_chrono),
+        renewal_eligibility: c.renewal_eligibility().map(|r| r.as_str().to_string()),
+        renewal_status: renewal.map(|r| r.renewal_status().as_str().to_string()),
+        renewal_status_reason: renewal
+            .and_then(|r| r.renewal_status_reason())
+            .map(|r| r.as_str().to_string()),
+        validation_methods,
+        in_use_by: c.in_use_by().to_vec(),
+        used_as: vec![used_as.to_string()],
+    }
+}
+
+pub fn to_chrono(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(t.secs(), t.subsec_nanos())
+}
+
+/// The region an ACM ARN lives in (arn:aws:acm:REGION:ACCOUNT:certificate/ID).
+pub fn region_of_arn(arn: &str) -> Option<&str> {
+    arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
+impl From<Gap> for CollectError {
+    fn from(gap: Gap) -> Self {
+        CollectError::Aws {
+            action: gap.action,
+            resource: gap.resource,
+            error: gap.error,
+        }
+    }
+}

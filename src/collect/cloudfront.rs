@@ -1,0 +1,145 @@
+//! CloudFront: GetDistribution, mapped into the Evidence model.
+
+use aws_sdk_cloudfront::types as cf;
+
+use super::CollectError;
+use crate::evidence::{CustomOrigin, Distribution, Origin, OriginKind, ViewerCertificate};
+
+/// The managed origin request policy "AllViewer": forwards every viewer header, Host included.
+const MANAGED_ALL_VIEWER: &str = "216adef6-5c7f-47e4-b989-5492eafa07d3";
+
+pub async fn get_distribution(
+    client: &aws_sdk_cloudfront::Client,
+    id: &str,
+) -> Result<Distribution, CollectError> {
+    let out = client.get_distribution().id(id).send().await.map_err(|e| {
+        let service = e.as_service_error();
+        if service.is_some_and(|s| s.is_no_such_distribution()) {
+            CollectError::DistributionNotFound(id.to_string())
+        } else {
+            CollectError::aws("cloudfront:GetDistribution", id, &e)
+        }
+    })?;
+    let distribution = out.distribution().ok_or_else(|| CollectError::Aws {
+        action: "cloudfront:GetDistribution".into(),
+        resource: id.into(),
+        error: "the answer carried no distribution".into(),
+    })?;
+    Ok(map_distribution(distribution))
+}
+
+pub fn map_distribution(d: &cf::Distribution) -> Distribution {
+    let config = d.distribution_config();
+    let aliases: Vec<String> = config
+        .and_then(|c| c.aliases())
+        .map(|a| a.items().to_vec())
+        .unwrap_or_default();
+    let host_forwarding = config
+        .map(origins_receiving_viewer_host)
+        .unwrap_or_default();
+    let origins = config
+        .and_then(|c| c.origins())
+        .map(|o| o.items())
+        .unwrap_or_default()
+        .iter()
+        .map(|origin| {
+            let forwarded_host = host_forwarding
+                .contains(&origin.id().to_string())
+                .then(|| aliases.first().cloned())
+                .flatten();
+            map_origin(origin, forwarded_host)
+        })
+        .collect();
+    Distribution {
+        id: d.id().to_string(),
+        arn: d.arn().to_string(),
+        domain_name: d.domain_name().to_string(),
+        enabled: config.map(|c| c.enabled()).unwrap_or(true),
+        status: d.status().to_string(),
+        viewer_certificate: config
+            .and_then(|c| c.viewer_certificate())
+            .map(map_viewer_certificate)
+            .unwrap_or_default(),
+        aliases,
+        origins,
+    }
+}
+
+fn map_origin(origin: &cf::Origin, forwarded_host: Option<String>) -> Origin {
+    let kind = match origin.custom_origin_config() {
+        Some(custom) => OriginKind::Custom(CustomOrigin {
+            protocol_policy: custom.origin_protocol_policy().as_str().to_string(),
+            http_port: port(custom.http_port(), 80),
+            https_port: port(custom.https_port(), 443),
+            ssl_protocols: custom
+                .origin_ssl_protocols()
+                .map(|p| p.items().iter().map(|s| s.as_str().to_string()).collect())
+                .unwrap_or_else(|| vec!["TLSv1.2".to_string()]),
+            read_timeout_s: custom.origin_read_timeout().unwrap_or(30).max(1) as u32,
+            connection_timeout_s: origin.connection_timeout().unwrap_or(10).max(1) as u32,
+        }),
+        None => OriginKind::S3,
+    };
+    Origin {
+        id: origin.id().to_string(),
+        domain_name: origin.domain_name().to_string(),
+        kind,
+        forwarded_host,
+    }
+}
+
+fn port(value: i32, default: u16) -> u16 {
+    u16::try_from(value)
+        .ok()
+        .filter(|p| *p != 0)
+        .unwrap_or(default)
+}
+
+fn map_viewer_certificate(v: &cf::ViewerCertificate) -> ViewerCertificate {
+    // Some implementations send empty elements for "none": treat them as absent.
+    let present = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
+    ViewerCertificate {
+        acm_certificate_arn: present(v.acm_certificate_arn()),
+        iam_certificate_id: present(v.iam_certificate_id()),
+        cloudfront_default: v.cloud_front_default_certificate().unwrap_or(false),
+        minimum_protocol_version: v.minimum_protocol_version().map(|m| m.as_str().to_string()),
+    }
+}
+
+/// The origins whose cache behaviours forward the viewer's Host header: CloudFront then sends that
+/// Host (and SNI) to the origin, and the origin certificate must cover it.
+// ForwardedValues is deprecated in the API, but distributions made before cache policies still
+// use it, and it decides whether Host is forwarded.
+#[allow(deprecated)]
+fn origins_receiving_viewer_host(config: &cf::DistributionConfig) -> Vec<String> {
+    let mut behaviours: Vec<(&str, Option<&str>, Option<&cf::ForwardedValues>)> = Vec::new();
+    if let Some(b) = config.default_cache_behavior() {
+        behaviours.push((
+            b.target_origin_id(),
+            b.origin_request_policy_id(),
+            b.forwarded_values(),
+        ));
+    }
+    if let Some(list) = config.cache_behaviors() {
+        for b in list.items() {
+            behaviours.push((
+                b.target_origin_id(),
+                b.origin_request_policy_id(),
+                b.forwarded_values(),
+            ));
+        }
+    }
+    behaviours
+        .into_iter()
+        .filter(|(_, policy, forwarded)| {
+            let by_policy = *policy == Some(MANAGED_ALL_VIEWER);
+            let by_legacy = forwarded.and_then(|f| f.headers()).is_some_and(|h| {
+                h.items()
+                    .iter()
+                    .any(|h| h == "*" || h.eq_ignore_ascii_case("host"))
+            });
+            by_policy || by_legacy
+        })
+        .map(|(origin, _, _)| origin.to_string())
+        .collect()
+}

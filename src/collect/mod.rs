@@ -1,0 +1,207 @@
+//! Collect: I/O only. AWS APIs and live probes turn a target into Evidence; nothing here decides
+//! severity. A failed check is evidence; `Err` means the inspection could not run at all.
+
+pub mod acm;
+pub mod cloudfront;
+pub mod probe;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_sdk_cloudfront::error::ProvideErrorMetadata;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use chrono::Utc;
+
+use crate::diagnosis::{Check, Outcome};
+use crate::evidence::{Evidence, OriginKind, Thresholds};
+use probe::{ProbeTarget, Prober};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error("distribution {0} does not exist in this account (cloudfront:GetDistribution answered NoSuchDistribution)")]
+    DistributionNotFound(String),
+    #[error("cannot reach the AWS API endpoint {endpoint} for {action}: {error}")]
+    Unreachable {
+        action: String,
+        endpoint: String,
+        error: String,
+    },
+    #[error("{action} on {resource} failed: {error}")]
+    Aws {
+        action: String,
+        resource: String,
+        error: String,
+    },
+}
+
+impl CollectError {
+    pub fn aws<E, R>(
+        action: &str,
+        resource: &str,
+        error: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+    ) -> Self
+    where
+        E: std::error::Error + ProvideErrorMetadata + 'static,
+        R: std::fmt::Debug,
+    {
+        use aws_smithy_runtime_api::client::result::SdkError;
+        match error {
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => CollectError::Unreachable {
+                action: action.into(),
+                endpoint: String::new(),
+                error: error_text(error),
+            },
+            _ => CollectError::Aws {
+                action: action.into(),
+                resource: resource.into(),
+                error: error_text(error),
+            },
+        }
+    }
+
+    /// Names the endpoint in an "unreachable" error once the caller knows it.
+    pub fn with_endpoint(self, endpoint: &str) -> Self {
+        match self {
+            CollectError::Unreachable { action, error, .. } => CollectError::Unreachable {
+                action,
+                endpoint: endpoint.to_string(),
+                error,
+            },
+            other => other,
+        }
+    }
+}
+
+/// "Code: message" for service errors, the whole cause chain for transport errors.
+pub fn error_text<E, R>(error: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    match error.as_service_error() {
+        Some(service) => format!(
+            "{}: {}",
+            service.code().unwrap_or("UnknownError"),
+            service.message().unwrap_or("no message")
+        ),
+        None => DisplayErrorContext(error).to_string(),
+    }
+}
+
+/// The AWS clients and the prober, built once per process.
+#[derive(Debug, Clone)]
+pub struct Collector {
+    pub cloudfront: aws_sdk_cloudfront::Client,
+    /// CloudFront viewer certificates always live in us-east-1.
+    pub acm_us_east_1: aws_sdk_acm::Client,
+    pub prober: Arc<Prober>,
+    pub thresholds: Thresholds,
+    /// For error messages: where the SDK sends requests ("the AWS default" when not overridden).
+    pub endpoint: String,
+}
+
+impl Collector {
+    pub fn new(sdk: &aws_config::SdkConfig, prober: Prober, thresholds: Thresholds) -> Collector {
+        let us_east_1 = sdk
+            .to_builder()
+            .region(aws_config::Region::from_static("us-east-1"))
+            .build();
+        Collector {
+            cloudfront: aws_sdk_cloudfront::Client::new(&us_east_1),
+            acm_us_east_1: aws_sdk_acm::Client::new(&us_east_1),
+            prober: Arc::new(prober),
+            thresholds,
+            endpoint: sdk
+                .endpoint_url()
+                .unwrap_or("the AWS default endpoint")
+                .to_string(),
+        }
+    }
+
+    /// Everything an alarm on this distribution calls for.
+    pub async fn distribution(&self, id: &str) -> Result<Evidence, CollectError> {
+        let mut evidence = Evidence {
+            now: Utc::now(),
+            thresholds: self.thresholds,
+            ..Evidence::default()
+        };
+        let started = Instant::now();
+        let distribution = cloudfront::get_distribution(&self.cloudfront, id)
+            .await
+            .map_err(|e| e.with_endpoint(&self.endpoint))?;
+        evidence.checks.push(Check {
+            name: "cloudfront-distribution".into(),
+            target: distribution.arn.clone(),
+            outcome: Outcome::Pass,
+            duration_ms: started.elapsed().as_millis() as u64,
+            detail: Some(format!(
+                "{} origin(s), enabled={}, status={}",
+                distribution.origins.len(),
+                distribution.enabled,
+                distribution.status
+            )),
+        });
+        let viewer_cert = async {
+            let arn = distribution
+                .viewer_certificate
+                .acm_certificate_arn
+                .as_deref()?;
+            let started = Instant::now();
+            let used_as = format!(
+                "viewer certificate of {} ({})",
+                distribution.id,
+                distribution.aliases.join(", ")
+            );
+            let region = acm::region_of_arn(arn).unwrap_or("us-east-1").to_string();
+            let result =
+                acm::describe_certificate(&self.acm_us_east_1, &region, arn, &used_as).await;
+            Some((
+                arn.to_string(),
+                result,
+                started.elapsed().as_millis() as u64,
+            ))
+        };
+        let targets: Vec<ProbeTarget> = distribution
+            .origins
+            .iter()
+            .filter_map(|origin| match &origin.kind {
+                OriginKind::Custom(custom) => Some(ProbeTarget {
+                    distribution_id: distribution.id.clone(),
+                    origin_id: origin.id.clone(),
+                    host: origin.domain_name.clone(),
+                    origin: custom.clone(),
+                    forwarded_host: origin.forwarded_host.clone(),
+                }),
+                OriginKind::S3 => None,
+            })
+            .collect();
+        let probes = futures::future::join_all(targets.iter().map(|t| self.prober.probe(t)));
+        let (viewer_cert, probes) = tokio::join!(viewer_cert, probes);
+        if let Some((arn, result, duration_ms)) = viewer_cert {
+            let (outcome, detail) = match result {
+                Ok(cert) => {
+                    evidence.certificates.push(cert);
+                    (Outcome::Pass, None)
+                }
+                Err(gap) => {
+                    let detail = gap.error.clone();
+                    evidence.gaps.push(gap);
+                    (Outcome::Error, Some(detail))
+                }
+            };
+            evidence.checks.push(Check {
+                name: "acm-certificate".into(),
+                target: arn,
+                outcome,
+                duration_ms,
+                detail,
+            });
+        }
+        for (probe, mut checks) in probes {
+            evidence.origin_probes.push(probe);
+            evidence.checks.append(&mut checks);
+        }
+        evidence.distributions.push(distribution);
+        Ok(evidence)
+    }
+}

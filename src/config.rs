@@ -1,0 +1,290 @@
+//! Configuration from the environment (CONTRACT.md, "Configuration"), validated once at start: a
+//! bad value is an error naming the variable and the value.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::evidence::Thresholds;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("{var}={value:?} is not valid: {expected}")]
+    Invalid {
+        var: &'static str,
+        value: String,
+        expected: String,
+    },
+}
+
+/// A value that must never be printed (webhook URLs carry their own credential).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub sns_topic_arn: Option<String>,
+    pub slack_webhook_url: Option<Secret>,
+    pub slack_webhook_secret_id: Option<String>,
+    pub thresholds: Thresholds,
+    pub probe_timeout: Duration,
+    pub origin_regions: Vec<String>,
+    /// HOST -> addresses to probe instead of resolving HOST (like curl's --resolve).
+    pub resolve: BTreeMap<String, Vec<IpAddr>>,
+    pub ca_file: Option<PathBuf>,
+    pub notify_when_healthy: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sns_topic_arn: None,
+            slack_webhook_url: None,
+            slack_webhook_secret_id: None,
+            thresholds: Thresholds::default(),
+            probe_timeout: Duration::from_millis(5000),
+            origin_regions: Vec::new(),
+            resolve: BTreeMap::new(),
+            ca_file: None,
+            notify_when_healthy: false,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let mut config = Config {
+            sns_topic_arn: get("SNS_TOPIC_ARN"),
+            slack_webhook_url: get("SLACK_WEBHOOK_URL").map(Secret::new),
+            slack_webhook_secret_id: get("SLACK_WEBHOOK_SECRET_ID"),
+            ca_file: get("ORIGIN_CA_FILE").map(PathBuf::from),
+            ..Config::default()
+        };
+        if let Some(arn) = &config.sns_topic_arn {
+            if !arn.starts_with("arn:") || !arn.contains(":sns:") {
+                return Err(invalid(
+                    "SNS_TOPIC_ARN",
+                    arn,
+                    "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
+                ));
+            }
+        }
+        if let Some(url) = &config.slack_webhook_url {
+            let url = url.expose();
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                // The value is a secret: name the variable, never echo it.
+                return Err(invalid(
+                    "SLACK_WEBHOOK_URL",
+                    "<redacted>",
+                    "an http(s):// URL",
+                ));
+            }
+        }
+        let days = |var: &'static str, default: i64| -> Result<i64, ConfigError> {
+            match get(var) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|d| (0..=3650).contains(d))
+                    .ok_or_else(|| invalid(var, &v, "a whole number of days from 0 to 3650")),
+            }
+        };
+        config.thresholds.expiry_warn_days = days("EXPIRY_WARN_DAYS", 30)?;
+        config.thresholds.expiry_critical_days = days("EXPIRY_CRITICAL_DAYS", 7)?;
+        if config.thresholds.expiry_critical_days > config.thresholds.expiry_warn_days {
+            return Err(invalid(
+                "EXPIRY_CRITICAL_DAYS",
+                &config.thresholds.expiry_critical_days.to_string(),
+                &format!(
+                    "at most EXPIRY_WARN_DAYS ({})",
+                    config.thresholds.expiry_warn_days
+                ),
+            ));
+        }
+        if let Some(v) = get("PROBE_TIMEOUT_MS") {
+            let ms = v
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| (1..=120_000).contains(ms))
+                .ok_or_else(|| invalid("PROBE_TIMEOUT_MS", &v, "milliseconds from 1 to 120000"))?;
+            config.probe_timeout = Duration::from_millis(ms);
+        }
+        if let Some(v) = get("ORIGIN_REGIONS") {
+            config.origin_regions = parse_regions(&v).ok_or_else(|| {
+                invalid(
+                    "ORIGIN_REGIONS",
+                    &v,
+                    "a comma list of regions like us-east-1,eu-west-1",
+                )
+            })?;
+        }
+        if let Some(v) = get("CF_DOCTOR_RESOLVE") {
+            for entry in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                let (host, addr) = parse_resolve(entry)
+                    .map_err(|expected| invalid("CF_DOCTOR_RESOLVE", entry, &expected))?;
+                config.resolve.entry(host).or_default().push(addr);
+            }
+        }
+        if let Some(v) = get("NOTIFY_WHEN_HEALTHY") {
+            config.notify_when_healthy = match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => return Err(invalid("NOTIFY_WHEN_HEALTHY", &v, "true or false")),
+            };
+        }
+        Ok(config)
+    }
+
+    pub fn add_resolve(&mut self, entry: &str) -> Result<(), String> {
+        let (host, addr) = parse_resolve(entry)?;
+        self.resolve.entry(host).or_default().push(addr);
+        Ok(())
+    }
+}
+
+fn invalid(var: &'static str, value: &str, expected: &str) -> ConfigError {
+    ConfigError::Invalid {
+        var,
+        value: value.to_string(),
+        expected: expected.to_string(),
+    }
+}
+
+/// `HOST=ADDR`, `HOST:PORT:ADDR` (curl's form; the port is ignored: CloudFront's port is used).
+pub fn parse_resolve(entry: &str) -> Result<(String, IpAddr), String> {
+    const EXPECTED: &str =
+        "HOST=ADDR (e.g. origin.example.com=127.0.0.1) with ADDR an IPv4 or IPv6 address";
+    let (host, addr) = if let Some((host, addr)) = entry.split_once('=') {
+        (host, addr)
+    } else {
+        let mut parts = entry.splitn(3, ':');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(host), Some(port), Some(addr)) if port.parse::<u16>().is_ok() => (host, addr),
+            _ => return Err(EXPECTED.to_string()),
+        }
+    };
+    let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+    let addr = addr.trim().trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(EXPECTED.to_string());
+    }
+    let addr: IpAddr = addr.parse().map_err(|_| EXPECTED.to_string())?;
+    Ok((host, addr))
+}
+
+fn parse_regions(value: &str) -> Option<Vec<String>> {
+    let regions: Vec<String> = value
+        .split(',')
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+        .collect();
+    let valid = |r: &String| {
+        r.split('-').count() >= 3
+            && r.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    (!regions.is_empty() && regions.iter().all(valid)).then_some(regions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: BTreeMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| vars.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.thresholds.expiry_warn_days, 30);
+        assert_eq!(c.thresholds.expiry_critical_days, 7);
+        assert_eq!(c.probe_timeout, Duration::from_millis(5000));
+        assert!(!c.notify_when_healthy);
+    }
+
+    #[test]
+    fn a_bad_value_names_the_variable_and_the_value() {
+        let err = config(&[("PROBE_TIMEOUT_MS", "fast")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "PROBE_TIMEOUT_MS=\"fast\" is not valid: milliseconds from 1 to 120000"
+        );
+        let err = config(&[("EXPIRY_WARN_DAYS", "5")]).unwrap_err();
+        assert!(err.to_string().contains("EXPIRY_CRITICAL_DAYS"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_webhook_is_named_but_never_echoed() {
+        let err = config(&[("SLACK_WEBHOOK_URL", "hooks.slack.com/services/SECRET")]).unwrap_err();
+        assert!(err.to_string().contains("SLACK_WEBHOOK_URL"));
+        assert!(!err.to_string().contains("SECRET"));
+        let ok = config(&[(
+            "SLACK_WEBHOOK_URL",
+            "https://hooks.slack.com/services/SECRET",
+        )])
+        .unwrap();
+        assert!(!format!("{ok:?}").contains("SECRET"));
+    }
+
+    #[test]
+    fn resolve_overrides_accept_both_forms_and_repeat() {
+        let c = config(&[(
+            "CF_DOCTOR_RESOLVE",
+            "Origin.Example.com=127.0.0.1, origin.example.com:443:[::1]",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.resolve["origin.example.com"],
+            vec![
+                "127.0.0.1".parse::<IpAddr>().unwrap(),
+                "::1".parse().unwrap()
+            ]
+        );
+        assert!(config(&[("CF_DOCTOR_RESOLVE", "origin.example.com")]).is_err());
+        assert!(config(&[("CF_DOCTOR_RESOLVE", "origin.example.com=not-an-ip")]).is_err());
+    }
+
+    #[test]
+    fn origin_regions_are_checked() {
+        assert_eq!(
+            config(&[("ORIGIN_REGIONS", "eu-west-1, us-east-1")])
+                .unwrap()
+                .origin_regions,
+            vec!["eu-west-1", "us-east-1"]
+        );
+        assert!(config(&[("ORIGIN_REGIONS", "Europe")]).is_err());
+    }
+}

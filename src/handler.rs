@@ -1,0 +1,54 @@
+//! The Lambda face: serves events through the runtime. Failures are logged whole (event or report)
+//! and returned as errors, so Lambda retries or its on-failure destination keeps the event.
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+
+use crate::{App, Outcome, RunError};
+
+pub async fn run(app: App) -> Result<(), lambda_runtime::Error> {
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let outcomes = handle(app, &event.payload, true)
+            .await
+            .map_err(lambda_runtime::Error::from)?;
+        Ok::<Value, lambda_runtime::Error>(response(&outcomes))
+    }))
+    .await
+}
+
+/// Runs one event as Lambda does; `notify` is always true in Lambda, a flag in the CLI.
+pub async fn handle(app: &App, event: &Value, notify: bool) -> Result<Vec<Outcome>, RunError> {
+    match app.run_event(event, notify).await {
+        Ok(outcomes) => {
+            for outcome in &outcomes {
+                if let Outcome::Diagnosed(d) = outcome {
+                    tracing::info!(verdict = d.verdict.as_str(), probable_cause = ?d.probable_cause, summary = %d.summary, "diagnosis");
+                }
+            }
+            Ok(outcomes)
+        }
+        Err(RunError::Delivery { error, reports }) => {
+            // No report is lost: the whole report goes to the log before the invocation fails.
+            for report in &reports {
+                let report = serde_json::to_string(report).unwrap_or_default();
+                tracing::error!(%error, %report, "delivery failed; full report follows in this line");
+            }
+            Err(RunError::Delivery { error, reports })
+        }
+        Err(e) => {
+            let received = serde_json::to_string(event).unwrap_or_default();
+            tracing::error!(error = %e, event = %received, "event not handled");
+            Err(e)
+        }
+    }
+}
+
+/// The invocation result: the diagnosis (or acknowledgement) itself, or a list when an SNS event
+/// carried several alarms.
+pub fn response(outcomes: &[Outcome]) -> Value {
+    match outcomes {
+        [single] => single.to_json(),
+        many => Value::Array(many.iter().map(Outcome::to_json).collect()),
+    }
+}

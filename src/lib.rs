@@ -1,0 +1,210 @@
+//! cf-doctor: tells an on-call engineer why CloudFront returns 5xx. The pipeline, one way only:
+//! trigger -> collect -> rules -> diagnosis -> render -> notify. `handler` and `cli` are two thin
+//! faces over [`App`].
+
+pub mod cli;
+pub mod collect;
+pub mod config;
+pub mod diagnosis;
+pub mod evidence;
+pub mod handler;
+pub mod notify;
+pub mod render;
+pub mod rules;
+pub mod trigger;
+
+use std::time::Instant;
+
+use chrono::Utc;
+use serde_json::{json, Value};
+
+use collect::probe::{Prober, TlsSetup};
+use collect::{CollectError, Collector};
+use config::Config;
+use diagnosis::{Diagnosis, TriggerInfo};
+use evidence::Evidence;
+use notify::{DeliveryError, Notifier};
+use trigger::{Target, TriggerError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("ORIGIN_CA_FILE / --ca-file: {0}")]
+    CaFile(#[from] collect::probe::tls::TlsSetupError),
+    #[error("SLACK_WEBHOOK_SECRET_ID is set, but reading the webhook from Secrets Manager / SSM is not supported yet; use SLACK_WEBHOOK_URL")]
+    SecretNotSupported,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Trigger(#[from] TriggerError),
+    #[error(transparent)]
+    Collect(#[from] CollectError),
+    #[error("{0} is not available in this version of cf-doctor; accepted now: CloudWatch alarm events (EventBridge, SNS, direct) and {{\"diagnose\": \"DISTRIBUTION_ID\"}}")]
+    NotYetSupported(&'static str),
+    /// The diagnosis was made but could not be delivered; it is carried so it can still be logged.
+    #[error("{error}")]
+    Delivery {
+        error: DeliveryError,
+        reports: Vec<Box<Diagnosis>>,
+    },
+}
+
+/// What one target produced.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Diagnosed(Box<Diagnosis>),
+    Acknowledged { trigger: TriggerInfo, note: String },
+}
+
+impl Outcome {
+    pub fn to_json(&self) -> Value {
+        match self {
+            Outcome::Diagnosed(d) => serde_json::to_value(d).unwrap_or(Value::Null),
+            Outcome::Acknowledged { trigger, note } => {
+                json!({"acknowledged": true, "trigger": trigger, "note": note})
+            }
+        }
+    }
+
+    /// Exit code by verdict (an acknowledgement is fine).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Outcome::Diagnosed(d) => d.verdict.exit_code(),
+            Outcome::Acknowledged { .. } => 0,
+        }
+    }
+}
+
+/// The engine: configuration, AWS clients and prober, built once per process.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub config: Config,
+    pub collector: Collector,
+    pub notifier: Notifier,
+}
+
+impl App {
+    pub fn new(sdk: &aws_config::SdkConfig, config: Config) -> Result<App, StartError> {
+        if config.slack_webhook_secret_id.is_some() && config.slack_webhook_url.is_none() {
+            return Err(StartError::SecretNotSupported);
+        }
+        let prober = Prober {
+            timeout: config.probe_timeout,
+            resolve: config.resolve.clone(),
+            tls: TlsSetup::new(config.ca_file.as_deref())?,
+        };
+        let notifier = Notifier {
+            sns: config
+                .sns_topic_arn
+                .as_ref()
+                .map(|arn| notify::sns::SnsChannel {
+                    client: aws_sdk_sns::Client::new(sdk),
+                    topic_arn: arn.clone(),
+                }),
+            slack: config.slack_webhook_url.clone().map(|url| {
+                notify::slack::SlackChannel::new(url, std::time::Duration::from_secs(10))
+            }),
+        };
+        Ok(App {
+            collector: Collector::new(sdk, prober, config.thresholds),
+            config,
+            notifier,
+        })
+    }
+
+    /// Inspects one distribution and diagnoses it (no delivery).
+    pub async fn diagnose(
+        &self,
+        id: &str,
+        trigger: TriggerInfo,
+    ) -> Result<Diagnosis, CollectError> {
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        // Boxed: the collection future is deep (probes inside joins) and large for the stack.
+        let evidence = Box::pin(self.collector.distribution(id)).await?;
+        Ok(diagnose_evidence(
+            &evidence,
+            trigger,
+            started_at,
+            clock.elapsed().as_millis() as u64,
+        ))
+    }
+
+    /// Runs every target of an event; delivers diagnoses when `notify` is set. Delivery failures
+    /// are reported after every target ran, with the reports attached.
+    pub async fn run_event(&self, event: &Value, notify: bool) -> Result<Vec<Outcome>, RunError> {
+        let targets = trigger::parse_event(event)?;
+        let mut outcomes = Vec::new();
+        for target in targets {
+            outcomes.push(self.run_target(target).await?);
+        }
+        if notify {
+            self.deliver(&outcomes).await?;
+        }
+        Ok(outcomes)
+    }
+
+    pub async fn run_target(&self, target: Target) -> Result<Outcome, RunError> {
+        match target {
+            Target::Distribution { id, trigger } => Ok(Outcome::Diagnosed(Box::new(
+                self.diagnose(&id, trigger).await?,
+            ))),
+            Target::Acknowledge { trigger, note } => {
+                tracing::info!(%note, "alarm transition acknowledged");
+                Ok(Outcome::Acknowledged { trigger, note })
+            }
+            Target::Sweep { .. } => Err(RunError::NotYetSupported("the sweep")),
+            Target::Certificate { .. } => Err(RunError::NotYetSupported("ACM certificate events")),
+        }
+    }
+
+    /// Delivers each diagnosis that calls for it (healthy ones only with NOTIFY_WHEN_HEALTHY).
+    pub async fn deliver(&self, outcomes: &[Outcome]) -> Result<(), RunError> {
+        let mut failures = Vec::new();
+        let mut failed_reports = Vec::new();
+        for outcome in outcomes {
+            let Outcome::Diagnosed(d) = outcome else {
+                continue;
+            };
+            if d.verdict == diagnosis::Verdict::Ok && !self.config.notify_when_healthy {
+                tracing::info!("healthy: nothing delivered (NOTIFY_WHEN_HEALTHY=false)");
+                continue;
+            }
+            match self.notifier.deliver(d).await {
+                Ok(channels) => tracing::info!(?channels, "diagnosis delivered"),
+                Err(e) => {
+                    failures.extend(e.failures);
+                    failed_reports.push(d.clone());
+                }
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(RunError::Delivery {
+                error: DeliveryError { failures },
+                reports: failed_reports,
+            })
+        }
+    }
+}
+
+/// Rules and ranking over collected evidence: pure, so a saved Evidence replays offline.
+pub fn diagnose_evidence(
+    evidence: &Evidence,
+    trigger: TriggerInfo,
+    started_at: chrono::DateTime<Utc>,
+    duration_ms: u64,
+) -> Diagnosis {
+    let findings = rules::evaluate(evidence);
+    Diagnosis::assemble(
+        trigger,
+        findings,
+        evidence.checks.clone(),
+        started_at,
+        duration_ms,
+    )
+}

@@ -1,0 +1,31 @@
+//! cf-doctor-testkit: everything cf-doctor's tests and the local lab need to stand up a fake AWS
+//! (moto), fake origins and fake notification sinks, all on loopback.
+//!
+//! Nothing here talks to anything but 127.0.0.1 / ::1: the tests must be runnable on a laptop
+//! without AWS credentials and must never touch a real account.
+
+pub mod aws;
+mod http;
+pub mod moto;
+pub mod origin;
+pub mod pki;
+pub mod slack_sink;
+
+pub use aws::{
+    create_distribution, import_certificate, receive_all, topic_with_queue, DistributionSpec,
+};
+pub use moto::{aws_env, moto, sdk_config, Moto, OwnedMoto};
+pub use origin::{closed_port, plain_http_origin, silent_origin, tls_origin, Origin, OriginConfig};
+pub use pki::{self_signed, Leaf, LeafSpec, TestCa};
+pub use slack_sink::{slack_sink, Recorded, Reply, SlackSink};
+
+/// The workspace root (the parent of this crate's directory), where `.venv/` and `events/` live.
+pub fn workspace_root() -> std::path::PathBuf {
+    let testkit = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    testkit
+        .parent()
+        .expect(
+            "testkit's CARGO_MANIFEST_DIR has no parent: testkit must live inside the workspace",
+        )
+        .to_path_buf()
+}

@@ -1,0 +1,285 @@
+//! Owns the loopback origins cf-doctor probes in tests: a TLS origin serving any chain (even a
+//! broken one), a plain HTTP origin, a silent origin and a refused port.
+//!
+//! Each origin listens on 127.0.0.1:0 and runs on the current tokio runtime; dropping the
+//! [`Origin`] stops the listener and every open connection.
+//!
+//! Because the origin shares the test's runtime, a test must not block that runtime while the
+//! code under test talks to the origin: running the cf-doctor binary with a blocking
+//! `std::process::Command::output()` inside a current-thread `#[tokio::test]` starves the origin
+//! (every probe then times out). Use `tokio::process::Command`, or
+//! `#[tokio::test(flavor = "multi_thread")]`.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert, ServerConfig};
+use rustls::sign::CertifiedKey;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{AbortHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
+
+use crate::http;
+
+/// What a TLS origin serves.
+#[derive(Debug)]
+pub struct OriginConfig {
+    /// Sent exactly in this order (leaf first when correct), so tests can also send a wrong
+    /// order or a missing intermediate.
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+    /// Refuse TLS 1.2 (tests CloudFront's OriginSslProtocols mismatch).
+    pub tls13_only: bool,
+    /// HTTP status of every response.
+    pub status: u16,
+    /// Wait before writing the response head (tests origin read timeouts).
+    pub delay: Duration,
+}
+
+impl OriginConfig {
+    /// Status 200, no delay, TLS 1.2 and 1.3.
+    pub fn new(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> OriginConfig {
+        OriginConfig {
+            chain,
+            key,
+            tls13_only: false,
+            status: 200,
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+/// A running loopback origin. Dropping it closes the listener and all its connections.
+#[derive(Debug)]
+pub struct Origin {
+    pub addr: SocketAddr,
+    seen: Arc<Seen>,
+    task: AbortHandle,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    hosts: Mutex<Vec<String>>,
+    snis: Mutex<Vec<String>>,
+    connections: Mutex<usize>,
+}
+
+fn push(list: &Mutex<Vec<String>>, value: String) {
+    list.lock().unwrap_or_else(|p| p.into_inner()).push(value);
+}
+
+impl Origin {
+    /// The port (the origin always listens on 127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The Host header of every request read so far, in arrival order (recorded as soon as the
+    /// request head arrives, before any configured delay).
+    pub fn hosts_seen(&self) -> Vec<String> {
+        self.seen
+            .hosts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The TLS SNI of every ClientHello so far ("" when the client sent none). TLS origins only.
+    pub fn sni_seen(&self) -> Vec<String> {
+        self.seen
+            .snis
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// How many TCP connections were accepted so far.
+    pub fn connections(&self) -> usize {
+        *self
+            .seen
+            .connections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Origin {
+    fn drop(&mut self) {
+        // Aborting the accept loop drops its JoinSet, which aborts every connection task.
+        self.task.abort();
+    }
+}
+
+async fn bind() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("cannot bind 127.0.0.1:0 for a test origin: is loopback networking available?")
+}
+
+fn spawn_accept_loop<F, Fut>(listener: TcpListener, seen: Arc<Seen>, handle: F) -> AbortHandle
+where
+    F: Fn(TcpStream, Arc<Seen>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let task = tokio::spawn(async move {
+        let mut connections = JoinSet::new();
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                // e.g. out of file descriptors: back off instead of spinning.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
+            *seen.connections.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+            // Reap finished connections so a long test does not accumulate them.
+            while connections.try_join_next().is_some() {}
+            connections.spawn(handle(stream, Arc::clone(&seen)));
+        }
+    });
+    task.abort_handle()
+}
+
+/// A TLS origin on 127.0.0.1 serving `cfg.chain` (exactly as given) with `cfg.key`.
+pub async fn tls_origin(cfg: OriginConfig) -> Origin {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let versions: &[&'static rustls::SupportedProtocolVersion] = if cfg.tls13_only {
+        &[&rustls::version::TLS13]
+    } else {
+        &[&rustls::version::TLS12, &rustls::version::TLS13]
+    };
+    let seen = Arc::new(Seen::default());
+    let resolver = FixedChain::new(&provider, cfg.chain, cfg.key, Arc::clone(&seen));
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .expect("aws-lc-rs provider does not support TLS 1.2/1.3: rustls features out of sync?")
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(resolver));
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = bind().await;
+    let addr = listener
+        .local_addr()
+        .expect("a bound loopback listener has no local address (getsockname failed): rerun; if it persists, check the sandbox network namespace");
+    let (status, delay) = (cfg.status, cfg.delay);
+    let task = spawn_accept_loop(listener, Arc::clone(&seen), move |stream, seen| {
+        let acceptor = acceptor.clone();
+        async move {
+            // Errors are expected and ignored: the client under test may reject the
+            // certificate and hang up mid-handshake, which is the point of many tests.
+            if let Ok(mut tls) = acceptor.accept(stream).await {
+                let _ = serve(&mut tls, &seen, status, delay).await;
+            }
+        }
+    });
+    Origin { addr, seen, task }
+}
+
+/// A plain HTTP origin on 127.0.0.1 answering `status` after `delay`.
+pub async fn plain_http_origin(status: u16, delay: Duration) -> Origin {
+    let listener = bind().await;
+    let addr = listener
+        .local_addr()
+        .expect("a bound loopback listener has no local address (getsockname failed): rerun; if it persists, check the sandbox network namespace");
+    let seen = Arc::new(Seen::default());
+    let task = spawn_accept_loop(
+        listener,
+        Arc::clone(&seen),
+        move |mut stream, seen| async move {
+            let _ = serve(&mut stream, &seen, status, delay).await;
+        },
+    );
+    Origin { addr, seen, task }
+}
+
+/// An origin that accepts TCP connections and never sends a byte (a hung backend / black-holed
+/// TLS): sockets stay open until the [`Origin`] is dropped.
+pub async fn silent_origin() -> Origin {
+    let listener = bind().await;
+    let addr = listener
+        .local_addr()
+        .expect("a bound loopback listener has no local address (getsockname failed): rerun; if it persists, check the sandbox network namespace");
+    let seen = Arc::new(Seen::default());
+    let task = spawn_accept_loop(listener, Arc::clone(&seen), |stream, _| async move {
+        // Hold the socket without reading: the client's ClientHello sits unanswered.
+        let _keep_open = stream;
+        std::future::pending::<()>().await;
+    });
+    Origin { addr, seen, task }
+}
+
+/// A loopback port with nothing listening (connections are refused). The port was free a moment
+/// ago; another process could grab it, which is unlikely enough for tests.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("cannot bind 127.0.0.1:0 to find a closed port: is loopback networking available?");
+    listener
+        .local_addr()
+        .expect("a bound loopback listener has no local address (getsockname failed): rerun; if it persists, check the sandbox network namespace")
+        .port()
+}
+
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    seen: &Seen,
+    status: u16,
+    delay: Duration,
+) -> std::io::Result<()> {
+    let (head, _) = http::read_head(stream).await?;
+    push(
+        &seen.hosts,
+        head.header("host").unwrap_or_default().to_string(),
+    );
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let body = format!("testkit origin answered {status} for {}\n", head.path);
+    http::write_response(
+        stream,
+        status,
+        &[
+            ("Server", "testkit-origin".to_string()),
+            ("Content-Type", "text/plain".to_string()),
+        ],
+        body.as_bytes(),
+        head.method != "HEAD",
+    )
+    .await
+}
+
+/// Serves one fixed chain whatever the SNI, without rustls' check that the key matches the first
+/// certificate (`with_single_cert` does that check, which would forbid wrong-order chains).
+#[derive(Debug)]
+struct FixedChain {
+    key: Arc<CertifiedKey>,
+    seen: Arc<Seen>,
+}
+
+impl FixedChain {
+    fn new(
+        provider: &CryptoProvider,
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+        seen: Arc<Seen>,
+    ) -> FixedChain {
+        let signing_key = provider
+            .key_provider
+            .load_private_key(key)
+            .unwrap_or_else(|e| panic!("rustls cannot load the origin's private key: {e}: pass a PKCS#8 key such as Leaf::key_der"));
+        FixedChain {
+            key: Arc::new(CertifiedKey::new(chain, signing_key)),
+            seen,
+        }
+    }
+}
+
+impl ResolvesServerCert for FixedChain {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        push(
+            &self.seen.snis,
+            hello.server_name().unwrap_or_default().to_string(),
+        );
+        Some(Arc::clone(&self.key))
+    }
+}
