@@ -1,0 +1,216 @@
+//! What moto cannot express (it reports EMAIL validation as DNS, has no renewal states, and does
+//! not deny calls): the real SDK clients with aws-smithy-mocks rules in place of the service.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_acm::operation::describe_certificate::{
+    DescribeCertificateError, DescribeCertificateOutput,
+};
+use aws_sdk_acm::types::{
+    CertificateDetail, CertificateStatus, CertificateType, DomainValidation, RenewalEligibility,
+    ValidationMethod,
+};
+use aws_sdk_cloudfront::operation::get_distribution::GetDistributionOutput;
+use aws_sdk_cloudfront::types as cf;
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use cf_doctor::collect::probe::{Prober, TlsSetup};
+use cf_doctor::collect::Collector;
+use cf_doctor::diagnosis::{Code, TriggerInfo, Verdict};
+use cf_doctor::evidence::Thresholds;
+
+const CERT_ARN: &str = "arn:aws:acm:us-east-1:123456789012:certificate/0e1f2a3b-email";
+
+/// A distribution with only an S3 origin (nothing to probe live) and an ACM viewer certificate.
+fn distribution() -> GetDistributionOutput {
+    let origin = cf::Origin::builder()
+        .id("assets")
+        .domain_name("assets.s3.us-east-1.amazonaws.com")
+        .s3_origin_config(
+            cf::S3OriginConfig::builder()
+                .origin_access_identity("")
+                .build(),
+        )
+        .build()
+        .unwrap();
+    let config = cf::DistributionConfig::builder()
+        .caller_reference("mocked")
+        .comment("mocked")
+        .enabled(true)
+        .aliases(
+            cf::Aliases::builder()
+                .quantity(2)
+                .items("shop.example")
+                .items("www.shop.example")
+                .build()
+                .unwrap(),
+        )
+        .origins(
+            cf::Origins::builder()
+                .quantity(1)
+                .items(origin)
+                .build()
+                .unwrap(),
+        )
+        .viewer_certificate(
+            cf::ViewerCertificate::builder()
+                .acm_certificate_arn(CERT_ARN)
+                .ssl_support_method(cf::SslSupportMethod::SniOnly)
+                .build(),
+        )
+        .build()
+        .unwrap();
+    let distribution = cf::Distribution::builder()
+        .id("E2MOCKED")
+        .arn("arn:aws:cloudfront::123456789012:distribution/E2MOCKED")
+        .status("Deployed")
+        .domain_name("d111111abcdef8.cloudfront.net")
+        .last_modified_time(aws_smithy_types::DateTime::from_secs(1_700_000_000))
+        .in_progress_invalidation_batches(0)
+        .distribution_config(config)
+        .build()
+        .unwrap();
+    GetDistributionOutput::builder()
+        .distribution(distribution)
+        .build()
+}
+
+fn email_validated_certificate(days_left: i64) -> DescribeCertificateOutput {
+    let now = chrono::Utc::now().timestamp();
+    let detail = CertificateDetail::builder()
+        .certificate_arn(CERT_ARN)
+        .domain_name("shop.example")
+        .subject_alternative_names("shop.example")
+        .subject_alternative_names("*.shop.example")
+        .status(CertificateStatus::Issued)
+        .r#type(CertificateType::AmazonIssued)
+        .not_after(aws_smithy_types::DateTime::from_secs(
+            now + days_left * 86_400 + 3600,
+        ))
+        .renewal_eligibility(RenewalEligibility::Eligible)
+        .domain_validation_options(
+            DomainValidation::builder()
+                .domain_name("shop.example")
+                .validation_method(ValidationMethod::Email)
+                .build()
+                .unwrap(),
+        )
+        .in_use_by("arn:aws:cloudfront::123456789012:distribution/E2MOCKED")
+        .build();
+    DescribeCertificateOutput::builder()
+        .certificate(detail)
+        .build()
+}
+
+fn collector(cloudfront: aws_sdk_cloudfront::Client, acm: aws_sdk_acm::Client) -> Collector {
+    Collector {
+        cloudfront,
+        acm_us_east_1: acm,
+        prober: Arc::new(Prober {
+            timeout: Duration::from_millis(500),
+            resolve: BTreeMap::new(),
+            tls: TlsSetup::new(None).unwrap(),
+        }),
+        thresholds: Thresholds::default(),
+        endpoint: "mocked".into(),
+    }
+}
+
+fn trigger() -> TriggerInfo {
+    TriggerInfo {
+        kind: "alarm".into(),
+        detail: "mocked alarm".into(),
+        distribution_id: Some("E2MOCKED".into()),
+        status: None,
+    }
+}
+
+async fn diagnose(collector: &Collector) -> cf_doctor::diagnosis::Diagnosis {
+    let evidence = collector
+        .distribution("E2MOCKED")
+        .await
+        .expect("the inspection completes");
+    cf_doctor::diagnose_evidence(&evidence, trigger(), chrono::Utc::now(), 0)
+}
+
+#[tokio::test]
+async fn an_email_validated_viewer_certificate_is_a_renewal_risk_and_critical_near_expiry() {
+    let get = mock!(aws_sdk_cloudfront::Client::get_distribution).then_output(distribution);
+    for (days_left, verdict) in [(60, Verdict::Warning), (5, Verdict::Critical)] {
+        let describe = mock!(aws_sdk_acm::Client::describe_certificate)
+            .then_output(move || email_validated_certificate(days_left));
+        let c = collector(
+            mock_client!(aws_sdk_cloudfront, RuleMode::MatchAny, [&get]),
+            mock_client!(aws_sdk_acm, RuleMode::MatchAny, [&describe]),
+        );
+        let d = diagnose(&c).await;
+        assert_eq!(
+            d.verdict, verdict,
+            "{days_left} days left: {:#?}",
+            d.findings
+        );
+        let risk = d
+            .findings
+            .iter()
+            .find(|f| f.code == Code::AcmCertRenewalAtRisk)
+            .expect("renewal risk reported");
+        assert_eq!(risk.evidence["reason"], "email-validation");
+        assert!(risk.docs.ends_with("email-renewal-validation.html"));
+        assert!(
+            risk.title.contains("viewer certificate of E2MOCKED"),
+            "{}",
+            risk.title
+        );
+        assert!(
+            !d.findings
+                .iter()
+                .any(|f| f.code == Code::ViewerCertAliasUncovered),
+            "the wildcard covers www"
+        );
+        assert!(
+            !d.findings
+                .iter()
+                .any(|f| f.code == Code::OriginTlsHandshakeFailed),
+            "S3 origins are not probed as custom origins"
+        );
+    }
+}
+
+#[tokio::test]
+async fn access_denied_on_the_certificate_is_named_and_the_rest_still_completes() {
+    let get = mock!(aws_sdk_cloudfront::Client::get_distribution).then_output(distribution);
+    let denied = mock!(aws_sdk_acm::Client::describe_certificate).then_error(|| {
+        DescribeCertificateError::generic(
+            aws_smithy_types::error::ErrorMetadata::builder()
+                .code("AccessDeniedException")
+                .message("User: arn:aws:sts::123456789012:assumed-role/cf-doctor is not authorized to perform: acm:DescribeCertificate")
+                .build(),
+        )
+    });
+    let c = collector(
+        mock_client!(aws_sdk_cloudfront, RuleMode::MatchAny, [&get]),
+        mock_client!(aws_sdk_acm, RuleMode::MatchAny, [&denied]),
+    );
+    let d = diagnose(&c).await;
+    assert_eq!(
+        d.verdict,
+        Verdict::Unknown,
+        "a gap is not health: {:#?}",
+        d.findings
+    );
+    let gap = &d.findings[0];
+    assert_eq!(gap.code, Code::InspectionIncomplete);
+    assert_eq!(gap.evidence["action"], "acm:DescribeCertificate");
+    assert!(gap.evidence["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("AccessDeniedException"));
+    assert!(gap
+        .remediation
+        .starts_with("Grant the function acm:DescribeCertificate"));
+    assert!(
+        d.checks.iter().any(|c| c.name == "cloudfront-distribution"),
+        "the distribution was still inspected"
+    );
+}
