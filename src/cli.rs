@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::render::{self, Format};
 use crate::trigger::{self, Target};
-use crate::{handler, App, Outcome, RunError};
+use crate::{handler, App, Outcome, RunError, RunOptions};
 
 pub const EXIT_INCOMPLETE: i32 = 3;
 pub const EXIT_USAGE: i32 = 64;
@@ -88,6 +88,10 @@ pub async fn run(cli: Cli, app: App) -> i32 {
         None if std::io::stdout().is_terminal() => Format::Text,
         None => Format::Json,
     };
+    let options = RunOptions {
+        progress: crate::progress::for_terminal(),
+        ..RunOptions::new(cli.notify)
+    };
     let result = match &cli.command {
         Command::Diagnose { distribution_id } => match trigger::distribution_id(distribution_id) {
             Err(e) => Err(RunError::Trigger(e)),
@@ -101,12 +105,11 @@ pub async fn run(cli: Cli, app: App) -> i32 {
                     },
                     id,
                 };
-                run_targets(&app, vec![target], cli.notify).await
+                app.run_targets(vec![target], &options).await
             }
         },
         Command::Sweep => {
-            run_targets(
-                &app,
+            app.run_targets(
                 vec![Target::Sweep {
                     trigger: crate::diagnosis::TriggerInfo {
                         kind: "manual".into(),
@@ -115,7 +118,7 @@ pub async fn run(cli: Cli, app: App) -> i32 {
                         status: None,
                     },
                 }],
-                cli.notify,
+                &options,
             )
             .await
         }
@@ -128,7 +131,7 @@ pub async fn run(cli: Cli, app: App) -> i32 {
                 Err(e) => Err(RunError::Trigger(e)),
                 Ok(_) => {
                     let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-                    handler::handle(&app, &value, cli.notify).await
+                    handler::handle(&app, &value, &options).await
                 }
             },
         },
@@ -153,21 +156,6 @@ pub async fn run(cli: Cli, app: App) -> i32 {
             EXIT_INCOMPLETE
         }
     }
-}
-
-async fn run_targets(
-    app: &App,
-    targets: Vec<Target>,
-    notify: bool,
-) -> Result<Vec<Outcome>, RunError> {
-    let mut outcomes = Vec::new();
-    for target in targets {
-        outcomes.push(app.run_target(target).await?);
-    }
-    if notify {
-        app.deliver(&outcomes).await?;
-    }
-    Ok(outcomes)
 }
 
 fn print_outcomes(outcomes: &[Outcome], format: Format) {

@@ -332,10 +332,18 @@ pub fn rank(findings: &mut [Finding], alarm_status: Option<u16>) {
         Some(status) => f.status_codes.contains(&status),
         None => f.status_codes.iter().any(|s| (500..600).contains(s)),
     };
+    // Sooner is more urgent: a certificate 2 days from expiry before one 10 days away.
+    let days_left = |f: &Finding| {
+        f.evidence
+            .get("days_left")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(i64::MAX)
+    };
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
             .then_with(|| explains(b).cmp(&explains(a)))
+            .then_with(|| days_left(a).cmp(&days_left(b)))
             .then_with(|| a.code.layer().cmp(&b.code.layer()))
             .then_with(|| a.resource.cmp(&b.resource))
     });
@@ -365,7 +373,10 @@ fn summarise(trigger: &TriggerInfo, verdict: Verdict, findings: &[Finding]) -> S
         .distribution_id
         .as_deref()
         .map(|id| format!("distribution {id}"))
-        .unwrap_or_else(|| "account".to_string());
+        .unwrap_or_else(|| match trigger.kind.as_str() {
+            "acm-event" => "certificate".to_string(),
+            _ => "sweep".to_string(),
+        });
     let mut counts: BTreeMap<Severity, usize> = BTreeMap::new();
     for f in findings {
         *counts.entry(f.severity).or_default() += 1;
@@ -375,6 +386,13 @@ fn summarise(trigger: &TriggerInfo, verdict: Verdict, findings: &[Finding]) -> S
         (Verdict::Unknown, _) => format!(
             "{subject}: nothing wrong found, but the inspection was incomplete (see inspection-incomplete)"
         ),
+        (_, Some(first)) if trigger.distribution_id.is_none() => {
+            let counted: Vec<String> = [(Severity::Critical, "critical"), (Severity::Warning, "warning")]
+                .iter()
+                .filter_map(|(s, name)| counts.get(s).map(|n| format!("{n} {name}")))
+                .collect();
+            format!("{}: {subject}: {}; most urgent: {}", verdict.as_str().to_uppercase(), counted.join(", "), first.title)
+        }
         (_, Some(first)) => {
             let others = findings.len() - 1;
             let more = match others {

@@ -4,12 +4,16 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
-use crate::{App, Outcome, RunError};
+use crate::{App, Outcome, RunError, RunOptions};
 
 pub async fn run(app: App) -> Result<(), lambda_runtime::Error> {
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let outcomes = handle(app, &event.payload, true)
+        let options = RunOptions {
+            deadline: deadline_of(&event.context),
+            ..RunOptions::new(true)
+        };
+        let outcomes = Box::pin(handle(app, &event.payload, &options))
             .await
             .map_err(lambda_runtime::Error::from)?;
         Ok::<Value, lambda_runtime::Error>(response(&outcomes))
@@ -17,9 +21,23 @@ pub async fn run(app: App) -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-/// Runs one event as Lambda does; `notify` is always true in Lambda, a flag in the CLI.
-pub async fn handle(app: &App, event: &Value, notify: bool) -> Result<Vec<Outcome>, RunError> {
-    match app.run_event(event, notify).await {
+/// The invocation's deadline as a monotonic instant (the runtime gives milliseconds since the epoch).
+fn deadline_of(context: &lambda_runtime::Context) -> Option<tokio::time::Instant> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_millis() as u64;
+    let left = context.deadline.checked_sub(now_ms)?;
+    Some(tokio::time::Instant::now() + std::time::Duration::from_millis(left))
+}
+
+/// Runs one event as Lambda does; delivery is always on in Lambda, a flag in the CLI.
+pub async fn handle(
+    app: &App,
+    event: &Value,
+    options: &RunOptions,
+) -> Result<Vec<Outcome>, RunError> {
+    match Box::pin(app.run_event(event, options)).await {
         Ok(outcomes) => {
             for outcome in &outcomes {
                 if let Outcome::Diagnosed(d) = outcome {

@@ -9,6 +9,7 @@ pub mod diagnosis;
 pub mod evidence;
 pub mod handler;
 pub mod notify;
+pub mod progress;
 pub mod render;
 pub mod rules;
 pub mod trigger;
@@ -19,6 +20,7 @@ use chrono::Utc;
 use serde_json::{json, Value};
 
 use collect::probe::{Prober, TlsSetup};
+use collect::sweep::{Progress, Scope, Silent, SweepOptions};
 use collect::{CollectError, Collector};
 use config::Config;
 use diagnosis::{Diagnosis, TriggerInfo};
@@ -42,8 +44,6 @@ pub enum RunError {
     Trigger(#[from] TriggerError),
     #[error(transparent)]
     Collect(#[from] CollectError),
-    #[error("{0} is not available in this version of cf-doctor; accepted now: CloudWatch alarm events (EventBridge, SNS, direct) and {{\"diagnose\": \"DISTRIBUTION_ID\"}}")]
-    NotYetSupported(&'static str),
     /// The diagnosis was made but could not be delivered; it is carried so it can still be logged.
     #[error("{error}")]
     Delivery {
@@ -74,6 +74,25 @@ impl Outcome {
         match self {
             Outcome::Diagnosed(d) => d.verdict.exit_code(),
             Outcome::Acknowledged { .. } => 0,
+        }
+    }
+}
+
+/// How one event is run: whether to deliver, by when the report must be out, who hears progress.
+#[derive(Clone)]
+pub struct RunOptions {
+    pub notify: bool,
+    /// The Lambda deadline: the sweep stops starting new work in time to report before it.
+    pub deadline: Option<tokio::time::Instant>,
+    pub progress: std::sync::Arc<dyn Progress>,
+}
+
+impl RunOptions {
+    pub fn new(notify: bool) -> RunOptions {
+        RunOptions {
+            notify,
+            deadline: None,
+            progress: std::sync::Arc::new(Silent),
         }
     }
 }
@@ -109,7 +128,7 @@ impl App {
             }),
         };
         Ok(App {
-            collector: Collector::new(sdk, prober, config.thresholds),
+            collector: Collector::new(sdk, prober, config.thresholds, &config.origin_regions),
             config,
             notifier,
         })
@@ -135,30 +154,88 @@ impl App {
 
     /// Runs every target of an event; delivers diagnoses when `notify` is set. Delivery failures
     /// are reported after every target ran, with the reports attached.
-    pub async fn run_event(&self, event: &Value, notify: bool) -> Result<Vec<Outcome>, RunError> {
-        let targets = trigger::parse_event(event)?;
+    pub async fn run_event(
+        &self,
+        event: &Value,
+        options: &RunOptions,
+    ) -> Result<Vec<Outcome>, RunError> {
+        self.run_targets(trigger::parse_event(event)?, options)
+            .await
+    }
+
+    pub async fn run_targets(
+        &self,
+        targets: Vec<Target>,
+        options: &RunOptions,
+    ) -> Result<Vec<Outcome>, RunError> {
         let mut outcomes = Vec::new();
         for target in targets {
-            outcomes.push(self.run_target(target).await?);
+            // Boxed: each trigger kind is a deep future; boxing keeps the dispatcher's own future small.
+            outcomes.push(Box::pin(self.run_target(target, options)).await?);
         }
-        if notify {
+        if options.notify {
             self.deliver(&outcomes).await?;
         }
         Ok(outcomes)
     }
 
-    pub async fn run_target(&self, target: Target) -> Result<Outcome, RunError> {
-        match target {
-            Target::Distribution { id, trigger } => Ok(Outcome::Diagnosed(Box::new(
-                self.diagnose(&id, trigger).await?,
-            ))),
+    pub async fn run_target(
+        &self,
+        target: Target,
+        options: &RunOptions,
+    ) -> Result<Outcome, RunError> {
+        let diagnosis = match target {
+            Target::Distribution { id, trigger } => self.diagnose(&id, trigger).await?,
             Target::Acknowledge { trigger, note } => {
                 tracing::info!(%note, "alarm transition acknowledged");
-                Ok(Outcome::Acknowledged { trigger, note })
+                return Ok(Outcome::Acknowledged { trigger, note });
             }
-            Target::Sweep { .. } => Err(RunError::NotYetSupported("the sweep")),
-            Target::Certificate { .. } => Err(RunError::NotYetSupported("ACM certificate events")),
-        }
+            Target::Sweep { trigger } => self.sweep(&Scope::All, trigger, options).await,
+            Target::Certificate { arn, trigger } => {
+                self.sweep(&Scope::Certificate(arn), trigger, options).await
+            }
+        };
+        Ok(Outcome::Diagnosed(Box::new(diagnosis)))
+    }
+
+    /// The sweep (or one certificate and what uses it): a digest, never an Err; what could not be
+    /// reached is an `inspection-incomplete` finding.
+    pub async fn sweep(
+        &self,
+        scope: &Scope,
+        mut trigger: TriggerInfo,
+        options: &RunOptions,
+    ) -> Diagnosis {
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let sweep_options = SweepOptions {
+            deadline: options.deadline,
+            progress: options.progress.clone(),
+            ..SweepOptions::default()
+        };
+        let evidence = Box::pin(self.collector.sweep(scope, &sweep_options)).await;
+        let regions: Vec<&str> = self
+            .collector
+            .acm_by_region
+            .keys()
+            .map(String::as_str)
+            .collect();
+        trigger.detail = format!(
+            "{}: {} distribution(s), {} certificate(s) in {}",
+            trigger.detail,
+            evidence.distributions.len(),
+            evidence.certificates.len(),
+            match scope {
+                Scope::All => regions.join(", "),
+                Scope::Certificate(_) => "the event's region".to_string(),
+            }
+        );
+        diagnose_evidence(
+            &evidence,
+            trigger,
+            started_at,
+            clock.elapsed().as_millis() as u64,
+        )
     }
 
     /// Delivers each diagnosis that calls for it (healthy ones only with NOTIFY_WHEN_HEALTHY).

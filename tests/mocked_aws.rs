@@ -106,7 +106,9 @@ fn email_validated_certificate(days_left: i64) -> DescribeCertificateOutput {
 fn collector(cloudfront: aws_sdk_cloudfront::Client, acm: aws_sdk_acm::Client) -> Collector {
     Collector {
         cloudfront,
+        acm_by_region: BTreeMap::from([("us-east-1".to_string(), acm.clone())]),
         acm_us_east_1: acm,
+        sdk: aws_config::SdkConfig::builder().build(),
         prober: Arc::new(Prober {
             timeout: Duration::from_millis(500),
             resolve: BTreeMap::new(),

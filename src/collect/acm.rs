@@ -89,3 +89,83 @@ impl From<Gap> for CollectError {
         }
     }
 }
+
+/// Every certificate in one region, from ListCertificates summaries (pages of up to 1000), all key
+/// types included (by default ACM lists only RSA_1024 and RSA_2048).
+pub async fn list_certificates(
+    client: &aws_sdk_acm::Client,
+    region: &str,
+) -> Result<Vec<AcmCertificate>, CollectError> {
+    use aws_sdk_acm::types::{Filters, KeyAlgorithm};
+    let mut filters = Filters::builder();
+    for key in KeyAlgorithm::values() {
+        filters = filters.key_types(KeyAlgorithm::from(*key));
+    }
+    let mut pages = client
+        .list_certificates()
+        .includes(filters.build())
+        .max_items(1000)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| CollectError::aws("acm:ListCertificates", region, &e))?;
+        out.extend(
+            page.certificate_summary_list()
+                .iter()
+                .map(|s| map_summary(s, region)),
+        );
+    }
+    Ok(out)
+}
+
+fn map_summary(s: &aws_sdk_acm::types::CertificateSummary, region: &str) -> AcmCertificate {
+    AcmCertificate {
+        arn: s.certificate_arn().unwrap_or_default().to_string(),
+        region: region.to_string(),
+        domain_name: s.domain_name().unwrap_or_default().to_string(),
+        subject_alternative_names: s.subject_alternative_name_summaries().to_vec(),
+        status: s
+            .status()
+            .map(|v| v.as_str().to_string())
+            .unwrap_or_default(),
+        cert_type: s
+            .r#type()
+            .map(|v| v.as_str().to_string())
+            .unwrap_or_default(),
+        not_before: s.not_before().and_then(to_chrono),
+        not_after: s.not_after().and_then(to_chrono),
+        renewal_eligibility: s.renewal_eligibility().map(|v| v.as_str().to_string()),
+        renewal_status: None,
+        renewal_status_reason: None,
+        validation_methods: Vec::new(),
+        in_use_by: Vec::new(),
+        used_as: Vec::new(),
+    }
+}
+
+/// ACM starts managed renewal 60 days before expiry; describing certificates inside this horizon
+/// shows a stuck renewal (EMAIL validation, pending or failed) weeks before it becomes an outage.
+pub const RENEWAL_HORIZON_DAYS: i64 = 90;
+
+/// Whether the summary leaves the risk undecided: an issued Amazon certificate near expiry whose
+/// validation method and renewal state only DescribeCertificate shows. Imported, private, expired
+/// or not-issued certificates are decided by the summary alone.
+pub fn needs_describe(cert: &AcmCertificate, now: DateTime<Utc>) -> bool {
+    if cert.cert_type != "AMAZON_ISSUED" || cert.status != "ISSUED" {
+        return false;
+    }
+    match cert.not_after {
+        None => true,
+        Some(t) => (t - now).num_days() <= RENEWAL_HORIZON_DAYS,
+    }
+}
+
+/// Fills a summary in with what DescribeCertificate adds, keeping who uses it.
+pub fn merge_described(summary: &mut AcmCertificate, described: AcmCertificate) {
+    let used_as = std::mem::take(&mut summary.used_as);
+    *summary = AcmCertificate {
+        used_as,
+        ..described
+    };
+}

@@ -30,15 +30,72 @@ pub async fn get_distribution(
 
 pub fn map_distribution(d: &cf::Distribution) -> Distribution {
     let config = d.distribution_config();
-    let aliases: Vec<String> = config
-        .and_then(|c| c.aliases())
-        .map(|a| a.items().to_vec())
-        .unwrap_or_default();
-    let host_forwarding = config
-        .map(origins_receiving_viewer_host)
-        .unwrap_or_default();
-    let origins = config
-        .and_then(|c| c.origins())
+    map_parts(Parts {
+        id: d.id(),
+        arn: d.arn(),
+        domain_name: d.domain_name(),
+        status: d.status(),
+        enabled: config.map(|c| c.enabled()).unwrap_or(true),
+        aliases: config.and_then(|c| c.aliases()),
+        origins: config.and_then(|c| c.origins()),
+        viewer_certificate: config.and_then(|c| c.viewer_certificate()),
+        behaviours: config
+            .map(|c| behaviours(c.default_cache_behavior(), c.cache_behaviors()))
+            .unwrap_or_default(),
+    })
+}
+
+/// A ListDistributions summary already carries origins, aliases and the viewer certificate: the
+/// sweep needs no GetDistribution per distribution.
+pub fn map_summary(d: &cf::DistributionSummary) -> Distribution {
+    map_parts(Parts {
+        id: d.id(),
+        arn: d.arn(),
+        domain_name: d.domain_name(),
+        status: d.status(),
+        enabled: d.enabled(),
+        aliases: d.aliases(),
+        origins: d.origins(),
+        viewer_certificate: d.viewer_certificate(),
+        behaviours: behaviours(d.default_cache_behavior(), d.cache_behaviors()),
+    })
+}
+
+/// Every distribution in the account, page by page.
+pub async fn list_distributions(
+    client: &aws_sdk_cloudfront::Client,
+) -> Result<Vec<Distribution>, CollectError> {
+    let mut pages = client.list_distributions().into_paginator().send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            CollectError::aws("cloudfront:ListDistributions", "all distributions", &e)
+        })?;
+        if let Some(list) = page.distribution_list() {
+            out.extend(list.items().iter().map(map_summary));
+        }
+    }
+    Ok(out)
+}
+
+/// The fields both shapes (Distribution and DistributionSummary) share.
+struct Parts<'a> {
+    id: &'a str,
+    arn: &'a str,
+    domain_name: &'a str,
+    status: &'a str,
+    enabled: bool,
+    aliases: Option<&'a cf::Aliases>,
+    origins: Option<&'a cf::Origins>,
+    viewer_certificate: Option<&'a cf::ViewerCertificate>,
+    behaviours: Vec<Behaviour<'a>>,
+}
+
+fn map_parts(p: Parts<'_>) -> Distribution {
+    let aliases: Vec<String> = p.aliases.map(|a| a.items().to_vec()).unwrap_or_default();
+    let host_forwarding = origins_receiving_viewer_host(&p.behaviours);
+    let origins = p
+        .origins
         .map(|o| o.items())
         .unwrap_or_default()
         .iter()
@@ -51,13 +108,13 @@ pub fn map_distribution(d: &cf::Distribution) -> Distribution {
         })
         .collect();
     Distribution {
-        id: d.id().to_string(),
-        arn: d.arn().to_string(),
-        domain_name: d.domain_name().to_string(),
-        enabled: config.map(|c| c.enabled()).unwrap_or(true),
-        status: d.status().to_string(),
-        viewer_certificate: config
-            .and_then(|c| c.viewer_certificate())
+        id: p.id.to_string(),
+        arn: p.arn.to_string(),
+        domain_name: p.domain_name.to_string(),
+        enabled: p.enabled,
+        status: p.status.to_string(),
+        viewer_certificate: p
+            .viewer_certificate
             .map(map_viewer_certificate)
             .unwrap_or_default(),
         aliases,
@@ -106,31 +163,41 @@ fn map_viewer_certificate(v: &cf::ViewerCertificate) -> ViewerCertificate {
     }
 }
 
-/// The origins whose cache behaviours forward the viewer's Host header: CloudFront then sends that
-/// Host (and SNI) to the origin, and the origin certificate must cover it.
+/// (target origin, origin request policy, legacy forwarded values) of one cache behaviour.
+type Behaviour<'a> = (&'a str, Option<&'a str>, Option<&'a cf::ForwardedValues>);
+
 // ForwardedValues is deprecated in the API, but distributions made before cache policies still
 // use it, and it decides whether Host is forwarded.
 #[allow(deprecated)]
-fn origins_receiving_viewer_host(config: &cf::DistributionConfig) -> Vec<String> {
-    let mut behaviours: Vec<(&str, Option<&str>, Option<&cf::ForwardedValues>)> = Vec::new();
-    if let Some(b) = config.default_cache_behavior() {
-        behaviours.push((
+fn behaviours<'a>(
+    default: Option<&'a cf::DefaultCacheBehavior>,
+    others: Option<&'a cf::CacheBehaviors>,
+) -> Vec<Behaviour<'a>> {
+    let mut out: Vec<Behaviour<'a>> = Vec::new();
+    if let Some(b) = default {
+        out.push((
             b.target_origin_id(),
             b.origin_request_policy_id(),
             b.forwarded_values(),
         ));
     }
-    if let Some(list) = config.cache_behaviors() {
+    if let Some(list) = others {
         for b in list.items() {
-            behaviours.push((
+            out.push((
                 b.target_origin_id(),
                 b.origin_request_policy_id(),
                 b.forwarded_values(),
             ));
         }
     }
+    out
+}
+
+/// The origins whose cache behaviours forward the viewer's Host header: CloudFront then sends that
+/// Host (and SNI) to the origin, and the origin certificate must cover it.
+fn origins_receiving_viewer_host(behaviours: &[Behaviour<'_>]) -> Vec<String> {
     behaviours
-        .into_iter()
+        .iter()
         .filter(|(_, policy, forwarded)| {
             let by_policy = *policy == Some(MANAGED_ALL_VIEWER);
             let by_legacy = forwarded.and_then(|f| f.headers()).is_some_and(|h| {

@@ -4,7 +4,10 @@
 pub mod acm;
 pub mod cloudfront;
 pub mod probe;
+pub mod ratelimit;
+pub mod sweep;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -94,6 +97,10 @@ pub struct Collector {
     pub cloudfront: aws_sdk_cloudfront::Client,
     /// CloudFront viewer certificates always live in us-east-1.
     pub acm_us_east_1: aws_sdk_acm::Client,
+    /// ACM in every region the sweep covers: us-east-1 and the origin regions.
+    pub acm_by_region: BTreeMap<String, aws_sdk_acm::Client>,
+    /// For a client in a region outside the configured ones (an ACM event from elsewhere).
+    pub sdk: aws_config::SdkConfig,
     pub prober: Arc<Prober>,
     pub thresholds: Thresholds,
     /// For error messages: where the SDK sends requests ("the AWS default" when not overridden).
@@ -101,14 +108,36 @@ pub struct Collector {
 }
 
 impl Collector {
-    pub fn new(sdk: &aws_config::SdkConfig, prober: Prober, thresholds: Thresholds) -> Collector {
-        let us_east_1 = sdk
-            .to_builder()
-            .region(aws_config::Region::from_static("us-east-1"))
-            .build();
+    /// `origin_regions` empty means the configured region (where the function runs).
+    pub fn new(
+        sdk: &aws_config::SdkConfig,
+        prober: Prober,
+        thresholds: Thresholds,
+        origin_regions: &[String],
+    ) -> Collector {
+        let in_region = |region: &str| {
+            sdk.to_builder()
+                .region(aws_config::Region::new(region.to_string()))
+                .build()
+        };
+        let us_east_1 = in_region("us-east-1");
+        let mut regions: Vec<String> = vec!["us-east-1".to_string()];
+        match origin_regions {
+            [] => regions.extend(sdk.region().map(|r| r.to_string())),
+            listed => regions.extend(listed.iter().cloned()),
+        }
+        let acm_by_region = regions
+            .into_iter()
+            .map(|r| {
+                let client = aws_sdk_acm::Client::new(&in_region(&r));
+                (r, client)
+            })
+            .collect();
         Collector {
             cloudfront: aws_sdk_cloudfront::Client::new(&us_east_1),
             acm_us_east_1: aws_sdk_acm::Client::new(&us_east_1),
+            acm_by_region,
+            sdk: sdk.clone(),
             prober: Arc::new(prober),
             thresholds,
             endpoint: sdk
@@ -116,6 +145,19 @@ impl Collector {
                 .unwrap_or("the AWS default endpoint")
                 .to_string(),
         }
+    }
+
+    /// The ACM client for a region, built on the spot only for a region outside the configured ones.
+    pub fn acm_for(&self, region: &str) -> aws_sdk_acm::Client {
+        self.acm_by_region.get(region).cloned().unwrap_or_else(|| {
+            aws_sdk_acm::Client::new(
+                &self
+                    .sdk
+                    .to_builder()
+                    .region(aws_config::Region::new(region.to_string()))
+                    .build(),
+            )
+        })
     }
 
     /// Everything an alarm on this distribution calls for.

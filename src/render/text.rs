@@ -73,7 +73,7 @@ pub fn render(d: &Diagnosis) -> String {
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {outcome:<5} {:<24} {} ({} ms){detail}",
+            "  {outcome:<5} {:<30} {} ({} ms){detail}",
             c.name, c.target, c.duration_ms
         );
     }

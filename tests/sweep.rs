@@ -1,0 +1,275 @@
+//! The nightly sweep on moto: many distributions and certificates, the digest ordered by urgency
+//! with each certificate's users named, the deadline honoured with a partial report, and an ACM
+//! event narrowed to one certificate and what uses it. Each test has its own moto.
+
+use std::io::Write;
+use std::time::Duration;
+
+use cf_doctor::collect::sweep::Scope;
+use cf_doctor::config::Config;
+use cf_doctor::diagnosis::{Code, Diagnosis, Severity, TriggerInfo, Verdict};
+use cf_doctor::{App, RunOptions};
+use cf_doctor_testkit::{
+    create_distribution, import_certificate, sdk_config, tls_origin, DistributionSpec, LeafSpec,
+    Moto, Origin, OriginConfig, OwnedMoto, TestCa,
+};
+
+const FLEET: usize = 200;
+
+struct Fleet {
+    _moto: OwnedMoto,
+    _origin: Origin,
+    _ca_file: tempfile::NamedTempFile,
+    app: App,
+    ids: Vec<String>,
+    /// (days to expiry, ARN) of the imported certificates.
+    certs: Vec<(i64, String)>,
+}
+
+fn host(i: usize) -> String {
+    format!("fleet-{i}.origin.test")
+}
+
+/// FLEET distributions, each with its own origin name, all served by one healthy loopback origin
+/// (a wildcard certificate); certificates expiring in 2, 10 and 40 days, the first two used as
+/// viewer certificates of distributions 5 and 7.
+async fn fleet() -> Fleet {
+    let moto = Moto::start();
+    let sdk = sdk_config(&moto.endpoint).await;
+    let ca = TestCa::new("sweep test root");
+    let leaf = ca.leaf(&LeafSpec::valid_for(&["*.origin.test"]));
+    let origin = tls_origin(OriginConfig::new(leaf.full_chain(), leaf.key_der)).await;
+    let acm = aws_sdk_acm::Client::new(&sdk);
+    let mut certs = Vec::new();
+    for (days, name) in [
+        (2, "two.shop.example"),
+        (10, "ten.shop.example"),
+        (40, "forty.shop.example"),
+    ] {
+        let cert = ca.leaf(&LeafSpec::valid_for(&[name]).expiring_in_days(days));
+        certs.push((days, import_certificate(&acm, &cert, &ca.cert_pem()).await));
+    }
+    let cf = aws_sdk_cloudfront::Client::new(&sdk);
+    let mut ids = Vec::new();
+    for i in 0..FLEET {
+        let mut spec = DistributionSpec::https_origin(&host(i), origin.port());
+        if i == 5 {
+            spec.aliases = vec!["two.shop.example".into()];
+            spec.viewer_acm_arn = Some(certs[0].1.clone());
+        }
+        if i == 7 {
+            spec.aliases = vec!["ten.shop.example".into()];
+            spec.viewer_acm_arn = Some(certs[1].1.clone());
+        }
+        ids.push(create_distribution(&cf, &spec).await);
+    }
+    let mut ca_file = tempfile::NamedTempFile::new().unwrap();
+    ca_file.write_all(ca.cert_pem().as_bytes()).unwrap();
+    let mut config = Config {
+        probe_timeout: Duration::from_millis(1500),
+        ca_file: Some(ca_file.path().to_path_buf()),
+        origin_regions: vec!["us-east-1".into()],
+        ..Config::default()
+    };
+    for i in 0..FLEET {
+        config
+            .add_resolve(&format!("{}=127.0.0.1", host(i)))
+            .unwrap();
+    }
+    let app = App::new(&sdk, config).unwrap();
+    Fleet {
+        _moto: moto,
+        _origin: origin,
+        _ca_file: ca_file,
+        app,
+        ids,
+        certs,
+    }
+}
+
+fn sweep_trigger() -> TriggerInfo {
+    TriggerInfo {
+        kind: "schedule".into(),
+        detail: "scheduled sweep".into(),
+        distribution_id: None,
+        status: None,
+    }
+}
+
+fn days_left(d: &Diagnosis, code: Code, arn: &str) -> Option<(Severity, i64)> {
+    d.findings
+        .iter()
+        .find(|f| f.code == code && f.resource == arn)
+        .map(|f| (f.severity, f.evidence["days_left"].as_i64().unwrap()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sweep_of_200_distributions_orders_certificate_risks_by_urgency_and_names_their_users() {
+    let fleet = fleet().await;
+    let d = fleet
+        .app
+        .sweep(&Scope::All, sweep_trigger(), &RunOptions::new(false))
+        .await;
+
+    assert!(
+        d.trigger
+            .detail
+            .contains(&format!("{FLEET} distribution(s), 3 certificate(s)")),
+        "{}",
+        d.trigger.detail
+    );
+    assert_eq!(
+        d.checks.iter().filter(|c| c.name == "origin-tls").count(),
+        FLEET,
+        "every origin probed"
+    );
+    assert!(
+        !d.checks.iter().any(|c| c.name == "cloudfront-distribution"),
+        "summaries suffice: no GetDistribution"
+    );
+    assert!(
+        !d.findings
+            .iter()
+            .any(|f| f.code.as_str().starts_with("origin-")),
+        "the fleet's origins are healthy: {:#?}",
+        d.findings
+    );
+
+    let (two, ten, forty) = (&fleet.certs[0].1, &fleet.certs[1].1, &fleet.certs[2].1);
+    assert_eq!(
+        days_left(&d, Code::AcmCertExpiring, two).map(|x| x.0),
+        Some(Severity::Critical)
+    );
+    assert_eq!(
+        days_left(&d, Code::AcmCertExpiring, ten).map(|x| x.0),
+        Some(Severity::Warning)
+    );
+    assert_eq!(
+        days_left(&d, Code::AcmCertExpiring, forty),
+        None,
+        "40 days is outside the 30-day warning"
+    );
+    assert_eq!(
+        days_left(&d, Code::AcmCertRenewalAtRisk, forty).map(|x| x.0),
+        Some(Severity::Warning),
+        "imported: never renews"
+    );
+
+    // Most urgent first: within a severity, fewer days left comes first.
+    let order: Vec<(Severity, i64)> = d
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                f.severity,
+                f.evidence["days_left"].as_i64().unwrap_or(i64::MAX),
+            )
+        })
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    assert_eq!(order, sorted, "{:#?}", d.findings);
+    assert_eq!(d.findings[0].resource, *two);
+
+    let users = d.findings[0].evidence["used_as"].to_string();
+    assert!(
+        users.contains(&fleet.ids[5]) && users.contains("two.shop.example"),
+        "{users}"
+    );
+    assert_eq!(d.verdict, Verdict::Critical);
+    assert!(
+        d.summary
+            .starts_with("CRITICAL: sweep: 2 critical, 3 warning; most urgent: "),
+        "{}",
+        d.summary
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deadline_too_close_gives_a_partial_report_naming_what_was_not_reached() {
+    let fleet = fleet().await;
+    let options = RunOptions {
+        deadline: Some(tokio::time::Instant::now() + Duration::from_millis(1)),
+        ..RunOptions::new(false)
+    };
+    let d = fleet
+        .app
+        .sweep(&Scope::All, sweep_trigger(), &options)
+        .await;
+    let gap = d
+        .findings
+        .iter()
+        .find(|f| f.code == Code::InspectionIncomplete && f.resource.ends_with("origins"))
+        .expect("not-reached origins reported");
+    assert_eq!(gap.resource, format!("{FLEET} origins"));
+    assert!(
+        gap.evidence["unchecked"]
+            .as_str()
+            .unwrap()
+            .contains(&fleet.ids[0])
+            || gap.evidence["unchecked"].as_str().unwrap().contains("more"),
+        "{}",
+        gap.evidence
+    );
+    assert_eq!(
+        d.checks.iter().filter(|c| c.name == "origin-tls").count(),
+        0,
+        "nothing started past the deadline"
+    );
+    assert!(
+        days_left(&d, Code::AcmCertExpiring, &fleet.certs[0].1).is_some(),
+        "what the listings showed is still judged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_acm_event_inspects_that_certificate_and_only_the_distributions_using_it() {
+    let fleet = fleet().await;
+    let arn = fleet.certs[1].1.clone();
+    let trigger = TriggerInfo {
+        kind: "acm-event".into(),
+        detail: format!("ACM Certificate Approaching Expiration for {arn}"),
+        distribution_id: None,
+        status: None,
+    };
+    let d = fleet
+        .app
+        .sweep(
+            &Scope::Certificate(arn.clone()),
+            trigger,
+            &RunOptions::new(false),
+        )
+        .await;
+    assert!(
+        d.trigger
+            .detail
+            .contains("1 distribution(s), 1 certificate(s)"),
+        "{}",
+        d.trigger.detail
+    );
+    assert_eq!(
+        d.checks.iter().filter(|c| c.name == "origin-tls").count(),
+        1,
+        "only distribution 7's origin"
+    );
+    assert!(
+        d.checks
+            .iter()
+            .any(|c| c.name == "acm-certificate" && c.target == arn),
+        "the event's certificate is described"
+    );
+    let expiring = d
+        .findings
+        .iter()
+        .find(|f| f.code == Code::AcmCertExpiring)
+        .expect("the expiry is reported");
+    assert_eq!(expiring.resource, arn);
+    assert!(expiring.evidence["used_as"]
+        .to_string()
+        .contains(&fleet.ids[7]));
+    assert!(
+        d.summary.starts_with("WARNING: certificate: "),
+        "{}",
+        d.summary
+    );
+}
