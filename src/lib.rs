@@ -25,7 +25,8 @@ use collect::{CollectError, Collector};
 use config::Config;
 use diagnosis::{Diagnosis, TriggerInfo};
 use evidence::Evidence;
-use notify::{DeliveryError, Notifier};
+use notify::slack::WebhookSource;
+use notify::{DeliveryError, Notice, Notifier};
 use trigger::{Target, TriggerError};
 
 #[derive(Debug, thiserror::Error)]
@@ -34,8 +35,8 @@ pub enum StartError {
     Config(#[from] config::ConfigError),
     #[error("ORIGIN_CA_FILE / --ca-file: {0}")]
     CaFile(#[from] collect::probe::tls::TlsSetupError),
-    #[error("SLACK_WEBHOOK_SECRET_ID is set, but reading the webhook from Secrets Manager / SSM is not supported yet; use SLACK_WEBHOOK_URL")]
-    SecretNotSupported,
+    #[error("both SLACK_WEBHOOK_URL and SLACK_WEBHOOK_SECRET_ID are set: set one (the secret in Lambda, the URL for local use)")]
+    TwoWebhooks,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,15 +57,23 @@ pub enum RunError {
 #[derive(Debug, Clone)]
 pub enum Outcome {
     Diagnosed(Box<Diagnosis>),
-    Acknowledged { trigger: TriggerInfo, note: String },
+    Acknowledged {
+        trigger: TriggerInfo,
+        note: String,
+        recovery: Option<trigger::Recovery>,
+    },
 }
 
 impl Outcome {
     pub fn to_json(&self) -> Value {
         match self {
             Outcome::Diagnosed(d) => serde_json::to_value(d).unwrap_or(Value::Null),
-            Outcome::Acknowledged { trigger, note } => {
-                json!({"acknowledged": true, "trigger": trigger, "note": note})
+            Outcome::Acknowledged {
+                trigger,
+                note,
+                recovery,
+            } => {
+                json!({"acknowledged": true, "trigger": trigger, "note": note, "recovered": recovery.is_some()})
             }
         }
     }
@@ -107,8 +116,8 @@ pub struct App {
 
 impl App {
     pub fn new(sdk: &aws_config::SdkConfig, config: Config) -> Result<App, StartError> {
-        if config.slack_webhook_secret_id.is_some() && config.slack_webhook_url.is_none() {
-            return Err(StartError::SecretNotSupported);
+        if config.slack_webhook_secret_id.is_some() && config.slack_webhook_url.is_some() {
+            return Err(StartError::TwoWebhooks);
         }
         let prober = Prober {
             timeout: config.probe_timeout,
@@ -123,8 +132,13 @@ impl App {
                     client: aws_sdk_sns::Client::new(sdk),
                     topic_arn: arn.clone(),
                 }),
-            slack: config.slack_webhook_url.clone().map(|url| {
-                notify::slack::SlackChannel::new(url, std::time::Duration::from_secs(10))
+            slack: match (&config.slack_webhook_url, &config.slack_webhook_secret_id) {
+                (Some(url), _) => Some(WebhookSource::Url(url.clone())),
+                (None, Some(id)) => Some(WebhookSource::from_secret_id(id, sdk)),
+                (None, None) => None,
+            }
+            .map(|source| {
+                notify::slack::SlackChannel::new(source, std::time::Duration::from_secs(10))
             }),
         };
         Ok(App {
@@ -186,9 +200,17 @@ impl App {
     ) -> Result<Outcome, RunError> {
         let diagnosis = match target {
             Target::Distribution { id, trigger } => self.diagnose(&id, trigger).await?,
-            Target::Acknowledge { trigger, note } => {
+            Target::Acknowledge {
+                trigger,
+                note,
+                recovery,
+            } => {
                 tracing::info!(%note, "alarm transition acknowledged");
-                return Ok(Outcome::Acknowledged { trigger, note });
+                return Ok(Outcome::Acknowledged {
+                    trigger,
+                    note,
+                    recovery,
+                });
             }
             Target::Sweep { trigger } => self.sweep(&Scope::All, trigger, options).await,
             Target::Certificate { arn, trigger } => {
@@ -243,18 +265,28 @@ impl App {
         let mut failures = Vec::new();
         let mut failed_reports = Vec::new();
         for outcome in outcomes {
-            let Outcome::Diagnosed(d) = outcome else {
-                continue;
+            let notice = match outcome {
+                Outcome::Diagnosed(d)
+                    if d.verdict == diagnosis::Verdict::Ok && !self.config.notify_when_healthy =>
+                {
+                    tracing::info!("healthy: nothing delivered (NOTIFY_WHEN_HEALTHY=false)");
+                    continue;
+                }
+                Outcome::Diagnosed(d) => Notice::Report(d),
+                Outcome::Acknowledged {
+                    recovery: Some(recovery),
+                    note,
+                    ..
+                } => Notice::Recovery { recovery, note },
+                Outcome::Acknowledged { recovery: None, .. } => continue,
             };
-            if d.verdict == diagnosis::Verdict::Ok && !self.config.notify_when_healthy {
-                tracing::info!("healthy: nothing delivered (NOTIFY_WHEN_HEALTHY=false)");
-                continue;
-            }
-            match self.notifier.deliver(d).await {
-                Ok(channels) => tracing::info!(?channels, "diagnosis delivered"),
+            match self.notifier.deliver(notice).await {
+                Ok(channels) => tracing::info!(?channels, "delivered"),
                 Err(e) => {
                     failures.extend(e.failures);
-                    failed_reports.push(d.clone());
+                    if let Outcome::Diagnosed(d) = outcome {
+                        failed_reports.push(d.clone());
+                    }
                 }
             }
         }

@@ -1,7 +1,9 @@
 //! What happened: turns a Lambda event (or a CLI command) into the targets to inspect. Parsing only;
 //! no I/O. Unknown shapes are errors that say what was received and what is accepted.
 
-use aws_lambda_events::cloudwatch_alarms::{CloudWatchAlarm, CloudWatchAlarmData};
+use aws_lambda_events::cloudwatch_alarms::{
+    CloudWatchAlarm, CloudWatchAlarmData, CloudWatchAlarmState,
+};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sns::SnsEvent;
 use serde::Deserialize;
@@ -24,10 +26,21 @@ pub enum Target {
         trigger: TriggerInfo,
     },
     /// A transition out of ALARM (OK, INSUFFICIENT_DATA): logged and acknowledged, not diagnosed.
+    /// ALARM -> OK is a recovery, announced on the channels that carried the diagnosis.
     Acknowledge {
         trigger: TriggerInfo,
         note: String,
+        recovery: Option<Recovery>,
     },
+}
+
+/// An alarm that went from ALARM back to OK.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Recovery {
+    pub alarm_name: String,
+    pub alarm_arn: Option<String>,
+    pub region: Option<String>,
+    pub distribution_id: Option<String>,
 }
 
 pub const ACCEPTED: &str = "accepted events: EventBridge \"CloudWatch Alarm State Change\" (source aws.cloudwatch), \
@@ -150,6 +163,7 @@ struct Alarm {
     name: String,
     arn: Option<String>,
     state: String,
+    previous_state: Option<String>,
     /// (metric name, dimensions) of each metric the alarm watches.
     metrics: Vec<(String, Vec<(String, String)>)>,
     envelope: &'static str,
@@ -181,9 +195,21 @@ fn alarm_targets(alarm: Alarm) -> Result<Vec<Target>, TriggerError> {
             "alarm {:?} moved to {}: acknowledged, nothing to diagnose (only transitions into ALARM are diagnosed)",
             alarm.name, alarm.state
         );
+        let recovery = (alarm.state == "OK" && alarm.previous_state.as_deref() == Some("ALARM"))
+            .then(|| Recovery {
+                region: alarm
+                    .arn
+                    .as_deref()
+                    .and_then(|a| a.split(':').nth(3))
+                    .map(str::to_string),
+                alarm_name: alarm.name.clone(),
+                alarm_arn: alarm.arn.clone(),
+                distribution_id: distribution.clone(),
+            });
         return Ok(vec![Target::Acknowledge {
             trigger: trigger(distribution.clone()),
             note,
+            recovery,
         }]);
     }
     let Some(id) = distribution else {
@@ -244,12 +270,10 @@ fn metrics_of_configuration(configuration: &Value) -> Vec<(String, Vec<(String, 
         .collect()
 }
 
-fn state_value(data: &CloudWatchAlarmData<Value, Value>) -> String {
-    data.state
-        .as_ref()
-        .map(|s| serde_json::to_value(&s.value).ok())
-        .and_then(|v| v.and_then(|v| v.as_str().map(str::to_string)))
-        .unwrap_or_else(|| "UNKNOWN".to_string())
+fn state_value(state: Option<&CloudWatchAlarmState<Value>>) -> Option<String> {
+    state
+        .and_then(|s| serde_json::to_value(&s.value).ok())
+        .and_then(|v| v.as_str().map(str::to_string))
 }
 
 fn parse_eventbridge_alarm(event: &Value) -> Result<Vec<Target>, TriggerError> {
@@ -260,7 +284,8 @@ fn parse_eventbridge_alarm(event: &Value) -> Result<Vec<Target>, TriggerError> {
         })?;
     let detail = parsed.detail;
     alarm_targets(Alarm {
-        state: state_value(&detail),
+        state: state_value(detail.state.as_ref()).unwrap_or_else(|| "UNKNOWN".into()),
+        previous_state: state_value(detail.previous_state.as_ref()),
         metrics: metrics_of_configuration(&detail.configuration),
         name: detail.alarm_name,
         arn: parsed.resources.and_then(|r| r.into_iter().next()),
@@ -276,7 +301,8 @@ fn parse_direct_alarm(event: &Value) -> Result<Vec<Target>, TriggerError> {
         })?;
     let data = parsed.alarm_data;
     alarm_targets(Alarm {
-        state: state_value(&data),
+        state: state_value(data.state.as_ref()).unwrap_or_else(|| "UNKNOWN".into()),
+        previous_state: state_value(data.previous_state.as_ref()),
         metrics: metrics_of_configuration(&data.configuration),
         name: data.alarm_name,
         arn: parsed.alarm_arn,
@@ -291,6 +317,7 @@ struct SnsAlarmMessage {
     alarm_name: String,
     alarm_arn: Option<String>,
     new_state_value: String,
+    old_state_value: Option<String>,
     trigger: Option<SnsAlarmTrigger>,
 }
 
@@ -375,6 +402,7 @@ fn parse_sns(event: &Value) -> Result<Vec<Target>, TriggerError> {
             name: alarm.alarm_name,
             arn: alarm.alarm_arn,
             state: alarm.new_state_value,
+            previous_state: alarm.old_state_value,
             metrics,
             envelope: "SNS",
         })?);

@@ -132,6 +132,10 @@ fn the_founding_outage_reads_as_an_expired_origin_certificate() {
     );
     insta::assert_snapshot!("founding_outage_text", cf_doctor::render::text::render(&d));
     insta::assert_json_snapshot!("founding_outage_json", d);
+    insta::assert_json_snapshot!(
+        "founding_outage_slack",
+        cf_doctor::render::slack::payload(&d)
+    );
 }
 
 #[test]

@@ -1,15 +1,28 @@
-//! Notify: delivers a diagnosis to SNS and Slack. Every configured channel is tried; any failure is
-//! reported after all were tried, so the caller can fail the invocation and keep the event.
+//! Notify: delivers a diagnosis (or an alarm's recovery) to SNS and Slack. Every configured
+//! channel is tried; any failure is reported after all were tried, so the caller can fail the
+//! invocation and keep the event.
 
 pub mod slack;
 pub mod sns;
 
 use crate::diagnosis::Diagnosis;
+use crate::render;
+use crate::trigger::Recovery;
 
 #[derive(Debug, thiserror::Error)]
 #[error("delivery failed: {}", .failures.join("; "))]
 pub struct DeliveryError {
     pub failures: Vec<String>,
+}
+
+/// What is delivered.
+#[derive(Debug, Clone, Copy)]
+pub enum Notice<'a> {
+    Report(&'a Diagnosis),
+    Recovery {
+        recovery: &'a Recovery,
+        note: &'a str,
+    },
 }
 
 /// The delivery channels configured for this process.
@@ -25,18 +38,22 @@ impl Notifier {
     }
 
     /// Returns the channels delivered to.
-    pub async fn deliver(&self, diagnosis: &Diagnosis) -> Result<Vec<&'static str>, DeliveryError> {
+    pub async fn deliver(&self, notice: Notice<'_>) -> Result<Vec<&'static str>, DeliveryError> {
         let sns = async {
-            match &self.sns {
-                Some(channel) => Some(channel.publish(diagnosis).await),
-                None => None,
-            }
+            let channel = self.sns.as_ref()?;
+            let message = match notice {
+                Notice::Report(d) => render::sns::message(d),
+                Notice::Recovery { recovery, note } => render::sns::recovery(recovery, note),
+            };
+            Some(channel.publish(&message).await)
         };
         let slack = async {
-            match &self.slack {
-                Some(channel) => Some(channel.post(diagnosis).await),
-                None => None,
-            }
+            let channel = self.slack.as_ref()?;
+            let payload = match notice {
+                Notice::Report(d) => render::slack::payload(d),
+                Notice::Recovery { recovery, note } => render::slack::recovery(recovery, note),
+            };
+            Some(channel.post(&payload).await)
         };
         let (sns, slack) = tokio::join!(sns, slack);
         let mut delivered = Vec::new();

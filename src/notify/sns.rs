@@ -3,8 +3,7 @@
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use crate::collect::error_text;
-use crate::diagnosis::Diagnosis;
-use crate::render;
+use crate::render::sns::SnsMessage;
 
 #[derive(Debug, Clone)]
 pub struct SnsChannel {
@@ -13,8 +12,7 @@ pub struct SnsChannel {
 }
 
 impl SnsChannel {
-    pub async fn publish(&self, diagnosis: &Diagnosis) -> Result<(), String> {
-        let message = render::sns::message(diagnosis);
+    pub async fn publish(&self, message: &SnsMessage) -> Result<(), String> {
         let attribute = |data_type: &str, value: &str| {
             MessageAttributeValue::builder()
                 .data_type(data_type)
@@ -26,8 +24,9 @@ impl SnsChannel {
             .client
             .publish()
             .topic_arn(&self.topic_arn)
-            .subject(message.subject)
-            .message(message.body)
+            .subject(&message.subject)
+            .message_structure("json")
+            .message(&message.structured)
             .message_attributes("verdict", attribute("String", &message.verdict)?)
             .message_attributes("codes", attribute("String.Array", &message.codes)?);
         if let Some(id) = &message.distribution_id {

@@ -2,26 +2,69 @@
 //! and message attributes for subscription filter policies.
 
 use crate::diagnosis::Diagnosis;
+use crate::trigger::Recovery;
 
+/// One SNS publication: `MessageStructure=json`, so that email subscribers read text while SQS,
+/// Lambda and HTTPS subscribers get the JSON.
+#[derive(Debug, Clone, PartialEq)]
 pub struct SnsMessage {
     pub subject: String,
-    pub body: String,
+    /// The JSON object SNS splits by protocol: `default` (JSON) and `email` (text).
+    pub structured: String,
+    /// `critical`, `warning`, `ok`, `unknown`, or `recovered`.
     pub verdict: String,
     pub distribution_id: Option<String>,
     /// A JSON array of finding codes, the value of the String.Array attribute `codes`.
     pub codes: String,
 }
 
-/// SNS refuses messages over 256 KiB (body, subject and attributes together): keep a margin.
-pub const MAX_BODY_BYTES: usize = 240 * 1024;
+/// SNS refuses messages over 256 KiB (message, subject and attributes together): keep a margin.
+pub const MAX_MESSAGE_BYTES: usize = 250 * 1024;
+/// The email text is a courtesy copy: it gets a fixed share, the JSON the rest.
+const MAX_EMAIL_CHARS: usize = 40 * 1024;
 
 pub fn message(d: &Diagnosis) -> SnsMessage {
+    let email = super::truncate(&super::text::render(d), MAX_EMAIL_CHARS);
+    // JSON inside a JSON string grows when escaped: shrink the budget until the whole fits.
+    let mut budget = MAX_MESSAGE_BYTES - email.len().min(MAX_MESSAGE_BYTES / 2);
+    let structured = loop {
+        let body = body_within(d, budget);
+        let structured = serde_json::json!({"default": body, "email": email}).to_string();
+        if structured.len() <= MAX_MESSAGE_BYTES || budget < 4096 {
+            break structured;
+        }
+        budget = budget * 3 / 4;
+    };
     SnsMessage {
         subject: subject(d),
-        body: body_within(d, MAX_BODY_BYTES),
+        structured,
         verdict: d.verdict.as_str().to_string(),
         distribution_id: d.trigger.distribution_id.clone(),
         codes: serde_json::to_string(&d.codes()).unwrap_or_else(|_| "[]".into()),
+    }
+}
+
+pub const RECOVERY_SCHEMA: &str = "cf-doctor/recovery/v1";
+
+/// A short "recovered" note, with verdict `recovered` so that a filter policy paging on
+/// `critical` lets it pass by.
+pub fn recovery(r: &Recovery, note: &str) -> SnsMessage {
+    let target = r.distribution_id.as_deref().unwrap_or("alarm");
+    let body =
+        serde_json::json!({"schema": RECOVERY_SCHEMA, "recovery": r, "note": note}).to_string();
+    let email = format!(
+        "{note}\n\nAlarm: {}\n",
+        r.alarm_arn.as_deref().unwrap_or(&r.alarm_name)
+    );
+    SnsMessage {
+        subject: clean_subject(&format!(
+            "[RECOVERED] cf-doctor {target}: alarm {} is OK",
+            r.alarm_name
+        )),
+        structured: serde_json::json!({"default": body, "email": email}).to_string(),
+        verdict: "recovered".into(),
+        distribution_id: r.distribution_id.clone(),
+        codes: "[]".into(),
     }
 }
 
@@ -33,10 +76,13 @@ pub fn subject(d: &Diagnosis) -> String {
         .probable_cause
         .map(|c| c.as_str())
         .unwrap_or("no problem found");
-    let raw = format!(
+    clean_subject(&format!(
         "[{}] cf-doctor {target}: {cause}",
         d.verdict.as_str().to_uppercase()
-    );
+    ))
+}
+
+fn clean_subject(raw: &str) -> String {
     let clean: String = raw
         .chars()
         .map(|c| {
@@ -138,7 +184,7 @@ mod tests {
     fn a_small_report_is_sent_whole() {
         let d = big(3, 10);
         assert_eq!(
-            body_within(&d, MAX_BODY_BYTES),
+            body_within(&d, MAX_MESSAGE_BYTES),
             serde_json::to_string(&d).unwrap()
         );
     }
@@ -171,5 +217,57 @@ mod tests {
         let dropped: serde_json::Value = serde_json::from_str(&body_within(&d, 6_000)).unwrap();
         assert!(dropped["truncated"]["findings_omitted"].as_u64().unwrap() > 0);
         assert_eq!(dropped["schema"], "cf-doctor/diagnosis/v1");
+    }
+}
+
+#[cfg(test)]
+mod structure_tests {
+    use super::*;
+    use crate::diagnosis::{Check, Code, Finding, Outcome, Severity, TriggerInfo};
+
+    #[test]
+    fn the_whole_structured_message_stays_under_the_sns_limit_even_for_a_huge_sweep() {
+        let trigger = TriggerInfo {
+            kind: "schedule".into(),
+            detail: "sweep".into(),
+            distribution_id: None,
+            status: None,
+        };
+        let findings = (0..400)
+            .map(|i| {
+                Finding::new(
+                    Code::OriginCertExpiring,
+                    Severity::Warning,
+                    format!("o{i}:443"),
+                )
+                .title("expiring \"soon\"")
+                .evidence(serde_json::json!({"days_left": i, "names": vec!["x.example"; 40]}))
+            })
+            .collect();
+        let checks = (0..5000)
+            .map(|i| Check {
+                name: "origin-tls".into(),
+                target: format!("o{i}:443@127.0.0.1"),
+                outcome: Outcome::Pass,
+                duration_ms: 1,
+                detail: None,
+            })
+            .collect();
+        let d = Diagnosis::assemble(trigger, findings, checks, chrono::Utc::now(), 1);
+        let m = message(&d);
+        assert!(
+            m.structured.len() <= MAX_MESSAGE_BYTES,
+            "{} bytes",
+            m.structured.len()
+        );
+        let parts: serde_json::Value = serde_json::from_str(&m.structured).unwrap();
+        let default: serde_json::Value =
+            serde_json::from_str(parts["default"].as_str().unwrap()).unwrap();
+        assert_eq!(default["schema"], "cf-doctor/diagnosis/v1");
+        assert!(default["truncated"]["checks_omitted"].as_u64().is_some());
+        assert!(parts["email"]
+            .as_str()
+            .unwrap()
+            .starts_with("WARNING: sweep: "));
     }
 }
