@@ -283,6 +283,9 @@ pub struct Diagnosis {
     pub probable_cause: Option<Code>,
     pub findings: Vec<Finding>,
     pub checks: Vec<Check>,
+    /// CloudWatch readings of the distribution and its load balancers, when any were read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<crate::evidence::MetricReading>,
     pub started_at: DateTime<Utc>,
     pub duration_ms: u64,
 }
@@ -311,6 +314,7 @@ impl Diagnosis {
             probable_cause,
             findings,
             checks,
+            metrics: Vec::new(),
             started_at,
             duration_ms,
         }

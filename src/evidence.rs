@@ -16,6 +16,12 @@ pub struct Evidence {
     pub distributions: Vec<Distribution>,
     pub certificates: Vec<AcmCertificate>,
     pub origin_probes: Vec<OriginProbe>,
+    /// The load balancers found behind custom origins, with listener, security groups and targets.
+    #[serde(default)]
+    pub load_balancers: Vec<LoadBalancer>,
+    /// CloudWatch readings of the distribution and its load balancers (latest in the window).
+    #[serde(default)]
+    pub metrics: Vec<MetricReading>,
     /// What could not be inspected (denied, throttled, timed out): never mistaken for health.
     pub gaps: Vec<Gap>,
     pub checks: Vec<Check>,
@@ -279,4 +285,75 @@ pub enum HttpResult {
     Failed {
         error: String,
     },
+}
+
+/// A load balancer that serves a custom origin, and how it was recognised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadBalancer {
+    pub arn: String,
+    pub name: String,
+    pub dns_name: String,
+    pub region: String,
+    /// `application` or `network`.
+    pub lb_type: String,
+    /// `dns-name` (the origin domain is its DNS name) or `certificate` (an HTTPS listener's
+    /// certificate covers the origin domain).
+    pub matched_by: String,
+    pub distribution_id: String,
+    pub origin_host: String,
+    /// The port and protocol CloudFront uses (`HTTPS` or `HTTP`).
+    pub origin_port: u16,
+    pub origin_protocol: String,
+    pub origin_ssl_protocols: Vec<String>,
+    /// Every listener as (port, protocol), for the evidence of a missing one.
+    pub listeners: Vec<(u16, String)>,
+    /// The listener on the origin port, if any.
+    pub listener: Option<Listener>,
+    /// None when the security groups could not be read (a gap says why) or the type has none.
+    pub security_groups: Option<Vec<SecurityGroupVerdict>>,
+    /// The CloudFront origin-facing managed prefix list in this region, as looked up by name.
+    pub cloudfront_prefix_list: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Listener {
+    pub arn: String,
+    pub port: u16,
+    pub protocol: String,
+    pub ssl_policy: Option<String>,
+    /// The protocols the TLS policy admits, e.g. `["TLSv1.2", "TLSv1.3"]` (None: not read).
+    pub policy_protocols: Option<Vec<String>>,
+    pub certificate_arns: Vec<String>,
+    /// Target groups the listener forwards to by default, with their health (None: not read).
+    pub target_groups: Option<Vec<TargetGroupHealth>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetGroupHealth {
+    pub arn: String,
+    pub healthy: usize,
+    /// (target id, state, reason) of every target that is not healthy.
+    pub not_healthy: Vec<(String, String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecurityGroupVerdict {
+    pub id: String,
+    pub name: String,
+    /// The rule that lets CloudFront in on the origin port, in words (None: no such rule).
+    pub opens_port_to_cloudfront: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricReading {
+    /// `AWS/CloudFront` or `AWS/ApplicationELB`.
+    pub namespace: String,
+    pub metric: String,
+    /// The distribution id or the load balancer (`app/name/id`).
+    pub resource: String,
+    pub statistic: String,
+    /// The latest value in the window, or None when CloudWatch had no data.
+    pub latest: Option<f64>,
+    /// The highest value in the window.
+    pub max: Option<f64>,
 }

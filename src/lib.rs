@@ -309,11 +309,13 @@ pub fn diagnose_evidence(
     duration_ms: u64,
 ) -> Diagnosis {
     let findings = rules::evaluate(evidence);
-    Diagnosis::assemble(
+    let mut diagnosis = Diagnosis::assemble(
         trigger,
         findings,
         evidence.checks.clone(),
         started_at,
         duration_ms,
-    )
+    );
+    diagnosis.metrics = evidence.metrics.clone();
+    diagnosis
 }

@@ -16,7 +16,7 @@ use aws_sdk_cloudfront::operation::get_distribution::GetDistributionOutput;
 use aws_sdk_cloudfront::types as cf;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use cf_doctor::collect::probe::{Prober, TlsSetup};
-use cf_doctor::collect::Collector;
+use cf_doctor::collect::{Collector, InfraClients};
 use cf_doctor::diagnosis::{Code, TriggerInfo, Verdict};
 use cf_doctor::evidence::Thresholds;
 
@@ -103,10 +103,28 @@ fn email_validated_certificate(days_left: i64) -> DescribeCertificateOutput {
         .build()
 }
 
+/// CloudWatch has no data for the mocked distribution; the load balancer and EC2 clients are
+/// never called (its only origin is S3), so they point nowhere.
+fn infra(acm: &aws_sdk_acm::Client) -> InfraClients {
+    let no_data = mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_output(|| {
+        aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput::builder().build()
+    });
+    let unused = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    InfraClients {
+        acm: acm.clone(),
+        elb: aws_sdk_elasticloadbalancingv2::Client::new(&unused),
+        ec2: aws_sdk_ec2::Client::new(&unused),
+        cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&no_data]),
+    }
+}
+
 fn collector(cloudfront: aws_sdk_cloudfront::Client, acm: aws_sdk_acm::Client) -> Collector {
     Collector {
         cloudfront,
         acm_by_region: BTreeMap::from([("us-east-1".to_string(), acm.clone())]),
+        infra_by_region: BTreeMap::from([("us-east-1".to_string(), infra(&acm))]),
         acm_us_east_1: acm,
         sdk: aws_config::SdkConfig::builder().build(),
         prober: Arc::new(Prober {

@@ -69,6 +69,8 @@ fn evidence(addresses: Vec<AddressProbe>) -> Evidence {
             },
             addresses,
         }],
+        load_balancers: vec![],
+        metrics: vec![],
         gaps: vec![],
         checks: vec![],
     }

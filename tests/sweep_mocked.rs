@@ -94,6 +94,7 @@ fn collector(cloudfront: aws_sdk_cloudfront::Client, acm: aws_sdk_acm::Client) -
         cloudfront,
         acm_by_region: BTreeMap::from([("us-east-1".to_string(), acm.clone())]),
         acm_us_east_1: acm,
+        infra_by_region: BTreeMap::new(),
         sdk: aws_config::SdkConfig::builder().build(),
         prober: Arc::new(Prober {
             timeout: Duration::from_millis(500),

@@ -3,6 +3,8 @@
 
 pub mod acm;
 pub mod cloudfront;
+pub mod elb;
+pub mod metrics;
 pub mod probe;
 pub mod ratelimit;
 pub mod sweep;
@@ -91,6 +93,30 @@ where
     }
 }
 
+/// The clients for what lives in an origin region.
+#[derive(Debug, Clone)]
+pub struct InfraClients {
+    pub acm: aws_sdk_acm::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+}
+
+impl InfraClients {
+    fn new(sdk: &aws_config::SdkConfig, region: &str) -> InfraClients {
+        let config = sdk
+            .to_builder()
+            .region(aws_config::Region::new(region.to_string()))
+            .build();
+        InfraClients {
+            acm: aws_sdk_acm::Client::new(&config),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+            ec2: aws_sdk_ec2::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+        }
+    }
+}
+
 /// The AWS clients and the prober, built once per process.
 #[derive(Debug, Clone)]
 pub struct Collector {
@@ -99,6 +125,8 @@ pub struct Collector {
     pub acm_us_east_1: aws_sdk_acm::Client,
     /// ACM in every region the sweep covers: us-east-1 and the origin regions.
     pub acm_by_region: BTreeMap<String, aws_sdk_acm::Client>,
+    /// Load balancer, EC2, CloudWatch and ACM clients for us-east-1 and every origin region.
+    pub infra_by_region: BTreeMap<String, InfraClients>,
     /// For a client in a region outside the configured ones (an ACM event from elsewhere).
     pub sdk: aws_config::SdkConfig,
     pub prober: Arc<Prober>,
@@ -126,17 +154,19 @@ impl Collector {
             [] => regions.extend(sdk.region().map(|r| r.to_string())),
             listed => regions.extend(listed.iter().cloned()),
         }
-        let acm_by_region = regions
-            .into_iter()
-            .map(|r| {
-                let client = aws_sdk_acm::Client::new(&in_region(&r));
-                (r, client)
-            })
+        let infra_by_region: BTreeMap<String, InfraClients> = regions
+            .iter()
+            .map(|r| (r.clone(), InfraClients::new(sdk, r)))
+            .collect();
+        let acm_by_region = infra_by_region
+            .iter()
+            .map(|(r, clients)| (r.clone(), clients.acm.clone()))
             .collect();
         Collector {
             cloudfront: aws_sdk_cloudfront::Client::new(&us_east_1),
             acm_us_east_1: aws_sdk_acm::Client::new(&us_east_1),
             acm_by_region,
+            infra_by_region,
             sdk: sdk.clone(),
             prober: Arc::new(prober),
             thresholds,
@@ -158,6 +188,19 @@ impl Collector {
                     .build(),
             )
         })
+    }
+
+    /// The clients for a region, built on the spot only outside the configured ones.
+    pub fn infra_for(&self, region: &str) -> InfraClients {
+        self.infra_by_region
+            .get(region)
+            .cloned()
+            .unwrap_or_else(|| InfraClients::new(&self.sdk, region))
+    }
+
+    /// Where origins live: the configured origin regions (us-east-1 is always covered).
+    pub fn origin_regions(&self) -> Vec<String> {
+        self.infra_by_region.keys().cloned().collect()
     }
 
     /// Everything an alarm on this distribution calls for.
@@ -244,6 +287,9 @@ impl Collector {
             evidence.checks.append(&mut checks);
         }
         evidence.distributions.push(distribution);
+        // Boxed: each is a deep future of SDK calls.
+        Box::pin(self.behind_origins(&mut evidence)).await;
+        Box::pin(self.metrics(&mut evidence)).await;
         Ok(evidence)
     }
 }

@@ -49,6 +49,26 @@ pub fn render(d: &Diagnosis) -> String {
         let _ = writeln!(out, "   fix:      {}", f.remediation);
         let _ = writeln!(out, "   docs:     {}", f.docs);
     }
+    let with_data: Vec<_> = d.metrics.iter().filter(|m| m.latest.is_some()).collect();
+    if !d.metrics.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nMetrics (CloudWatch, last 15 minutes): {} with data, {} without",
+            with_data.len(),
+            d.metrics.len() - with_data.len()
+        );
+        for m in with_data {
+            let _ = writeln!(
+                out,
+                "  {:<26} {:<40} latest {:>10.2}  max {:>10.2}  ({})",
+                m.metric,
+                m.resource,
+                m.latest.unwrap_or_default(),
+                m.max.unwrap_or_default(),
+                m.statistic
+            );
+        }
+    }
     let count = |o: Outcome| d.checks.iter().filter(|c| c.outcome == o).count();
     let _ = writeln!(
         out,

@@ -2,6 +2,7 @@
 
 pub mod certs;
 pub mod distribution;
+pub mod load_balancer;
 pub mod names;
 pub mod origin_tls;
 pub mod reachability;
@@ -19,6 +20,7 @@ pub fn evaluate(evidence: &Evidence) -> Vec<Finding> {
         findings.extend(reachability::findings(probe));
         findings.extend(origin_tls::findings(probe, evidence));
     }
+    findings.extend(load_balancer::findings(evidence));
     findings.extend(gaps(evidence));
     findings
 }

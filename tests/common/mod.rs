@@ -86,3 +86,4 @@ pub fn alarm(id: &str, status: Option<u16>) -> TriggerInfo {
 pub fn codes(d: &Diagnosis) -> Vec<&'static str> {
     d.findings.iter().map(|f| f.code.as_str()).collect()
 }
+pub mod alb;

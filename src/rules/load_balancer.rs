@@ -1,0 +1,128 @@
+//! Rules for the load balancer behind an origin: the listener CloudFront needs, the TLS protocols
+//! its policy admits, the security groups in front of it (a drop is a 504, a refusal a 502), and
+//! whether any target behind it is healthy.
+
+use serde_json::json;
+
+use crate::diagnosis::{Code, Finding, Severity};
+use crate::evidence::{Evidence, LoadBalancer};
+
+pub fn findings(evidence: &Evidence) -> Vec<Finding> {
+    let mut out: Vec<Finding> = evidence
+        .load_balancers
+        .iter()
+        .flat_map(load_balancer_findings)
+        .collect();
+    out.extend(
+        evidence
+            .load_balancers
+            .iter()
+            .filter_map(|lb| target_errors(lb, evidence)),
+    );
+    out
+}
+
+/// Targets answering 5xx (CloudWatch HTTPCode_Target_5XX_Count) point at the application behind
+/// the load balancer, not at CloudFront or the load balancer itself.
+fn target_errors(lb: &LoadBalancer, evidence: &Evidence) -> Option<Finding> {
+    let dimension = lb.arn.split_once(":loadbalancer/")?.1;
+    let reading = |metric: &str| {
+        evidence
+            .metrics
+            .iter()
+            .find(|m| m.resource == dimension && m.metric == metric)
+            .and_then(|m| m.max)
+    };
+    let target_5xx = reading("HTTPCode_Target_5XX_Count").filter(|n| *n > 0.0)?;
+    let elb_5xx = reading("HTTPCode_ELB_5XX_Count");
+    Some(
+        Finding::new(Code::OriginHttpError, Severity::Warning, &lb.arn)
+            .title(format!("Targets behind {} answered 5xx ({} in one minute at most, last 15 minutes): the application is failing", lb.name, target_5xx))
+            .evidence(json!({"HTTPCode_Target_5XX_Count_max": target_5xx, "HTTPCode_ELB_5XX_Count_max": elb_5xx, "load_balancer": lb.name}))
+            .remediation("The load balancer passes the application's errors on: look at the targets' logs and recent deploys."),
+    )
+}
+
+fn load_balancer_findings(lb: &LoadBalancer) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let at = format!("{} ({}:{})", lb.arn, lb.origin_host, lb.origin_port);
+    let wanted = if lb.origin_protocol == "HTTPS" {
+        ["HTTPS", "TLS"]
+    } else {
+        ["HTTP", "TCP"]
+    };
+    let listeners: Vec<String> = lb
+        .listeners
+        .iter()
+        .map(|(port, protocol)| format!("{protocol}:{port}"))
+        .collect();
+    match &lb.listener {
+        None => out.push(
+            Finding::new(Code::OriginListenerMissing, Severity::Critical, &at)
+                .statuses(&[502])
+                .title(format!("Load balancer {} has no listener on port {}, where CloudFront connects", lb.name, lb.origin_port))
+                .evidence(json!({"load_balancer": lb.name, "matched_by": lb.matched_by, "listeners": listeners, "origin_port": lb.origin_port, "origin_protocol": lb.origin_protocol}))
+                .remediation(format!(
+                    "Add a {} listener on port {} to {} (EC2 console -> Load Balancers -> Listeners), or set the origin's {} port to a port the load balancer listens on.",
+                    lb.origin_protocol, lb.origin_port, lb.name, lb.origin_protocol
+                )),
+        ),
+        Some(listener) if !wanted.contains(&listener.protocol.as_str()) => out.push(
+            Finding::new(Code::OriginListenerMissing, Severity::Critical, &listener.arn)
+                .statuses(&[502])
+                .title(format!("Load balancer {} listens on port {} with {}, but CloudFront speaks {} there", lb.name, lb.origin_port, listener.protocol, lb.origin_protocol))
+                .evidence(json!({"load_balancer": lb.name, "listener_protocol": listener.protocol, "origin_protocol": lb.origin_protocol, "listeners": listeners}))
+                .remediation("Make the listener's protocol match the origin protocol policy (an HTTPS listener for https-only), or change the origin protocol policy."),
+        ),
+        Some(listener) => {
+            if let Some(admitted) = &listener.policy_protocols {
+                let common: Vec<&String> = lb.origin_ssl_protocols.iter().filter(|p| admitted.contains(p)).collect();
+                if lb.origin_protocol == "HTTPS" && common.is_empty() {
+                    out.push(
+                        Finding::new(Code::OriginTlsProtocolMismatch, Severity::Critical, &listener.arn)
+                            .statuses(&[502])
+                            .title(format!(
+                                "Listener TLS policy {} of {} admits {}, none of which CloudFront offers ({})",
+                                listener.ssl_policy.as_deref().unwrap_or("?"), lb.name, admitted.join(", "), lb.origin_ssl_protocols.join(", ")
+                            ))
+                            .evidence(json!({"ssl_policy": listener.ssl_policy, "policy_protocols": admitted, "origin_ssl_protocols": lb.origin_ssl_protocols}))
+                            .remediation("Choose a listener security policy that includes TLS 1.2 (e.g. ELBSecurityPolicy-TLS13-1-2-2021-06): CloudFront speaks at most TLS 1.2 to origins."),
+                    );
+                }
+            }
+            if let Some(groups) = &listener.target_groups {
+                let healthy: usize = groups.iter().map(|g| g.healthy).sum();
+                if healthy == 0 {
+                    let not_healthy: Vec<_> = groups.iter().flat_map(|g| g.not_healthy.iter()).map(|(id, state, reason)| json!({"target": id, "state": state, "reason": reason})).collect();
+                    out.push(
+                        Finding::new(Code::OriginNoHealthyTargets, Severity::Critical, &listener.arn)
+                            .statuses(&[503, 502])
+                            .title(format!("No healthy target behind {}:{} ({} target group(s), {} target(s) not healthy)", lb.name, lb.origin_port, groups.len(), not_healthy.len()))
+                            .evidence(json!({"target_groups": groups.iter().map(|g| &g.arn).collect::<Vec<_>>(), "not_healthy": not_healthy}))
+                            .remediation("The load balancer has nothing to send requests to: check the targets' health check (path, port, security group from the load balancer), that instances are running, and the application logs."),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(groups) = &lb.security_groups {
+        if !groups.is_empty() && groups.iter().all(|g| g.opens_port_to_cloudfront.is_none()) {
+            out.push(
+                Finding::new(Code::OriginSecurityGroupBlocksPort, Severity::Critical, &at)
+                    .statuses(&[504])
+                    .title(format!("No security group of {} lets CloudFront in on port {}", lb.name, lb.origin_port))
+                    .evidence(json!({
+                        "security_groups": groups.iter().map(|g| format!("{} ({})", g.id, g.name)).collect::<Vec<_>>(),
+                        "cloudfront_prefix_list": lb.cloudfront_prefix_list,
+                        "expect": "security groups drop packets silently, so CloudFront times out and returns 504 (a refused port would be 502)",
+                    }))
+                    .remediation(format!(
+                        "Add an inbound rule for TCP {} from the managed prefix list com.amazonaws.global.cloudfront.origin-facing{} to one of the load balancer's security groups.",
+                        lb.origin_port,
+                        lb.cloudfront_prefix_list.as_deref().map(|id| format!(" ({id} in {})", lb.region)).unwrap_or_default()
+                    )),
+            );
+        }
+    }
+    out
+}
