@@ -22,6 +22,9 @@ pub struct Evidence {
     /// CloudWatch readings of the distribution and its load balancers (latest in the window).
     #[serde(default)]
     pub metrics: Vec<MetricReading>,
+    /// Requests through the distribution itself, as a viewer makes them.
+    #[serde(default)]
+    pub edge_probes: Vec<EdgeProbe>,
     /// What could not be inspected (denied, throttled, timed out): never mistaken for health.
     pub gaps: Vec<Gap>,
     pub checks: Vec<Check>,
@@ -63,6 +66,9 @@ pub struct Distribution {
     pub aliases: Vec<String>,
     pub viewer_certificate: ViewerCertificate,
     pub origins: Vec<Origin>,
+    /// Failover groups as (group id, member origin ids, primary first).
+    #[serde(default)]
+    pub origin_groups: Vec<(String, Vec<String>)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -356,4 +362,23 @@ pub struct MetricReading {
     pub latest: Option<f64>,
     /// The highest value in the window.
     pub max: Option<f64>,
+}
+
+/// A GET through the distribution, as a viewer would make it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeProbe {
+    pub distribution_id: String,
+    /// The distribution's domain (what was resolved and connected to).
+    pub domain: String,
+    /// The Host and SNI sent: the first alias, or the domain.
+    pub host: String,
+    pub address: Option<IpAddr>,
+    pub status: Option<u16>,
+    /// `Error from cloudfront` when CloudFront itself generated the response.
+    pub x_cache: Option<String>,
+    pub pop: Option<String>,
+    /// x-amz-cf-id, what AWS support asks for.
+    pub request_id: Option<String>,
+    pub time_to_first_byte_ms: Option<u64>,
+    pub error: Option<String>,
 }

@@ -133,6 +133,7 @@ fn collector(cloudfront: aws_sdk_cloudfront::Client, acm: aws_sdk_acm::Client) -
             tls: TlsSetup::new(None).unwrap(),
         }),
         thresholds: Thresholds::default(),
+        emulated: true,
         endpoint: "mocked".into(),
     }
 }

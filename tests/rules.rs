@@ -49,6 +49,7 @@ fn evidence(addresses: Vec<AddressProbe>) -> Evidence {
             aliases: vec!["shop.example".into(), "www.shop.example".into()],
             viewer_certificate: ViewerCertificate::default(),
             origins: vec![],
+            origin_groups: vec![],
         }],
         certificates: vec![],
         origin_probes: vec![OriginProbe {
@@ -71,6 +72,7 @@ fn evidence(addresses: Vec<AddressProbe>) -> Evidence {
         }],
         load_balancers: vec![],
         metrics: vec![],
+        edge_probes: vec![],
         gaps: vec![],
         checks: vec![],
     }

@@ -38,6 +38,7 @@ pub fn map_distribution(d: &cf::Distribution) -> Distribution {
         enabled: config.map(|c| c.enabled()).unwrap_or(true),
         aliases: config.and_then(|c| c.aliases()),
         origins: config.and_then(|c| c.origins()),
+        origin_groups: config.and_then(|c| c.origin_groups()),
         viewer_certificate: config.and_then(|c| c.viewer_certificate()),
         behaviours: config
             .map(|c| behaviours(c.default_cache_behavior(), c.cache_behaviors()))
@@ -56,6 +57,7 @@ pub fn map_summary(d: &cf::DistributionSummary) -> Distribution {
         enabled: d.enabled(),
         aliases: d.aliases(),
         origins: d.origins(),
+        origin_groups: d.origin_groups(),
         viewer_certificate: d.viewer_certificate(),
         behaviours: behaviours(d.default_cache_behavior(), d.cache_behaviors()),
     })
@@ -87,6 +89,7 @@ struct Parts<'a> {
     enabled: bool,
     aliases: Option<&'a cf::Aliases>,
     origins: Option<&'a cf::Origins>,
+    origin_groups: Option<&'a cf::OriginGroups>,
     viewer_certificate: Option<&'a cf::ViewerCertificate>,
     behaviours: Vec<Behaviour<'a>>,
 }
@@ -119,6 +122,19 @@ fn map_parts(p: Parts<'_>) -> Distribution {
             .unwrap_or_default(),
         aliases,
         origins,
+        origin_groups: p
+            .origin_groups
+            .map(|g| g.items())
+            .unwrap_or_default()
+            .iter()
+            .map(|g| {
+                let members = g.members().map(|m| m.items()).unwrap_or_default();
+                (
+                    g.id().to_string(),
+                    members.iter().map(|m| m.origin_id().to_string()).collect(),
+                )
+            })
+            .collect(),
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod acm;
 pub mod cloudfront;
+pub mod edge;
 pub mod elb;
 pub mod metrics;
 pub mod probe;
@@ -131,6 +132,9 @@ pub struct Collector {
     pub sdk: aws_config::SdkConfig,
     pub prober: Arc<Prober>,
     pub thresholds: Thresholds,
+    /// The SDK is pointed at an emulator (AWS_ENDPOINT_URL): distribution domains are not real,
+    /// so the edge is probed only where --resolve pins the domain.
+    pub emulated: bool,
     /// For error messages: where the SDK sends requests ("the AWS default" when not overridden).
     pub endpoint: String,
 }
@@ -170,6 +174,7 @@ impl Collector {
             sdk: sdk.clone(),
             prober: Arc::new(prober),
             thresholds,
+            emulated: sdk.endpoint_url().is_some(),
             endpoint: sdk
                 .endpoint_url()
                 .unwrap_or("the AWS default endpoint")
@@ -260,6 +265,29 @@ impl Collector {
                 OriginKind::S3 => None,
             })
             .collect();
+        for origin in &distribution.origins {
+            if let OriginKind::S3 = origin.kind {
+                evidence.checks.push(Check {
+                    name: "origin-s3".into(),
+                    target: origin.domain_name.clone(),
+                    outcome: Outcome::Skipped,
+                    duration_ms: 0,
+                    detail: Some("S3 origin: CloudFront reaches S3 with its own TLS and credentials; not probed as a custom origin".into()),
+                });
+            }
+        }
+        for (group, members) in &distribution.origin_groups {
+            evidence.checks.push(Check {
+                name: "origin-group".into(),
+                target: group.clone(),
+                outcome: Outcome::Pass,
+                duration_ms: 0,
+                detail: Some(format!(
+                    "failover group {}: each member is inspected as its own origin",
+                    members.join(" -> ")
+                )),
+            });
+        }
         let probes = futures::future::join_all(targets.iter().map(|t| self.prober.probe(t)));
         let (viewer_cert, probes) = tokio::join!(viewer_cert, probes);
         if let Some((arn, result, duration_ms)) = viewer_cert {
@@ -290,6 +318,7 @@ impl Collector {
         // Boxed: each is a deep future of SDK calls.
         Box::pin(self.behind_origins(&mut evidence)).await;
         Box::pin(self.metrics(&mut evidence)).await;
+        Box::pin(self.edges(&mut evidence)).await;
         Ok(evidence)
     }
 }

@@ -116,16 +116,24 @@ fn finding_text(n: usize, f: &Finding) -> String {
 /// the origin answers when asked directly.
 fn comparison(f: &Finding) -> Option<String> {
     let direct = f.evidence.get("direct_request")?.as_str()?;
-    let via = match f.status_codes.as_slice() {
-        [] => "an error".to_string(),
-        codes => codes
-            .iter()
-            .map(|c| format!("HTTP {c}"))
-            .collect::<Vec<_>>()
-            .join("/"),
+    // What the edge answered when it was asked; otherwise what the finding implies.
+    let via = match (
+        f.evidence.get("via_cloudfront").and_then(Value::as_str),
+        f.status_codes.as_slice(),
+    ) {
+        (Some(seen), _) => seen.to_string(),
+        (None, []) => "an error".to_string(),
+        (None, codes) => format!(
+            "viewers get {}",
+            codes
+                .iter()
+                .map(|c| format!("HTTP {c}"))
+                .collect::<Vec<_>>()
+                .join("/")
+        ),
     };
     Some(format!(
-        "*Via CloudFront:* viewers get {via}\n*Direct to origin:* {direct}"
+        "*Via CloudFront:* {via}\n*Direct to origin:* {direct}"
     ))
 }
 

@@ -2,6 +2,7 @@
 
 pub mod certs;
 pub mod distribution;
+pub mod edge;
 pub mod load_balancer;
 pub mod names;
 pub mod origin_tls;
@@ -17,9 +18,20 @@ pub fn evaluate(evidence: &Evidence) -> Vec<Finding> {
     findings.extend(distribution::findings(evidence));
     findings.extend(certs::findings(evidence));
     for probe in &evidence.origin_probes {
-        findings.extend(reachability::findings(probe));
-        findings.extend(origin_tls::findings(probe, evidence));
+        let mut found = reachability::findings(probe);
+        found.extend(origin_tls::findings(probe, evidence));
+        // Side by side with the direct request: what viewers get through CloudFront.
+        if let Some(via) = edge::via_cloudfront(evidence, &probe.distribution_id) {
+            for f in found
+                .iter_mut()
+                .filter(|f| f.evidence.get("direct_request").is_some())
+            {
+                f.evidence["via_cloudfront"] = json!(via);
+            }
+        }
+        findings.extend(found);
     }
+    findings.extend(edge::findings(evidence));
     findings.extend(load_balancer::findings(evidence));
     findings.extend(gaps(evidence));
     findings

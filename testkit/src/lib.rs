@@ -15,7 +15,9 @@ pub use aws::{
     create_distribution, import_certificate, receive_all, topic_with_queue, DistributionSpec,
 };
 pub use moto::{aws_env, moto, sdk_config, Moto, OwnedMoto};
-pub use origin::{closed_port, plain_http_origin, silent_origin, tls_origin, Origin, OriginConfig};
+pub use origin::{
+    closed_port, plain_http_origin, silent_origin, tls_origin, tls_origin_at, Origin, OriginConfig,
+};
 pub use pki::{self_signed, Leaf, LeafSpec, TestCa};
 pub use slack_sink::{slack_sink, Recorded, Reply, SlackSink};
 

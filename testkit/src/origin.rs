@@ -38,6 +38,8 @@ pub struct OriginConfig {
     pub status: u16,
     /// Wait before writing the response head (tests origin read timeouts).
     pub delay: Duration,
+    /// Extra response headers, e.g. `X-Cache: Error from cloudfront` for a stand-in edge.
+    pub headers: Vec<(String, String)>,
 }
 
 impl OriginConfig {
@@ -49,6 +51,7 @@ impl OriginConfig {
             tls13_only: false,
             status: 200,
             delay: Duration::ZERO,
+            headers: Vec::new(),
         }
     }
 }
@@ -144,6 +147,23 @@ where
 
 /// A TLS origin on 127.0.0.1 serving `cfg.chain` (exactly as given) with `cfg.key`.
 pub async fn tls_origin(cfg: OriginConfig) -> Origin {
+    tls_origin_on(cfg, bind().await).await
+}
+
+/// A TLS origin on a given loopback address, e.g. `127.0.0.N:443` for a stand-in CloudFront edge
+/// (viewers always connect on 443). Binding a port under 1024 needs root or CAP_NET_BIND_SERVICE.
+pub async fn tls_origin_at(cfg: OriginConfig, addr: SocketAddr) -> Origin {
+    assert!(
+        addr.ip().is_loopback(),
+        "test origins listen on loopback only, not {addr}"
+    );
+    let listener = TcpListener::bind(addr).await.unwrap_or_else(|e| {
+        panic!("cannot bind {addr} for a stand-in edge: {e} (ports under 1024 need root or CAP_NET_BIND_SERVICE)")
+    });
+    tls_origin_on(cfg, listener).await
+}
+
+async fn tls_origin_on(cfg: OriginConfig, listener: TcpListener) -> Origin {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let versions: &[&'static rustls::SupportedProtocolVersion] = if cfg.tls13_only {
         &[&rustls::version::TLS13]
@@ -158,18 +178,20 @@ pub async fn tls_origin(cfg: OriginConfig) -> Origin {
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
     let acceptor = TlsAcceptor::from(Arc::new(config));
-    let listener = bind().await;
+
     let addr = listener
         .local_addr()
         .expect("a bound loopback listener has no local address (getsockname failed): rerun; if it persists, check the sandbox network namespace");
     let (status, delay) = (cfg.status, cfg.delay);
+    let headers = Arc::new(cfg.headers);
     let task = spawn_accept_loop(listener, Arc::clone(&seen), move |stream, seen| {
         let acceptor = acceptor.clone();
+        let headers = Arc::clone(&headers);
         async move {
             // Errors are expected and ignored: the client under test may reject the
             // certificate and hang up mid-handshake, which is the point of many tests.
             if let Ok(mut tls) = acceptor.accept(stream).await {
-                let _ = serve(&mut tls, &seen, status, delay).await;
+                let _ = serve(&mut tls, &seen, status, delay, &headers).await;
             }
         }
     });
@@ -187,7 +209,7 @@ pub async fn plain_http_origin(status: u16, delay: Duration) -> Origin {
         listener,
         Arc::clone(&seen),
         move |mut stream, seen| async move {
-            let _ = serve(&mut stream, &seen, status, delay).await;
+            let _ = serve(&mut stream, &seen, status, delay, &[]).await;
         },
     );
     Origin { addr, seen, task }
@@ -225,6 +247,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     seen: &Seen,
     status: u16,
     delay: Duration,
+    extra: &[(String, String)],
 ) -> std::io::Result<()> {
     let (head, _) = http::read_head(stream).await?;
     push(
@@ -235,13 +258,15 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         tokio::time::sleep(delay).await;
     }
     let body = format!("testkit origin answered {status} for {}\n", head.path);
+    let mut headers = vec![
+        ("Server", "testkit-origin".to_string()),
+        ("Content-Type", "text/plain".to_string()),
+    ];
+    headers.extend(extra.iter().map(|(k, v)| (k.as_str(), v.clone())));
     http::write_response(
         stream,
         status,
-        &[
-            ("Server", "testkit-origin".to_string()),
-            ("Content-Type", "text/plain".to_string()),
-        ],
+        &headers,
         body.as_bytes(),
         head.method != "HEAD",
     )
