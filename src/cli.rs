@@ -82,6 +82,22 @@ pub fn parse() -> Result<(Cli, Config), i32> {
     Ok((cli, config))
 }
 
+/// The CLI face: arguments and configuration, clients built once, one command. Returns the exit
+/// code.
+pub async fn main() -> i32 {
+    let (cli, config) = match parse() {
+        Ok(parsed) => parsed,
+        Err(code) => return code,
+    };
+    match App::start(config).await {
+        Ok(app) => Box::pin(run(cli, app)).await,
+        Err(e) => {
+            eprintln!("cf-doctor: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
 pub async fn run(cli: Cli, app: App) -> i32 {
     let format = match cli.format.as_deref() {
         Some(f) => f.parse().unwrap_or(Format::Json),

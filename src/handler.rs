@@ -6,6 +6,32 @@ use serde_json::Value;
 
 use crate::{App, Outcome, RunError, RunOptions};
 
+/// The Lambda face: configuration from the environment, clients built once, then events served
+/// until the runtime stops us. Returns the process exit code.
+pub async fn main() -> i32 {
+    let config = match crate::config::Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(error = %e, "configuration error");
+            return crate::cli::EXIT_USAGE;
+        }
+    };
+    let app = match App::start(config).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            return crate::cli::EXIT_USAGE;
+        }
+    };
+    match Box::pin(run(app)).await {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!(error = %e, "runtime failed");
+            1
+        }
+    }
+}
+
 pub async fn run(app: App) -> Result<(), lambda_runtime::Error> {
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

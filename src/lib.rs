@@ -2,12 +2,14 @@
 //! trigger -> collect -> rules -> diagnosis -> render -> notify. `handler` and `cli` are two thin
 //! faces over [`App`].
 
+pub mod aws;
 pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod diagnosis;
 pub mod evidence;
 pub mod handler;
+pub mod logging;
 pub mod notify;
 pub mod progress;
 pub mod render;
@@ -146,6 +148,13 @@ impl App {
             config,
             notifier,
         })
+    }
+
+    /// Configuration and clients for a process: the SDK from the environment, with cf-doctor's
+    /// retry and timeout policy.
+    pub async fn start(config: Config) -> Result<App, StartError> {
+        let sdk = aws::load().await;
+        App::new(&sdk, config)
     }
 
     /// Inspects one distribution and diagnoses it (no delivery).
