@@ -163,10 +163,20 @@ impl App {
         id: &str,
         trigger: TriggerInfo,
     ) -> Result<Diagnosis, CollectError> {
+        Box::pin(self.diagnose_within(id, trigger, None)).await
+    }
+
+    /// As [`App::diagnose`], leaving out (and naming) what cannot start before `deadline`.
+    pub async fn diagnose_within(
+        &self,
+        id: &str,
+        trigger: TriggerInfo,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Diagnosis, CollectError> {
         let started_at = Utc::now();
         let clock = Instant::now();
         // Boxed: the collection future is deep (probes inside joins) and large for the stack.
-        let evidence = Box::pin(self.collector.distribution(id)).await?;
+        let evidence = Box::pin(self.collector.distribution_within(id, deadline)).await?;
         Ok(diagnose_evidence(
             &evidence,
             trigger,
@@ -208,7 +218,9 @@ impl App {
         options: &RunOptions,
     ) -> Result<Outcome, RunError> {
         let diagnosis = match target {
-            Target::Distribution { id, trigger } => self.diagnose(&id, trigger).await?,
+            Target::Distribution { id, trigger } => {
+                self.diagnose_within(&id, trigger, options.deadline).await?
+            }
             Target::Acknowledge {
                 trigger,
                 note,

@@ -19,7 +19,7 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use chrono::Utc;
 
 use crate::diagnosis::{Check, Outcome};
-use crate::evidence::{Evidence, OriginKind, Thresholds};
+use crate::evidence::{Evidence, Gap, OriginKind, Thresholds};
 use probe::{ProbeTarget, Prober};
 
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +93,24 @@ where
         None => DisplayErrorContext(error).to_string(),
     }
 }
+
+/// Whether new work may still start before the deadline: there must be time left for that work
+/// (every probe step at its timeout) and for delivering the report.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub deadline: Option<tokio::time::Instant>,
+    pub reserve: std::time::Duration,
+}
+
+impl Budget {
+    pub fn allows_start(&self) -> bool {
+        self.deadline
+            .is_none_or(|d| tokio::time::Instant::now() + self.reserve <= d)
+    }
+}
+
+/// Room kept for delivering the report after the last piece of work.
+pub const DELIVERY_RESERVE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The clients for what lives in an origin region.
 #[derive(Debug, Clone)]
@@ -208,8 +226,28 @@ impl Collector {
         self.infra_by_region.keys().cloned().collect()
     }
 
-    /// Everything an alarm on this distribution calls for.
+    /// The deadline budget: each piece of work may take four probe timeouts, and delivery needs
+    /// its reserve.
+    pub fn budget(&self, deadline: Option<tokio::time::Instant>) -> Budget {
+        Budget {
+            deadline,
+            reserve: self.prober.timeout * 4 + DELIVERY_RESERVE,
+        }
+    }
+
+    /// Everything an alarm on this distribution calls for, without a deadline.
     pub async fn distribution(&self, id: &str) -> Result<Evidence, CollectError> {
+        Box::pin(self.distribution_within(id, None)).await
+    }
+
+    /// Everything an alarm on this distribution calls for; what cannot start in time before the
+    /// deadline is left out and named, so a partial report beats a timeout with nothing.
+    pub async fn distribution_within(
+        &self,
+        id: &str,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Evidence, CollectError> {
+        let budget = self.budget(deadline);
         let mut evidence = Evidence {
             now: Utc::now(),
             thresholds: self.thresholds,
@@ -288,8 +326,24 @@ impl Collector {
                 )),
             });
         }
-        let probes = futures::future::join_all(targets.iter().map(|t| self.prober.probe(t)));
+        let probes = async {
+            if budget.allows_start() {
+                futures::future::join_all(targets.iter().map(|t| self.prober.probe(t))).await
+            } else {
+                Vec::new()
+            }
+        };
         let (viewer_cert, probes) = tokio::join!(viewer_cert, probes);
+        if probes.is_empty() && !targets.is_empty() {
+            evidence.gaps.push(not_in_time(
+                "the live origin probes",
+                &targets
+                    .iter()
+                    .map(|t| t.host.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ));
+        }
         if let Some((arn, result, duration_ms)) = viewer_cert {
             let (outcome, detail) = match result {
                 Ok(cert) => {
@@ -316,9 +370,37 @@ impl Collector {
         }
         evidence.distributions.push(distribution);
         // Boxed: each is a deep future of SDK calls.
-        Box::pin(self.behind_origins(&mut evidence)).await;
-        Box::pin(self.metrics(&mut evidence)).await;
-        Box::pin(self.edges(&mut evidence)).await;
+        if budget.allows_start() {
+            Box::pin(self.behind_origins(&mut evidence)).await;
+        } else {
+            evidence
+                .gaps
+                .push(not_in_time("the load balancers behind the origins", id));
+        }
+        if budget.allows_start() {
+            Box::pin(self.metrics(&mut evidence)).await;
+        } else {
+            evidence
+                .gaps
+                .push(not_in_time("the CloudWatch metrics", id));
+        }
+        if budget.allows_start() {
+            Box::pin(self.edges(&mut evidence)).await;
+        } else {
+            evidence
+                .gaps
+                .push(not_in_time("the request through the edge", id));
+        }
         Ok(evidence)
+    }
+}
+
+fn not_in_time(what: &str, resource: &str) -> Gap {
+    Gap {
+        action: "deadline".into(),
+        resource: resource.into(),
+        error: "not started: the deadline was too close to finish it and still deliver the report"
+            .into(),
+        unchecked: what.into(),
     }
 }

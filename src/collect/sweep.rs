@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant as StdInstant};
+use std::time::Instant as StdInstant;
 
 use chrono::Utc;
 use futures::StreamExt;
@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::probe::ProbeTarget;
 use super::ratelimit::RateLimiter;
-use super::{acm, cloudfront, Collector};
+use super::{acm, cloudfront, Budget, Collector};
 use crate::diagnosis::{Check, Outcome};
 use crate::evidence::{AcmCertificate, Evidence, Gap, OriginKind};
 
@@ -61,24 +61,6 @@ impl Default for SweepOptions {
     }
 }
 
-/// Whether new work may still start: there must be time left for that work (every probe step at
-/// its timeout) and for delivering the report.
-#[derive(Debug, Clone, Copy)]
-struct Budget {
-    deadline: Option<Instant>,
-    reserve: Duration,
-}
-
-impl Budget {
-    fn allows_start(&self) -> bool {
-        self.deadline
-            .is_none_or(|d| Instant::now() + self.reserve <= d)
-    }
-}
-
-/// Room kept for delivering the report after the last piece of work.
-const DELIVERY_RESERVE: Duration = Duration::from_secs(3);
-
 impl Collector {
     pub async fn sweep(&self, scope: &Scope, options: &SweepOptions) -> Evidence {
         let mut evidence = Evidence {
@@ -86,10 +68,7 @@ impl Collector {
             thresholds: self.thresholds,
             ..Evidence::default()
         };
-        let budget = Budget {
-            deadline: options.deadline,
-            reserve: self.prober.timeout * 4 + DELIVERY_RESERVE,
-        };
+        let budget = self.budget(options.deadline);
         let progress = options.progress.as_ref();
 
         progress.phase("listing distributions", 1);
