@@ -205,7 +205,7 @@ pub enum TcpResult {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TlsResult {
-    /// Protocols offered, as CloudFront would (OriginSslProtocols, TLS 1.2 at most).
+    /// Protocols offered, as CloudFront would (TLS 1.2: OriginSslProtocols is only its minimum).
     pub offered: Vec<String>,
     pub handshake: Handshake,
     /// The verification verdict against the public roots (and the extra CA file, if any).

@@ -20,6 +20,11 @@ struct Bar(Mutex<Option<ProgressBar>>);
 
 impl Progress for Bar {
     fn phase(&self, name: &str, total: u64) {
+        let mut current = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Clear the finished phase before the next one draws, so only one line is on screen.
+        if let Some(previous) = current.take() {
+            previous.finish_and_clear();
+        }
         let bar = ProgressBar::new(total);
         bar.set_style(
             ProgressStyle::with_template("{msg:24} [{bar:30}] {pos}/{len} ({elapsed})")
@@ -27,14 +32,7 @@ impl Progress for Bar {
                 .progress_chars("=> "),
         );
         bar.set_message(name.to_string());
-        if let Some(previous) = self
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .replace(bar)
-        {
-            previous.finish_and_clear();
-        }
+        *current = Some(bar);
     }
     fn advance(&self) {
         if let Some(bar) = &*self.0.lock().unwrap_or_else(|p| p.into_inner()) {
@@ -45,5 +43,30 @@ impl Progress for Bar {
         if let Some(bar) = self.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_follow_each_other_without_deadlock() {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let bar = Bar(Mutex::new(None));
+            bar.phase("listing distributions", 1);
+            bar.advance();
+            bar.phase("probing origins", 2);
+            bar.advance();
+            bar.advance();
+            bar.finish();
+            let _ = done.send(());
+        });
+        finished
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect(
+                "the progress bar went through its phases (a lock taken twice would hang here)",
+            );
     }
 }

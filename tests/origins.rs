@@ -308,3 +308,28 @@ async fn an_http_only_origin_is_probed_over_plain_http() {
         "no TLS for an http-only origin"
     );
 }
+
+#[tokio::test]
+async fn an_origin_with_an_old_minimum_protocol_is_still_probed_at_tls12() {
+    let lab = lab().await;
+    let origin = tls_origin(origin_for(
+        &lab.ca,
+        LeafSpec::valid_for(&["legacy-min.origin.test"]),
+    ))
+    .await;
+    let d = lab
+        .diagnose("legacy-min.origin.test", origin.port(), |spec| {
+            spec.ssl_protocols = vec![aws_sdk_cloudfront::types::SslProtocol::TlSv1];
+        })
+        .await;
+    assert_eq!(d.verdict, Verdict::Ok, "{:#?}", d.findings);
+    let tls = d
+        .checks
+        .iter()
+        .find(|c| c.name == "origin-tls")
+        .expect("probed, not skipped");
+    assert!(
+        tls.detail.as_deref().unwrap().starts_with("TLSv1.2"),
+        "{tls:?}"
+    );
+}

@@ -4,6 +4,7 @@
 
 use serde_json::json;
 
+use crate::collect::probe::tls::protocol_rank;
 use crate::diagnosis::{Code, Finding, Severity};
 use crate::evidence::{Evidence, LoadBalancer};
 
@@ -76,8 +77,10 @@ fn load_balancer_findings(lb: &LoadBalancer) -> Vec<Finding> {
         ),
         Some(listener) => {
             if let Some(admitted) = &listener.policy_protocols {
-                let common: Vec<&String> = lb.origin_ssl_protocols.iter().filter(|p| admitted.contains(p)).collect();
-                if lb.origin_protocol == "HTTPS" && common.is_empty() {
+                // CloudFront speaks from the configured minimum up to TLS 1.2 to origins.
+                let minimum = lb.origin_ssl_protocols.iter().filter_map(|p| protocol_rank(p)).min().unwrap_or(3);
+                let common = admitted.iter().filter_map(|p| protocol_rank(p)).any(|r| (minimum..=3).contains(&r));
+                if lb.origin_protocol == "HTTPS" && !common {
                     out.push(
                         Finding::new(Code::OriginTlsProtocolMismatch, Severity::Critical, &listener.arn)
                             .statuses(&[502])
@@ -125,4 +128,60 @@ fn load_balancer_findings(lb: &LoadBalancer) -> Vec<Finding> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::Listener;
+
+    fn lb(origin_ssl_protocols: &[&str], policy: &[&str]) -> LoadBalancer {
+        LoadBalancer {
+            arn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/a/1".into(),
+            name: "a".into(),
+            dns_name: "a-1.us-east-1.elb.amazonaws.com".into(),
+            region: "us-east-1".into(),
+            lb_type: "application".into(),
+            matched_by: "dns-name".into(),
+            distribution_id: "E1".into(),
+            origin_host: "a-1.us-east-1.elb.amazonaws.com".into(),
+            origin_port: 443,
+            origin_protocol: "HTTPS".into(),
+            origin_ssl_protocols: origin_ssl_protocols.iter().map(|s| s.to_string()).collect(),
+            listeners: vec![(443, "HTTPS".into())],
+            listener: Some(Listener {
+                arn: "listener".into(),
+                port: 443,
+                protocol: "HTTPS".into(),
+                ssl_policy: Some("policy".into()),
+                policy_protocols: Some(policy.iter().map(|s| s.to_string()).collect()),
+                certificate_arns: vec![],
+                target_groups: None,
+            }),
+            security_groups: None,
+            cloudfront_prefix_list: None,
+        }
+    }
+
+    fn mismatch(origin: &[&str], policy: &[&str]) -> bool {
+        load_balancer_findings(&lb(origin, policy))
+            .iter()
+            .any(|f| f.code == Code::OriginTlsProtocolMismatch)
+    }
+
+    #[test]
+    fn origin_ssl_protocols_is_a_minimum_so_tls12_listeners_always_match() {
+        assert!(!mismatch(&["TLSv1"], &["TLSv1.2", "TLSv1.3"]));
+        assert!(!mismatch(&["TLSv1.2"], &["TLSv1.2"]));
+        assert!(
+            !mismatch(&[], &["TLSv1.2"]),
+            "unspecified means the default minimum"
+        );
+    }
+
+    #[test]
+    fn a_tls13_only_policy_or_one_below_the_minimum_is_a_mismatch() {
+        assert!(mismatch(&["TLSv1.2"], &["TLSv1.3"]));
+        assert!(mismatch(&["TLSv1.2"], &["TLSv1", "TLSv1.1"]));
+    }
 }

@@ -140,19 +140,7 @@ impl Prober {
             probe.http = Some(http);
             return (probe, checks);
         }
-        let Some(versions) = tls::offered_versions(&target.origin.ssl_protocols) else {
-            checks.push(check(
-                "origin-tls",
-                &at,
-                Outcome::Skipped,
-                0,
-                Some(format!(
-                    "OriginSslProtocols {:?} has no TLSv1.2; cf-doctor speaks TLS 1.2 and 1.3 only",
-                    target.origin.ssl_protocols
-                )),
-            ));
-            return (probe, checks);
-        };
+        let versions = tls::cloudfront_versions();
         let (mut tls_result, tls_stream) =
             tls::handshake(&self.tls, stream, server_name, &versions, self.timeout).await;
         if matches!(tls_result.handshake, Handshake::ProtocolMismatch { .. }) {

@@ -98,15 +98,24 @@ fn cloudfront_like_provider() -> CryptoProvider {
     provider
 }
 
-/// Which rustls versions CloudFront would offer for these OriginSslProtocols; None when only
-/// protocols older than TLS 1.2 are allowed (cf-doctor cannot speak those).
-pub fn offered_versions(
-    ssl_protocols: &[String],
-) -> Option<Vec<&'static rustls::SupportedProtocolVersion>> {
-    ssl_protocols
-        .iter()
-        .any(|p| p == "TLSv1.2")
-        .then(|| vec![&rustls::version::TLS12])
+/// What CloudFront offers an origin: OriginSslProtocols is the *minimum* it accepts (SSLv3 to
+/// TLSv1.2), and it negotiates up to TLS 1.2, so TLS 1.2 is always on offer. rustls speaks no
+/// older protocol, so an origin that only speaks TLS 1.0/1.1 shows as a protocol mismatch here
+/// even where its configured minimum would let CloudFront connect; the finding says so.
+pub fn cloudfront_versions() -> Vec<&'static rustls::SupportedProtocolVersion> {
+    vec![&rustls::version::TLS12]
+}
+
+/// Order of the protocol names in OriginSslProtocols and load balancer policies.
+pub fn protocol_rank(name: &str) -> Option<u8> {
+    match name {
+        "SSLv3" => Some(0),
+        "TLSv1" => Some(1),
+        "TLSv1.1" => Some(2),
+        "TLSv1.2" => Some(3),
+        "TLSv1.3" => Some(4),
+        _ => None,
+    }
 }
 
 /// Captures what the origin presented and what verification said, then lets the handshake finish.
