@@ -169,6 +169,16 @@ pub enum Verdict {
     Unknown,
 }
 
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
 impl Verdict {
     /// Monitoring-plugin exit codes (CONTRACT.md).
     pub fn exit_code(self) -> i32 {
@@ -258,6 +268,41 @@ pub struct Check {
     pub duration_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+impl Check {
+    pub fn new(
+        name: &str,
+        target: &str,
+        outcome: Outcome,
+        duration_ms: u64,
+        detail: Option<String>,
+    ) -> Check {
+        Check {
+            name: name.into(),
+            target: target.into(),
+            outcome,
+            duration_ms,
+            detail,
+        }
+    }
+
+    /// A check timed from `started` until now.
+    pub fn since(
+        name: &str,
+        target: &str,
+        outcome: Outcome,
+        started: std::time::Instant,
+        detail: Option<String>,
+    ) -> Check {
+        Check::new(
+            name,
+            target,
+            outcome,
+            started.elapsed().as_millis() as u64,
+            detail,
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -36,7 +36,7 @@ impl Collector {
                     .resolve
                     .contains_key(&domain.to_ascii_lowercase())
             {
-                evidence.checks.push(check(&target, Outcome::Skipped, started, "an emulator endpoint is configured and the distribution's domain is not pinned with --resolve".into()));
+                evidence.checks.push(Check::since("edge", &target, Outcome::Skipped, started, Some("an emulator endpoint is configured and the distribution's domain is not pinned with --resolve".into())));
                 continue;
             }
             let probe = self.edge(&distribution_id, &domain, &host).await;
@@ -56,9 +56,13 @@ impl Collector {
                 (None, Some(error)) => (Outcome::Error, error.clone()),
                 (None, None) => (Outcome::Error, "no answer".into()),
             };
-            evidence
-                .checks
-                .push(check(&target, outcome, started, detail));
+            evidence.checks.push(Check::since(
+                "edge",
+                &target,
+                outcome,
+                started,
+                Some(detail),
+            ));
             evidence.edge_probes.push(probe);
         }
     }
@@ -125,15 +129,5 @@ impl Collector {
             http::Exchange::Failed(error) => probe.error = Some(error),
         }
         probe
-    }
-}
-
-fn check(target: &str, outcome: Outcome, started: Instant, detail: String) -> Check {
-    Check {
-        name: "edge".into(),
-        target: target.into(),
-        outcome,
-        duration_ms: started.elapsed().as_millis() as u64,
-        detail: Some(detail),
     }
 }

@@ -115,12 +115,12 @@ impl Collector {
                         .inspect(origin, &region, &lb, matched_by, evidence)
                         .await;
                     let detail = format!("{} in {region}, matched by {matched_by}", inspected.name);
-                    evidence.checks.push(check(
+                    evidence.checks.push(Check::since(
                         "origin-load-balancer",
                         &target,
                         Outcome::Pass,
                         started,
-                        detail,
+                        Some(detail),
                     ));
                     evidence.load_balancers.push(inspected);
                 }
@@ -129,12 +129,12 @@ impl Collector {
                         "no load balancer in {} serves this origin",
                         regions.join(", ")
                     );
-                    evidence.checks.push(check(
+                    evidence.checks.push(Check::since(
                         "origin-load-balancer",
                         &target,
                         Outcome::Skipped,
                         started,
-                        detail,
+                        Some(detail),
                     ));
                 }
             }
@@ -601,22 +601,6 @@ fn opening_rule(
         return Some(format!("{ports} from ::/0"));
     }
     None
-}
-
-fn check(
-    name: &str,
-    target: &str,
-    outcome: Outcome,
-    started: std::time::Instant,
-    detail: String,
-) -> Check {
-    Check {
-        name: name.into(),
-        target: target.into(),
-        outcome,
-        duration_ms: started.elapsed().as_millis() as u64,
-        detail: Some(detail),
-    }
 }
 
 fn gap(action: &str, resource: &str, error: String, unchecked: &str) -> Gap {

@@ -112,9 +112,13 @@ impl Collector {
                 .await;
             match result {
                 Err(e) => {
-                    evidence
-                        .checks
-                        .push(check(&region, Outcome::Error, started, error_text(&e)));
+                    evidence.checks.push(Check::since(
+                        "cloudwatch-metrics",
+                        &region,
+                        Outcome::Error,
+                        started,
+                        Some(error_text(&e)),
+                    ));
                     evidence.gaps.push(Gap {
                         action: "cloudwatch:GetMetricData".into(),
                         resource: region.clone(),
@@ -130,11 +134,12 @@ impl Collector {
                         .iter()
                         .filter(|r| !r.values().is_empty())
                         .count();
-                    evidence.checks.push(check(
+                    evidence.checks.push(Check::since(
+                        "cloudwatch-metrics",
                         &region,
                         Outcome::Pass,
                         started,
-                        format!("{} metric(s), {with_data} with data", wanted.len()),
+                        Some(format!("{} metric(s), {with_data} with data", wanted.len())),
                     ));
                     for (i, w) in wanted.iter().enumerate() {
                         let id = format!("m{i}");
@@ -157,15 +162,5 @@ impl Collector {
                 }
             }
         }
-    }
-}
-
-fn check(region: &str, outcome: Outcome, started: std::time::Instant, detail: String) -> Check {
-    Check {
-        name: "cloudwatch-metrics".into(),
-        target: region.into(),
-        outcome,
-        duration_ms: started.elapsed().as_millis() as u64,
-        detail: Some(detail),
     }
 }

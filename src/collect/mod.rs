@@ -257,18 +257,18 @@ impl Collector {
         let distribution = cloudfront::get_distribution(&self.cloudfront, id)
             .await
             .map_err(|e| e.with_endpoint(&self.endpoint))?;
-        evidence.checks.push(Check {
-            name: "cloudfront-distribution".into(),
-            target: distribution.arn.clone(),
-            outcome: Outcome::Pass,
-            duration_ms: started.elapsed().as_millis() as u64,
-            detail: Some(format!(
+        evidence.checks.push(Check::new(
+            "cloudfront-distribution",
+            &distribution.arn,
+            Outcome::Pass,
+            started.elapsed().as_millis() as u64,
+            Some(format!(
                 "{} origin(s), enabled={}, status={}",
                 distribution.origins.len(),
                 distribution.enabled,
                 distribution.status
             )),
-        });
+        ));
         let viewer_cert = async {
             let arn = distribution
                 .viewer_certificate
@@ -305,26 +305,20 @@ impl Collector {
             .collect();
         for origin in &distribution.origins {
             if let OriginKind::S3 = origin.kind {
-                evidence.checks.push(Check {
-                    name: "origin-s3".into(),
-                    target: origin.domain_name.clone(),
-                    outcome: Outcome::Skipped,
-                    duration_ms: 0,
-                    detail: Some("S3 origin: CloudFront reaches S3 with its own TLS and credentials; not probed as a custom origin".into()),
-                });
+                evidence.checks.push(Check::new("origin-s3", &origin.domain_name, Outcome::Skipped, 0, Some("S3 origin: CloudFront reaches S3 with its own TLS and credentials; not probed as a custom origin".into())));
             }
         }
         for (group, members) in &distribution.origin_groups {
-            evidence.checks.push(Check {
-                name: "origin-group".into(),
-                target: group.clone(),
-                outcome: Outcome::Pass,
-                duration_ms: 0,
-                detail: Some(format!(
+            evidence.checks.push(Check::new(
+                "origin-group",
+                group,
+                Outcome::Pass,
+                0,
+                Some(format!(
                     "failover group {}: each member is inspected as its own origin",
                     members.join(" -> ")
                 )),
-            });
+            ));
         }
         let probes = async {
             if budget.allows_start() {
@@ -356,13 +350,13 @@ impl Collector {
                     (Outcome::Error, Some(detail))
                 }
             };
-            evidence.checks.push(Check {
-                name: "acm-certificate".into(),
-                target: arn,
+            evidence.checks.push(Check::new(
+                "acm-certificate",
+                &arn,
                 outcome,
                 duration_ms,
                 detail,
-            });
+            ));
         }
         for (probe, mut checks) in probes {
             evidence.origin_probes.push(probe);

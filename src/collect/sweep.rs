@@ -75,7 +75,7 @@ impl Collector {
         let started = StdInstant::now();
         let distributions = match cloudfront::list_distributions(&self.cloudfront).await {
             Ok(list) => {
-                evidence.checks.push(check(
+                evidence.checks.push(Check::since(
                     "cloudfront-list-distributions",
                     "all distributions",
                     Outcome::Pass,
@@ -85,7 +85,7 @@ impl Collector {
                 list
             }
             Err(e) => {
-                evidence.checks.push(check(
+                evidence.checks.push(Check::since(
                     "cloudfront-list-distributions",
                     "all distributions",
                     Outcome::Error,
@@ -147,7 +147,7 @@ impl Collector {
         for (region, result, started) in listings {
             match result {
                 Ok(list) => {
-                    evidence.checks.push(check(
+                    evidence.checks.push(Check::since(
                         "acm-list-certificates",
                         &region,
                         Outcome::Pass,
@@ -157,7 +157,7 @@ impl Collector {
                     certificates.extend(list);
                 }
                 Err(e) => {
-                    evidence.checks.push(check(
+                    evidence.checks.push(Check::since(
                         "acm-list-certificates",
                         &region,
                         Outcome::Error,
@@ -236,7 +236,7 @@ impl Collector {
                 None => not_reached.push(arn),
                 Some((Ok(described), started)) => {
                     acm::merge_described(&mut certificates[i], described);
-                    evidence.checks.push(check(
+                    evidence.checks.push(Check::since(
                         "acm-certificate",
                         &arn,
                         Outcome::Pass,
@@ -245,7 +245,7 @@ impl Collector {
                     ));
                 }
                 Some((Err(gap), started)) => {
-                    evidence.checks.push(check(
+                    evidence.checks.push(Check::since(
                         "acm-certificate",
                         &arn,
                         Outcome::Error,
@@ -379,21 +379,5 @@ fn not_reached_gap(what: &str, names: &[String]) -> Gap {
             "not started: the deadline was too close to finish them and still deliver the report"
                 .into(),
         unchecked: format!("{} {what}: {listed}", names.len()),
-    }
-}
-
-fn check(
-    name: &str,
-    target: &str,
-    outcome: Outcome,
-    started: StdInstant,
-    detail: Option<String>,
-) -> Check {
-    Check {
-        name: name.into(),
-        target: target.into(),
-        outcome,
-        duration_ms: started.elapsed().as_millis() as u64,
-        detail,
     }
 }

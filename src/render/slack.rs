@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use super::{evidence_line, truncate};
-use crate::diagnosis::{Diagnosis, Finding, Severity, Verdict};
+use crate::diagnosis::{Diagnosis, Finding, Verdict};
 use crate::trigger::Recovery;
 
 pub const MAX_BLOCKS: usize = 50;
@@ -84,11 +84,7 @@ pub fn payload(d: &Diagnosis) -> Value {
 }
 
 fn finding_text(n: usize, f: &Finding) -> String {
-    let severity = match f.severity {
-        Severity::Critical => "critical",
-        Severity::Warning => "warning",
-        Severity::Info => "info",
-    };
+    let severity = f.severity.as_str();
     let viewers = if f.status_codes.is_empty() {
         String::new()
     } else {
@@ -208,7 +204,7 @@ fn url_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnosis::{Code, TriggerInfo};
+    use crate::diagnosis::{Code, Severity, TriggerInfo};
 
     fn report(findings: usize) -> Diagnosis {
         let trigger = TriggerInfo {

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::evidence_line;
-use crate::diagnosis::{Diagnosis, Outcome, Severity};
+use crate::diagnosis::{Diagnosis, Outcome};
 
 pub fn render(d: &Diagnosis) -> String {
     let mut out = String::new();
@@ -34,11 +34,7 @@ pub fn render(d: &Diagnosis) -> String {
                     .join("/")
             )
         };
-        let severity = match f.severity {
-            Severity::Critical => "CRITICAL",
-            Severity::Warning => "WARNING",
-            Severity::Info => "INFO",
-        };
+        let severity = f.severity.as_str().to_uppercase();
         let _ = writeln!(out, "\n{}. [{severity}] {}{viewers}", i + 1, f.code);
         let _ = writeln!(out, "   {}", f.title);
         let _ = writeln!(out, "   resource: {}", f.resource);

@@ -63,7 +63,7 @@ impl Prober {
                 (Outcome::Fail, *duration_ms, "timed out".to_string())
             }
         };
-        checks.push(check(
+        checks.push(Check::new(
             "origin-dns",
             &endpoint,
             dns_outcome,
@@ -129,7 +129,7 @@ impl Prober {
             }
             TcpResult::Failed { duration_ms, .. } => (Outcome::Error, *duration_ms),
         };
-        checks.push(check("origin-tcp", &at, outcome, ms, None));
+        checks.push(Check::new("origin-tcp", &at, outcome, ms, None));
         probe.tcp = tcp;
         let Some(stream) = stream else {
             return (probe, checks);
@@ -175,22 +175,6 @@ impl Prober {
     }
 }
 
-fn check(
-    name: &str,
-    target: &str,
-    outcome: Outcome,
-    duration_ms: u64,
-    detail: Option<String>,
-) -> Check {
-    Check {
-        name: name.into(),
-        target: target.into(),
-        outcome,
-        duration_ms,
-        detail,
-    }
-}
-
 fn tls_check(at: &str, tls: &TlsResult) -> Check {
     let (outcome, detail) = match (&tls.handshake, &tls.verification) {
         (Handshake::Completed { protocol, .. }, Verification::Trusted { trust_source }) => (
@@ -213,7 +197,7 @@ fn tls_check(at: &str, tls: &TlsResult) -> Check {
             "handshake completed without a certificate".into(),
         ),
     };
-    check("origin-tls", at, outcome, tls.duration_ms, Some(detail))
+    Check::new("origin-tls", at, outcome, tls.duration_ms, Some(detail))
 }
 
 fn http_check(at: &str, http: &HttpResult) -> Check {
@@ -222,7 +206,7 @@ fn http_check(at: &str, http: &HttpResult) -> Check {
             status,
             time_to_first_byte_ms,
             ..
-        } => check(
+        } => Check::new(
             "origin-http",
             at,
             if *status >= 500 {
@@ -233,7 +217,7 @@ fn http_check(at: &str, http: &HttpResult) -> Check {
             *time_to_first_byte_ms,
             Some(format!("HTTP {status}")),
         ),
-        HttpResult::TimedOut { waited_ms, .. } => check(
+        HttpResult::TimedOut { waited_ms, .. } => Check::new(
             "origin-http",
             at,
             Outcome::Fail,
@@ -241,7 +225,7 @@ fn http_check(at: &str, http: &HttpResult) -> Check {
             Some("no response head within the probe timeout".into()),
         ),
         HttpResult::Failed { error } => {
-            check("origin-http", at, Outcome::Error, 0, Some(error.clone()))
+            Check::new("origin-http", at, Outcome::Error, 0, Some(error.clone()))
         }
     }
 }
