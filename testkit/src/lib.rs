@@ -9,6 +9,7 @@ mod http;
 pub mod moto;
 pub mod origin;
 pub mod pki;
+pub mod runtime_api;
 pub mod slack_sink;
 
 pub use aws::{
@@ -19,6 +20,7 @@ pub use origin::{
     closed_port, plain_http_origin, silent_origin, tls_origin, tls_origin_at, Origin, OriginConfig,
 };
 pub use pki::{self_signed, Leaf, LeafSpec, TestCa};
+pub use runtime_api::{runtime_api, Invocation, RuntimeApi};
 pub use slack_sink::{slack_sink, Recorded, Reply, SlackSink};
 
 /// The workspace root (the parent of this crate's directory), where `.venv/` and `events/` live.
