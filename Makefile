@@ -9,13 +9,22 @@ MOTO := $(VENV)/bin/moto_server
 MOTO_VERSION := 5.2.5
 CF_DOCTOR := $(CARGO_TARGET_DIR)/debug/cf-doctor
 
-.PHONY: demo test lint build fmt venv bench clean-venv
+.PHONY: demo test lint lint-template build fmt venv tools bench deploy invoke-local clean-venv
+# SAM must never phone home (tests and lint talk to loopback only).
+export SAM_CLI_TELEMETRY := 0
+TOOLS := $(VENV)/bin/checkov
 
 venv: $(MOTO)
 
 $(MOTO):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)'
+
+# Deployment and template tooling, from PyPI into the same .venv.
+tools: $(TOOLS)
+
+$(TOOLS): $(MOTO)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli cfn-lint checkov cargo-lambda ziglang
 
 demo: venv
 	cargo build --quiet --bin cf-doctor
@@ -24,15 +33,37 @@ demo: venv
 test: venv
 	cargo test --workspace --no-fail-fast
 
-lint:
+lint: lint-template
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+lint-template: tools
+	AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam validate --lint -t template.yaml
+	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --quiet --compact
 
 fmt:
 	cargo fmt --all
 
-build:
-	cargo build --release --bin cf-doctor
+# The Lambda artifact: arm64 (Graviton), zipped as bootstrap. Zig from the .venv links it.
+build: tools
+	rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --bin cf-doctor --output-format zip
+	@ls -l $(CARGO_TARGET_DIR)/lambda/cf-doctor/bootstrap.zip
+
+deploy: tools
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam deploy --guided
+
+# Each sample event through the handler, against the AWS account your credentials point at.
+invoke-local:
+	cargo build --quiet --bin cf-doctor
+	@for event in events/*.json; do echo "== $$event"; $(CF_DOCTOR) invoke $$event --format text; echo "exit $$?"; done
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Figures, not assertions: the release binary against moto and loopback origins.
+bench: venv
+	cargo build --release --bin cf-doctor
+	cargo run -q -p cf-doctor-testkit --bin cf-doctor-bench -- --cf-doctor $(CARGO_TARGET_DIR)/release/cf-doctor

@@ -1,0 +1,330 @@
+//! `make bench`: measures the release cf-doctor against moto and loopback origins and prints
+//! figures (never asserts them). One alarm diagnosis (wall, peak RSS), a silent origin (bounded by
+//! the probe timeout), cold start (process start to the first GET /runtime/invocation/next), the
+//! sweep of 500 distributions and 2,500 certificates (wall, RSS, AWS calls from moto's recorder),
+//! and 500 origins answering in 200 ms (concurrency).
+//!
+//! Usage: cf-doctor-bench --cf-doctor PATH [--quick]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cf_doctor_testkit::{
+    aws_env, create_distribution, import_certificate, runtime_api, sdk_config, silent_origin,
+    tls_origin, DistributionSpec, LeafSpec, Moto, OriginConfig, TestCa,
+};
+
+struct Run {
+    wall: Duration,
+    max_rss_kb: i64,
+    code: i32,
+}
+
+/// Runs the binary and reads its own peak RSS with wait4 (getrusage of that child only).
+fn run(bin: &str, args: &[&str], env: &[(String, String)]) -> Run {
+    let started = Instant::now();
+    let child = Command::new(bin)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cf-doctor starts");
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waiting on our own child's pid with valid out-pointers.
+    unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    Run {
+        wall: started.elapsed(),
+        max_rss_kb: usage.ru_maxrss,
+        code: libc::WEXITSTATUS(status),
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn p90(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[(v.len() * 9 / 10).min(v.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn ca_file(ca: &TestCa) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(ca.cert_pem().as_bytes()).unwrap();
+    f
+}
+
+/// moto's request recorder: the AWS operations the binary made, by name.
+fn recorded_operations(endpoint: &str) -> BTreeMap<String, usize> {
+    let text = http_get(endpoint, "/moto-api/recorder/download-recording");
+    let mut counts = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(entry) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let url = entry["url"].as_str().unwrap_or("");
+        let body = entry["body"].as_str().unwrap_or("");
+        let target = entry["headers"]["X-Amz-Target"]
+            .as_str()
+            .map(|t| t.rsplit('.').next().unwrap_or(t).to_string());
+        let action = body
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("Action="))
+            .map(str::to_string);
+        let op = target.or(action).unwrap_or_else(|| {
+            let path = url.split('?').next().unwrap_or("").trim_end_matches('/');
+            let segments = path.split('/').filter(|s| !s.is_empty()).count();
+            match (path.contains("/distribution"), segments) {
+                (true, 2) => "ListDistributions".into(),
+                (true, 3) => "GetDistribution".into(),
+                _ => format!("{} {path}", entry["method"].as_str().unwrap_or("?")),
+            }
+        });
+        if !op.starts_with("POST /moto-api") && !op.starts_with("GET /moto-api") {
+            *counts.entry(op).or_default() += 1;
+        }
+    }
+    counts
+}
+
+fn http_get(endpoint: &str, path: &str) -> String {
+    http(endpoint, "GET", path)
+}
+
+fn http(endpoint: &str, method: &str, path: &str) -> String {
+    use std::io::Read;
+    let addr = endpoint.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("moto answers");
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let bin = match args
+        .iter()
+        .position(|a| a == "--cf-doctor")
+        .and_then(|i| args.get(i + 1))
+    {
+        Some(b) => b.clone(),
+        None => {
+            eprintln!("usage: cf-doctor-bench --cf-doctor PATH [--quick]");
+            std::process::exit(64);
+        }
+    };
+    let quick = args.iter().any(|a| a == "--quick");
+    let runs = if quick { 5 } else { 20 };
+    println!(
+        "cf-doctor benchmark ({bin}), {} CPU(s)\n",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+
+    // 1. One alarm diagnosis, the founding outage.
+    let moto = Moto::start();
+    let sdk = sdk_config(&moto.endpoint).await;
+    let ca = TestCa::new("bench root");
+    let ca_path = ca_file(&ca);
+    let expired = ca.leaf(&LeafSpec::valid_for(&["origin.bench.test"]).expired_days_ago(3));
+    let origin = tls_origin(OriginConfig::new(
+        expired.full_chain(),
+        expired.key_der.clone_key(),
+    ))
+    .await;
+    let cf = aws_sdk_cloudfront::Client::new(&sdk);
+    let id = create_distribution(
+        &cf,
+        &DistributionSpec::https_origin("origin.bench.test", origin.port()),
+    )
+    .await;
+    let event = tempfile::NamedTempFile::new().unwrap();
+    let text = std::fs::read_to_string(
+        cf_doctor_testkit::workspace_root().join("events/alarm-eventbridge.json"),
+    )
+    .unwrap()
+    .replace("E2EXAMPLE", &id);
+    std::fs::write(event.path(), text).unwrap();
+    let mut env = aws_env(&moto.endpoint);
+    env.push((
+        "CF_DOCTOR_RESOLVE".into(),
+        "origin.bench.test=127.0.0.1".into(),
+    ));
+    env.push((
+        "ORIGIN_CA_FILE".into(),
+        ca_path.path().display().to_string(),
+    ));
+    env.push(("PROBE_TIMEOUT_MS".into(), "2000".into()));
+    let event_path = event.path().display().to_string();
+    let alarm: Vec<Run> = (0..runs)
+        .map(|_| run(&bin, &["invoke", &event_path, "--format", "json"], &env))
+        .collect();
+    let rss = alarm.iter().map(|r| r.max_rss_kb).max().unwrap_or(0);
+    println!("alarm diagnosis (founding outage), {runs} runs: median {}, p90 {}, peak RSS {:.1} MB, exit {}", ms(median(alarm.iter().map(|r| r.wall).collect())), ms(p90(alarm.iter().map(|r| r.wall).collect())), rss as f64 / 1024.0, alarm[0].code);
+    println!("  targets: under 300 ms wall, under 40 MB RSS");
+
+    // 2. A silent origin costs one probe timeout per step, not the Lambda's.
+    let silent = silent_origin().await;
+    let silent_id = create_distribution(
+        &cf,
+        &DistributionSpec::https_origin("silent.bench.test", silent.port()),
+    )
+    .await;
+    let mut silent_env = aws_env(&moto.endpoint);
+    silent_env.push((
+        "CF_DOCTOR_RESOLVE".into(),
+        "silent.bench.test=127.0.0.1".into(),
+    ));
+    silent_env.push(("PROBE_TIMEOUT_MS".into(), "1000".into()));
+    let silent_runs: Vec<Duration> = (0..3)
+        .map(|_| {
+            run(
+                &bin,
+                &["diagnose", &silent_id, "--format", "json"],
+                &silent_env,
+            )
+            .wall
+        })
+        .collect();
+    println!(
+        "silent origin, PROBE_TIMEOUT_MS=1000, 3 runs: median {}",
+        ms(median(silent_runs))
+    );
+
+    // 3. Cold start: process start to the first GET /runtime/invocation/next, clients built.
+    let mut starts = Vec::new();
+    for _ in 0..runs {
+        let api = runtime_api(
+            vec![serde_json::json!({"diagnose": id})],
+            Duration::from_secs(60),
+        )
+        .await;
+        let mut lambda_env = env.clone();
+        lambda_env.extend([
+            ("AWS_LAMBDA_RUNTIME_API".to_string(), api.endpoint()),
+            ("AWS_LAMBDA_FUNCTION_NAME".into(), "cf-doctor".into()),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), "512".into()),
+            ("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".into()),
+        ]);
+        let spawned = Instant::now();
+        let mut child = tokio::process::Command::new(&bin)
+            .env_clear()
+            .envs(lambda_env)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let answered = api.wait_for(1, Duration::from_secs(30)).await;
+        if let (Some(first), false) = (api.first_next_at(), answered.is_empty()) {
+            starts.push(first.duration_since(spawned));
+        }
+        child.kill().await.ok();
+    }
+    println!(
+        "cold start (spawn to first /next), {} runs: median {}, p90 {}",
+        starts.len(),
+        ms(median(starts.clone())),
+        ms(p90(starts))
+    );
+    println!("  target: under 30 ms");
+    drop(moto);
+
+    // 4. The sweep: 500 distributions, 2,500 certificates.
+    let (distributions, certificates) = if quick { (100, 500) } else { (500, 2500) };
+    let moto = Moto::start();
+    let sdk = sdk_config(&moto.endpoint).await;
+    let acm = aws_sdk_acm::Client::new(&sdk);
+    let leaves: Vec<_> = [2, 10, 40, 120, 300]
+        .iter()
+        .map(|d| ca.leaf(&LeafSpec::valid_for(&["cert.bench.test"]).expiring_in_days(*d)))
+        .collect();
+    let seeding = Instant::now();
+    // Seeding is sequential: it is set-up, not what is measured.
+    for i in 0..certificates {
+        import_certificate(&acm, &leaves[i % leaves.len()], &ca.cert_pem()).await;
+    }
+    let wildcard = ca.leaf(&LeafSpec::valid_for(&["*.sweep.bench.test"]));
+    let fleet = tls_origin(OriginConfig::new(
+        wildcard.full_chain(),
+        wildcard.key_der.clone_key(),
+    ))
+    .await;
+    let cf = aws_sdk_cloudfront::Client::new(&sdk);
+    let mut resolve = Vec::new();
+    for i in 0..distributions {
+        create_distribution(
+            &cf,
+            &DistributionSpec::https_origin(&format!("o{i}.sweep.bench.test"), fleet.port()),
+        )
+        .await;
+        resolve.push(format!("o{i}.sweep.bench.test=127.0.0.1"));
+    }
+    println!(
+        "\nsweep: seeded {distributions} distributions and {certificates} certificates in {:.0} s",
+        seeding.elapsed().as_secs_f64()
+    );
+    let mut sweep_env = aws_env(&moto.endpoint);
+    sweep_env.push(("CF_DOCTOR_RESOLVE".into(), resolve.join(",")));
+    sweep_env.push((
+        "ORIGIN_CA_FILE".into(),
+        ca_path.path().display().to_string(),
+    ));
+    sweep_env.push(("ORIGIN_REGIONS".into(), "us-east-1".into()));
+    http(&moto.endpoint, "POST", "/moto-api/recorder/reset-recording");
+    http(&moto.endpoint, "POST", "/moto-api/recorder/start-recording");
+    let sweep = run(&bin, &["sweep", "--format", "json"], &sweep_env);
+    http(&moto.endpoint, "POST", "/moto-api/recorder/stop-recording");
+    let calls = recorded_operations(&moto.endpoint);
+    println!("sweep of {distributions} distributions / {certificates} certificates: {}, peak RSS {:.1} MB, exit {}", ms(sweep.wall), sweep.max_rss_kb as f64 / 1024.0, sweep.code);
+    println!("  AWS calls: {calls:?} (target: no per-distribution GetDistribution; DescribeCertificate only where needed)");
+    println!("  target: under 64 MB RSS");
+    drop(moto);
+
+    // 5. 500 origins answering in 200 ms: concurrency, not 500 x 200 ms.
+    let moto = Moto::start();
+    let sdk = sdk_config(&moto.endpoint).await;
+    let cf = aws_sdk_cloudfront::Client::new(&sdk);
+    let mut slow_cfg = OriginConfig::new(wildcard.full_chain(), wildcard.key_der.clone_key());
+    slow_cfg.delay = Duration::from_millis(200);
+    let slow = tls_origin(slow_cfg).await;
+    for i in 0..distributions {
+        create_distribution(
+            &cf,
+            &DistributionSpec::https_origin(&format!("o{i}.sweep.bench.test"), slow.port()),
+        )
+        .await;
+    }
+    let mut slow_env = aws_env(&moto.endpoint);
+    slow_env.push(("CF_DOCTOR_RESOLVE".into(), resolve.join(",")));
+    slow_env.push((
+        "ORIGIN_CA_FILE".into(),
+        ca_path.path().display().to_string(),
+    ));
+    slow_env.push(("ORIGIN_REGIONS".into(), "us-east-1".into()));
+    let slow_run = run(&bin, &["sweep", "--format", "json"], &slow_env);
+    let ideal = Duration::from_millis(200) * distributions as u32 / 32;
+    let serial = Duration::from_millis(200) * distributions as u32;
+    println!(
+        "\n{distributions} origins answering in 200 ms: sweep took {}; (n / 32) x 200 ms = {}, n x 200 ms = {}; ratio to serial {:.3}",
+        ms(slow_run.wall),
+        ms(ideal),
+        ms(serial),
+        slow_run.wall.as_secs_f64() / serial.as_secs_f64()
+    );
+}
