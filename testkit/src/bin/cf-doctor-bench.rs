@@ -23,6 +23,8 @@ struct Run {
 }
 
 /// Runs the binary and reads its own peak RSS with wait4 (getrusage of that child only).
+// The child is reaped by wait4, which std cannot see; wait4 is what reports its peak RSS.
+#[allow(clippy::zombie_processes)]
 fn run(bin: &str, args: &[&str], env: &[(String, String)]) -> Run {
     let started = Instant::now();
     let child = Command::new(bin)
