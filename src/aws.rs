@@ -1,5 +1,6 @@
-//! How cf-doctor talks to AWS: adaptive retries (backs off when the API throttles) and explicit
-//! timeouts, so a slow or failing API costs a bounded time and becomes a named gap, not a hang.
+//! How cf-doctor talks to AWS: retries with exponential backoff and jitter (throttling and 5xx
+//! included) and explicit timeouts, so a slow or failing API costs a bounded time and becomes a
+//! named gap, not a hang.
 
 use std::time::Duration;
 
@@ -9,8 +10,12 @@ use aws_config::timeout::TimeoutConfig;
 /// Attempts per call: the first and three retries with exponential backoff and jitter.
 pub const MAX_ATTEMPTS: u32 = 4;
 
+/// Standard mode, not adaptive: measured here (tests/mocked_aws.rs), adaptive mode's client-side
+/// rate limiter held the attempt after two ThrottlingExceptions past the 30 s operation timeout,
+/// turning a recoverable throttle into a lost check. Standard mode retries throttling with
+/// backoff, and cf-doctor paces its own bulk calls (DescribeCertificate at 10/s per region).
 pub fn retry_config() -> RetryConfig {
-    RetryConfig::adaptive()
+    RetryConfig::standard()
         .with_max_attempts(MAX_ATTEMPTS)
         .with_initial_backoff(Duration::from_millis(200))
 }

@@ -235,3 +235,90 @@ async fn access_denied_on_the_certificate_is_named_and_the_rest_still_completes(
         "the distribution was still inspected"
     );
 }
+
+/// Clients with cf-doctor's own retry policy (standard, 4 attempts) and timeouts.
+fn retrying(cloudfront: &aws_smithy_mocks::Rule, acm: &aws_smithy_mocks::Rule) -> Collector {
+    collector(
+        mock_client!(
+            aws_sdk_cloudfront,
+            RuleMode::MatchAny,
+            [cloudfront],
+            |b: aws_sdk_cloudfront::config::Builder| b
+                .retry_config(cf_doctor::aws::retry_config())
+                .timeout_config(cf_doctor::aws::timeout_config())
+        ),
+        mock_client!(
+            aws_sdk_acm,
+            RuleMode::MatchAny,
+            [acm],
+            |b: aws_sdk_acm::config::Builder| b
+                .retry_config(cf_doctor::aws::retry_config())
+                .timeout_config(cf_doctor::aws::timeout_config())
+        ),
+    )
+}
+
+const THROTTLED: &str = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
+
+/// Backoff waits on paused time: the test is fast and does not depend on wall-clock speed.
+#[tokio::test(start_paused = true)]
+async fn throttling_and_5xx_are_retried_until_every_report_completes() {
+    const REPORTS: usize = 25;
+    let (mut injected, mut completed) = (0, 0);
+    for _ in 0..REPORTS {
+        let get = mock!(aws_sdk_cloudfront::Client::get_distribution)
+            .sequence()
+            .http_status(503, None)
+            .times(2)
+            .output(distribution)
+            .build();
+        let describe = mock!(aws_sdk_acm::Client::describe_certificate)
+            .sequence()
+            .http_status(400, Some(THROTTLED.to_string()))
+            .times(2)
+            .http_status(500, None)
+            .output(|| email_validated_certificate(60))
+            .build();
+        let d = diagnose(&retrying(&get, &describe)).await;
+        injected += (get.num_calls() - 1) + (describe.num_calls() - 1);
+        if !d
+            .findings
+            .iter()
+            .any(|f| f.code == Code::InspectionIncomplete)
+            && d.findings
+                .iter()
+                .any(|f| f.code == Code::AcmCertRenewalAtRisk)
+        {
+            completed += 1;
+        }
+    }
+    println!("AWS faults injected: {injected} (503 x2 on GetDistribution, ThrottlingException x2 and 500 x1 on DescribeCertificate, per report); reports completed without a gap: {completed}/{REPORTS}");
+    assert_eq!(injected, REPORTS * 5);
+    assert_eq!(completed, REPORTS);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_that_keeps_failing_is_a_named_gap_after_the_retries() {
+    let get = mock!(aws_sdk_cloudfront::Client::get_distribution).then_output(distribution);
+    let failing = mock!(aws_sdk_acm::Client::describe_certificate)
+        .sequence()
+        .http_status(500, None)
+        .repeatedly()
+        .build();
+    let d = diagnose(&retrying(&get, &failing)).await;
+    assert_eq!(
+        failing.num_calls(),
+        cf_doctor::aws::MAX_ATTEMPTS as usize,
+        "every attempt was made, then it stopped"
+    );
+    let gap = d
+        .findings
+        .iter()
+        .find(|f| f.code == Code::InspectionIncomplete)
+        .expect("the failure is a named gap");
+    assert_eq!(gap.evidence["action"], "acm:DescribeCertificate");
+    assert!(
+        d.checks.iter().any(|c| c.name == "cloudfront-distribution"),
+        "the rest completed"
+    );
+}
