@@ -322,3 +322,193 @@ async fn a_call_that_keeps_failing_is_a_named_gap_after_the_retries() {
         "the rest completed"
     );
 }
+
+/// A distribution whose only origin is a load balancer's DNS name (pinned to a closed loopback
+/// port, so the live probe stays on this machine).
+fn alb_distribution() -> GetDistributionOutput {
+    let custom = cf::CustomOriginConfig::builder()
+        .http_port(80)
+        .https_port(443)
+        .origin_protocol_policy(cf::OriginProtocolPolicy::HttpsOnly)
+        .build()
+        .unwrap();
+    let origin = cf::Origin::builder()
+        .id("alb")
+        .domain_name(ALB_DNS)
+        .custom_origin_config(custom)
+        .build()
+        .unwrap();
+    let config = cf::DistributionConfig::builder()
+        .caller_reference("mocked")
+        .comment("mocked")
+        .enabled(true)
+        .origins(
+            cf::Origins::builder()
+                .quantity(1)
+                .items(origin)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let distribution = cf::Distribution::builder()
+        .id("E2MOCKED")
+        .arn("arn:aws:cloudfront::123456789012:distribution/E2MOCKED")
+        .status("Deployed")
+        .domain_name("d111111abcdef8.cloudfront.net")
+        .last_modified_time(aws_smithy_types::DateTime::from_secs(1_700_000_000))
+        .in_progress_invalidation_batches(0)
+        .distribution_config(config)
+        .build()
+        .unwrap();
+    GetDistributionOutput::builder()
+        .distribution(distribution)
+        .build()
+}
+
+const ALB_DNS: &str = "shop-alb-1.us-east-1.elb.amazonaws.com";
+
+fn denied(action: &str) -> aws_smithy_types::error::ErrorMetadata {
+    aws_smithy_types::error::ErrorMetadata::builder()
+        .code("AccessDenied")
+        .message(format!("User: arn:aws:sts::123456789012:assumed-role/cf-doctor is not authorized to perform: {action}"))
+        .build()
+}
+
+async fn diagnose_with_infra(infra: InfraClients) -> cf_doctor::diagnosis::Diagnosis {
+    let get = mock!(aws_sdk_cloudfront::Client::get_distribution).then_output(alb_distribution);
+    let mut c = collector(
+        mock_client!(aws_sdk_cloudfront, RuleMode::MatchAny, [&get]),
+        infra.acm.clone(),
+    );
+    c.infra_by_region = BTreeMap::from([("us-east-1".to_string(), infra)]);
+    let mut resolve = BTreeMap::new();
+    resolve.insert(ALB_DNS.to_string(), vec!["127.0.0.1".parse().unwrap()]);
+    c.prober = Arc::new(Prober {
+        timeout: Duration::from_millis(500),
+        resolve,
+        tls: TlsSetup::new(None).unwrap(),
+    });
+    diagnose(&c).await
+}
+
+fn gaps(d: &cf_doctor::diagnosis::Diagnosis) -> Vec<String> {
+    d.findings
+        .iter()
+        .filter(|f| f.code == Code::InspectionIncomplete)
+        .map(|f| f.evidence["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn access_denied_on_elb_and_cloudwatch_is_named_and_the_live_probe_still_reports() {
+    use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataError;
+    use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::DescribeLoadBalancersError;
+    let unused = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let elb =
+        mock!(aws_sdk_elasticloadbalancingv2::Client::describe_load_balancers).then_error(|| {
+            DescribeLoadBalancersError::generic(denied(
+                "elasticloadbalancing:DescribeLoadBalancers",
+            ))
+        });
+    let cw = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
+        .then_error(|| GetMetricDataError::generic(denied("cloudwatch:GetMetricData")));
+    let infra = InfraClients {
+        acm: aws_sdk_acm::Client::new(&unused),
+        elb: mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, [&elb]),
+        ec2: aws_sdk_ec2::Client::new(&unused),
+        cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&cw]),
+    };
+    let d = diagnose_with_infra(infra).await;
+    let gaps = gaps(&d);
+    assert!(
+        gaps.contains(&"elasticloadbalancing:DescribeLoadBalancers".to_string()),
+        "{gaps:?}"
+    );
+    assert!(
+        gaps.contains(&"cloudwatch:GetMetricData".to_string()),
+        "{gaps:?}"
+    );
+    assert_eq!(
+        d.probable_cause,
+        Some(Code::OriginConnectionRefused),
+        "the live probe still reports: {:#?}",
+        d.findings
+    );
+    let gap = d
+        .findings
+        .iter()
+        .find(|f| f.evidence["action"] == "elasticloadbalancing:DescribeLoadBalancers")
+        .unwrap();
+    assert!(
+        gap.remediation
+            .starts_with("Grant the function elasticloadbalancing:DescribeLoadBalancers"),
+        "{}",
+        gap.remediation
+    );
+}
+
+#[tokio::test]
+async fn access_denied_on_ec2_names_the_security_group_gap_and_keeps_the_rest() {
+    use aws_sdk_ec2::operation::describe_managed_prefix_lists::DescribeManagedPrefixListsError;
+    use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsError;
+    use aws_sdk_elasticloadbalancingv2::operation::describe_listeners::DescribeListenersOutput;
+    use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::DescribeLoadBalancersOutput;
+    let unused = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let lbs = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_load_balancers).then_output(|| {
+        DescribeLoadBalancersOutput::builder()
+            .load_balancers(
+                aws_sdk_elasticloadbalancingv2::types::LoadBalancer::builder()
+                    .load_balancer_arn("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop-alb/1")
+                    .load_balancer_name("shop-alb")
+                    .dns_name(ALB_DNS)
+                    .security_groups("sg-0123")
+                    .build(),
+            )
+            .build()
+    });
+    let listeners = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_listeners)
+        .then_output(|| DescribeListenersOutput::builder().build());
+    let prefix = mock!(aws_sdk_ec2::Client::describe_managed_prefix_lists).then_error(|| {
+        DescribeManagedPrefixListsError::generic(denied("ec2:DescribeManagedPrefixLists"))
+    });
+    let groups = mock!(aws_sdk_ec2::Client::describe_security_groups)
+        .then_error(|| DescribeSecurityGroupsError::generic(denied("ec2:DescribeSecurityGroups")));
+    let no_data = mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_output(|| {
+        aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput::builder().build()
+    });
+    let infra = InfraClients {
+        acm: aws_sdk_acm::Client::new(&unused),
+        elb: mock_client!(
+            aws_sdk_elasticloadbalancingv2,
+            RuleMode::MatchAny,
+            [&lbs, &listeners]
+        ),
+        ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&prefix, &groups]),
+        cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&no_data]),
+    };
+    let d = diagnose_with_infra(infra).await;
+    let gaps = gaps(&d);
+    assert!(
+        gaps.contains(&"ec2:DescribeSecurityGroups".to_string())
+            && gaps.contains(&"ec2:DescribeManagedPrefixLists".to_string()),
+        "{gaps:?}"
+    );
+    assert!(
+        d.findings
+            .iter()
+            .any(|f| f.code == Code::OriginListenerMissing),
+        "the load balancer was still judged: {:#?}",
+        d.findings
+    );
+    assert!(
+        !d.findings
+            .iter()
+            .any(|f| f.code == Code::OriginSecurityGroupBlocksPort),
+        "unread security groups are a gap, never a verdict"
+    );
+}
