@@ -84,7 +84,13 @@ fn recorded_operations(endpoint: &str) -> BTreeMap<String, usize> {
             .find_map(|kv| kv.strip_prefix("Action="))
             .map(str::to_string);
         let op = target.or(action).unwrap_or_else(|| {
-            let path = url.split('?').next().unwrap_or("").trim_end_matches('/');
+            // moto records the whole URL: keep the path.
+            let path = url
+                .split("://")
+                .nth(1)
+                .and_then(|rest| rest.find('/').map(|i| &rest[i..]))
+                .unwrap_or(url);
+            let path = path.split('?').next().unwrap_or("").trim_end_matches('/');
             let segments = path.split('/').filter(|s| !s.is_empty()).count();
             match (path.contains("/distribution"), segments) {
                 (true, 2) => "ListDistributions".into(),
