@@ -512,3 +512,100 @@ async fn access_denied_on_ec2_names_the_security_group_gap_and_keeps_the_rest() 
         "unread security groups are a gap, never a verdict"
     );
 }
+
+/// A loopback stand-in for the ACM endpoint that misbehaves on every connection (a fake: the
+/// point is the misbehaviour); counts connections, so retries can be seen.
+async fn broken_endpoint(hang: bool) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                if hang {
+                    std::future::pending::<()>().await;
+                }
+                // Dropping the stream after reading the request: the connection is reset.
+            });
+        }
+    });
+    (url, connections)
+}
+
+fn acm_at(endpoint: &str) -> aws_sdk_acm::Client {
+    let config = aws_sdk_acm::Config::builder()
+        .behavior_version_latest()
+        .region(aws_sdk_acm::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_acm::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .endpoint_url(endpoint)
+        .retry_config(cf_doctor::aws::retry_config())
+        .timeout_config(cf_doctor::aws::timeout_config())
+        .build();
+    aws_sdk_acm::Client::from_conf(config)
+}
+
+#[tokio::test]
+async fn a_resetting_aws_endpoint_is_retried_then_named_and_the_rest_completes() {
+    let (endpoint, connections) = broken_endpoint(false).await;
+    let get = mock!(aws_sdk_cloudfront::Client::get_distribution).then_output(distribution);
+    let d = diagnose(&collector(
+        mock_client!(aws_sdk_cloudfront, RuleMode::MatchAny, [&get]),
+        acm_at(&endpoint),
+    ))
+    .await;
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        cf_doctor::aws::MAX_ATTEMPTS as usize,
+        "each attempt reconnected"
+    );
+    let gap = d
+        .findings
+        .iter()
+        .find(|f| f.code == Code::InspectionIncomplete)
+        .expect("a named gap");
+    assert_eq!(gap.evidence["action"], "acm:DescribeCertificate");
+    assert!(
+        d.checks.iter().any(|c| c.name == "cloudfront-distribution"),
+        "the rest completed"
+    );
+}
+
+/// Paused time: the 10 s attempt and 30 s operation timeouts pass without waiting for them.
+#[tokio::test(start_paused = true)]
+async fn a_silent_aws_endpoint_costs_the_operation_timeout_then_is_named() {
+    let (endpoint, connections) = broken_endpoint(true).await;
+    let get = mock!(aws_sdk_cloudfront::Client::get_distribution).then_output(distribution);
+    let started = tokio::time::Instant::now();
+    let d = diagnose(&collector(
+        mock_client!(aws_sdk_cloudfront, RuleMode::MatchAny, [&get]),
+        acm_at(&endpoint),
+    ))
+    .await;
+    let waited = started.elapsed();
+    let gap = d
+        .findings
+        .iter()
+        .find(|f| f.code == Code::InspectionIncomplete)
+        .expect("a named gap");
+    assert!(
+        gap.evidence["error"]
+            .as_str()
+            .unwrap()
+            .contains("timed out"),
+        "{}",
+        gap.evidence
+    );
+    // Simulated time, not wall-clock: the policy bounds the wait.
+    assert!(
+        waited <= Duration::from_secs(31),
+        "bounded by the 30 s operation timeout: {waited:?}"
+    );
+    assert!(connections.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+}
