@@ -49,6 +49,8 @@ pub struct Config {
     pub resolve: BTreeMap<String, Vec<IpAddr>>,
     pub ca_file: Option<PathBuf>,
     pub notify_when_healthy: bool,
+    /// Resolve CNAME chains with this DNS server instead of the system's (split-horizon setups).
+    pub dns_server: Option<std::net::SocketAddr>,
 }
 
 impl Default for Config {
@@ -63,6 +65,7 @@ impl Default for Config {
             resolve: BTreeMap::new(),
             ca_file: None,
             notify_when_healthy: false,
+            dns_server: None,
         }
     }
 }
@@ -152,6 +155,20 @@ impl Config {
                     .map_err(|expected| invalid("CF_DOCTOR_RESOLVE", entry, &expected))?;
                 config.resolve.entry(host).or_default().push(addr);
             }
+        }
+        if let Some(v) = get("CF_DOCTOR_DNS_SERVER") {
+            let parsed = v.parse::<std::net::SocketAddr>().ok().or_else(|| {
+                v.parse::<IpAddr>()
+                    .ok()
+                    .map(|ip| std::net::SocketAddr::new(ip, 53))
+            });
+            config.dns_server = Some(parsed.ok_or_else(|| {
+                invalid(
+                    "CF_DOCTOR_DNS_SERVER",
+                    &v,
+                    "an IP address, optionally with :PORT (default 53)",
+                )
+            })?);
         }
         if let Some(v) = get("NOTIFY_WHEN_HEALTHY") {
             config.notify_when_healthy = match v.to_ascii_lowercase().as_str() {
@@ -275,6 +292,28 @@ mod tests {
         );
         assert!(config(&[("CF_DOCTOR_RESOLVE", "origin.example.com")]).is_err());
         assert!(config(&[("CF_DOCTOR_RESOLVE", "origin.example.com=not-an-ip")]).is_err());
+    }
+
+    #[test]
+    fn a_dns_server_takes_an_address_with_an_optional_port() {
+        assert_eq!(
+            config(&[("CF_DOCTOR_DNS_SERVER", "127.0.0.53")])
+                .unwrap()
+                .dns_server,
+            Some("127.0.0.53:53".parse().unwrap())
+        );
+        assert_eq!(
+            config(&[("CF_DOCTOR_DNS_SERVER", "[::1]:5353")])
+                .unwrap()
+                .dns_server,
+            Some("[::1]:5353".parse().unwrap())
+        );
+        let err = config(&[("CF_DOCTOR_DNS_SERVER", "dns.example")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("CF_DOCTOR_DNS_SERVER=\"dns.example\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -302,8 +302,8 @@ pub struct LoadBalancer {
     pub region: String,
     /// `application` or `network`.
     pub lb_type: String,
-    /// `dns-name` (the origin domain is its DNS name) or `certificate` (an HTTPS listener's
-    /// certificate covers the origin domain).
+    /// `dns-name` (the origin domain is its DNS name), `cname` (the origin domain's CNAME chain
+    /// reaches it) or `certificate` (an HTTPS listener's certificate covers the origin domain).
     pub matched_by: String,
     pub distribution_id: String,
     pub origin_host: String,
@@ -311,6 +311,9 @@ pub struct LoadBalancer {
     pub origin_port: u16,
     pub origin_protocol: String,
     pub origin_ssl_protocols: Vec<String>,
+    /// The CNAME chain from the origin domain, when it was followed.
+    #[serde(default)]
+    pub cname_chain: Vec<String>,
     /// Every listener as (port, protocol), for the evidence of a missing one.
     pub listeners: Vec<(u16, String)>,
     /// The listener on the origin port, if any.

@@ -144,7 +144,13 @@ impl App {
             }),
         };
         Ok(App {
-            collector: Collector::new(sdk, prober, config.thresholds, &config.origin_regions),
+            collector: Collector::new(
+                sdk,
+                prober,
+                config.thresholds,
+                &config.origin_regions,
+                config.dns_server,
+            ),
             config,
             notifier,
         })

@@ -288,3 +288,53 @@ async fn cloudwatch_readings_come_back_as_evidence_and_target_5xx_points_at_the_
         "the text report shows them"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_load_balancer_behind_a_cname_chain_is_found_and_the_chain_named() {
+    let lab = lab().await;
+    let origin = cf_doctor_testkit::plain_http_origin(200, std::time::Duration::ZERO).await;
+    let spec = AlbSpec {
+        name: "cfd-cname".into(),
+        listener_port: origin.port(),
+        certificate_arn: None,
+        ssl_policy: String::new(),
+        ingress: Ingress::Nothing,
+        ingress_port: origin.port(),
+        instance_running: true,
+    };
+    let lb = alb(&lab.sdk, &spec).await;
+    let dns = cf_doctor_testkit::dns_server(&[
+        ("origin.cname.test", "www.cname.test"),
+        ("www.cname.test", &lb.dns_name),
+    ])
+    .await;
+    let mut dist = DistributionSpec::https_origin("origin.cname.test", 443);
+    dist.protocol_policy = aws_sdk_cloudfront::types::OriginProtocolPolicy::HttpOnly;
+    dist.http_port = i32::from(origin.port());
+    let id = lab.distribution(&dist).await;
+    let mut config = lab.config("origin.cname.test");
+    config.dns_server = Some(dns.addr);
+    let d = lab
+        .app(config)
+        .diagnose(&id, alarm(&id, None))
+        .await
+        .unwrap();
+    let found = d
+        .checks
+        .iter()
+        .find(|c| c.name == "origin-load-balancer")
+        .unwrap();
+    assert!(
+        found.detail.as_deref().unwrap().contains(&format!(
+            "cfd-cname in us-east-1, matched by cname (origin.cname.test -> www.cname.test -> {})",
+            lb.dns_name.to_ascii_lowercase()
+        )),
+        "{found:?}"
+    );
+    assert_eq!(
+        d.probable_cause,
+        Some(Code::OriginSecurityGroupBlocksPort),
+        "the load balancer found through DNS is judged: {:#?}",
+        d.findings
+    );
+}

@@ -132,6 +132,7 @@ fn collector(cloudfront: aws_sdk_cloudfront::Client, acm: aws_sdk_acm::Client) -
             resolve: BTreeMap::new(),
             tls: TlsSetup::new(None).unwrap(),
         }),
+        cnames: None,
         thresholds: Thresholds::default(),
         emulated: true,
         endpoint: "mocked".into(),

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use aws_sdk_elasticloadbalancingv2::types as elb;
 use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
 
+use super::probe::dns;
 use super::{acm, error_text, Collector};
 use crate::diagnosis::{Check, Outcome};
 use crate::evidence::{
@@ -26,6 +27,8 @@ struct OriginRef {
     port: u16,
     https: bool,
     ssl_protocols: Vec<String>,
+    /// Where the origin name points through CNAME records, in order.
+    cname_chain: Vec<String>,
 }
 
 /// The region named in an ELB DNS name: `name-1.eu-west-1.elb.amazonaws.com` (ALB, CLB) or
@@ -74,14 +77,22 @@ impl Collector {
                             port,
                             https,
                             ssl_protocols: custom.ssl_protocols.clone(),
+                            cname_chain: Vec::new(),
                         });
                     }
                 }
             }
         }
         let mut listings: BTreeMap<String, Vec<elb::LoadBalancer>> = BTreeMap::new();
+        if let Some(resolver) = &self.cnames {
+            for origin in &mut origins {
+                origin.cname_chain =
+                    dns::cname_chain(resolver, &origin.host, self.prober.timeout).await;
+            }
+        }
         for origin in &origins {
-            let regions = match region_of_elb_name(&origin.host) {
+            let named = std::iter::once(&origin.host).chain(&origin.cname_chain);
+            let regions = match named.filter_map(|n| region_of_elb_name(n)).next() {
                 Some(region) => vec![region],
                 None => self.origin_regions(),
             };
@@ -114,7 +125,15 @@ impl Collector {
                     let inspected = self
                         .inspect(origin, &region, &lb, matched_by, evidence)
                         .await;
-                    let detail = format!("{} in {region}, matched by {matched_by}", inspected.name);
+                    let mut detail =
+                        format!("{} in {region}, matched by {matched_by}", inspected.name);
+                    if matched_by == "cname" {
+                        detail.push_str(&format!(
+                            " ({} -> {})",
+                            origin.host,
+                            origin.cname_chain.join(" -> ")
+                        ));
+                    }
                     evidence.checks.push(Check::since(
                         "origin-load-balancer",
                         &target,
@@ -157,6 +176,13 @@ impl Collector {
             });
             if let Some(lb) = found {
                 return Some((region.clone(), lb.clone(), "dns-name"));
+            }
+            let through_cname = listings.get(region)?.iter().find(|lb| {
+                lb.dns_name()
+                    .is_some_and(|dns| origin.cname_chain.iter().any(|n| same_dns_name(dns, n)))
+            });
+            if let Some(lb) = through_cname {
+                return Some((region.clone(), lb.clone(), "cname"));
             }
         }
         if !origin.https {
@@ -231,6 +257,7 @@ impl Collector {
             origin_port: origin.port,
             origin_protocol: if origin.https { "HTTPS" } else { "HTTP" }.to_string(),
             origin_ssl_protocols: origin.ssl_protocols.clone(),
+            cname_chain: origin.cname_chain.clone(),
             listeners: Vec::new(),
             listener: None,
             security_groups: None,

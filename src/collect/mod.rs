@@ -149,6 +149,8 @@ pub struct Collector {
     /// For a client in a region outside the configured ones (an ACM event from elsewhere).
     pub sdk: aws_config::SdkConfig,
     pub prober: Arc<Prober>,
+    /// CNAME lookups for finding a load balancer behind an origin name (None: unavailable).
+    pub cnames: Option<Arc<probe::dns::CnameResolver>>,
     pub thresholds: Thresholds,
     /// The SDK is pointed at an emulator (AWS_ENDPOINT_URL): distribution domains are not real,
     /// so the edge is probed only where --resolve pins the domain.
@@ -164,6 +166,7 @@ impl Collector {
         prober: Prober,
         thresholds: Thresholds,
         origin_regions: &[String],
+        dns_server: Option<std::net::SocketAddr>,
     ) -> Collector {
         let in_region = |region: &str| {
             sdk.to_builder()
@@ -191,6 +194,12 @@ impl Collector {
             infra_by_region,
             sdk: sdk.clone(),
             prober: Arc::new(prober),
+            // Against an emulator, origin names are not real: their CNAMEs are read only from an
+            // explicitly configured DNS server, never from the system's resolver.
+            cnames: match (dns_server, sdk.endpoint_url().is_some()) {
+                (None, true) => None,
+                (server, _) => probe::dns::cname_resolver(server).map(Arc::new),
+            },
             thresholds,
             emulated: sdk.endpoint_url().is_some(),
             endpoint: sdk

@@ -148,6 +148,7 @@ mod tests {
             origin_port: 443,
             origin_protocol: "HTTPS".into(),
             origin_ssl_protocols: origin_ssl_protocols.iter().map(|s| s.to_string()).collect(),
+            cname_chain: vec![],
             listeners: vec![(443, "HTTPS".into())],
             listener: Some(Listener {
                 arn: "listener".into(),

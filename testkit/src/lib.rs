@@ -5,6 +5,7 @@
 //! without AWS credentials and must never touch a real account.
 
 pub mod aws;
+pub mod dns;
 mod http;
 pub mod moto;
 pub mod origin;
@@ -15,6 +16,7 @@ pub mod slack_sink;
 pub use aws::{
     create_distribution, import_certificate, receive_all, topic_with_queue, DistributionSpec,
 };
+pub use dns::{dns_server, DnsServer};
 pub use moto::{aws_env, moto, sdk_config, Moto, OwnedMoto};
 pub use origin::{
     closed_port, plain_http_origin, silent_origin, tls_origin, tls_origin_at, Origin, OriginConfig,

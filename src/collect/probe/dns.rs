@@ -66,3 +66,64 @@ pub async fn resolve(
         }
     }
 }
+
+/// Hops followed in a CNAME chain before giving up (a loop or a very long chain).
+const MAX_CNAME_HOPS: usize = 8;
+
+pub type CnameResolver = hickory_resolver::TokioResolver;
+
+/// A resolver for CNAME lookups: the given server, or the system's configuration.
+pub fn cname_resolver(server: Option<std::net::SocketAddr>) -> Option<CnameResolver> {
+    use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+    use hickory_resolver::name_server::TokioConnectionProvider;
+    use hickory_resolver::proto::xfer::Protocol;
+    match server {
+        Some(addr) => {
+            let mut config = ResolverConfig::new();
+            config.add_name_server(NameServerConfig::new(addr, Protocol::Udp));
+            Some(
+                hickory_resolver::Resolver::builder_with_config(
+                    config,
+                    TokioConnectionProvider::default(),
+                )
+                .build(),
+            )
+        }
+        None => hickory_resolver::Resolver::builder_tokio()
+            .ok()
+            .map(|b| b.build()),
+    }
+}
+
+/// The names `host` points to through CNAME records, in order (empty when it has none).
+pub async fn cname_chain(resolver: &CnameResolver, host: &str, timeout: Duration) -> Vec<String> {
+    use hickory_resolver::proto::rr::{RData, RecordType};
+    let mut chain: Vec<String> = Vec::new();
+    let mut name = host.trim_end_matches('.').to_ascii_lowercase();
+    for _ in 0..MAX_CNAME_HOPS {
+        let lookup = tokio::time::timeout(
+            timeout,
+            resolver.lookup(format!("{name}."), RecordType::CNAME),
+        )
+        .await;
+        let Ok(Ok(lookup)) = lookup else { break };
+        let next = lookup.iter().find_map(|r| match r {
+            RData::CNAME(target) => Some(
+                target
+                    .0
+                    .to_string()
+                    .trim_end_matches('.')
+                    .to_ascii_lowercase(),
+            ),
+            _ => None,
+        });
+        match next {
+            Some(target) if !chain.contains(&target) && target != name => {
+                chain.push(target.clone());
+                name = target;
+            }
+            _ => break,
+        }
+    }
+    chain
+}
