@@ -37,12 +37,3 @@ pub async fn load() -> aws_config::SdkConfig {
         .load()
         .await
 }
-
-/// Applies the same policy to a configuration built elsewhere (tests against an emulator).
-pub fn with_policy(config: &aws_config::SdkConfig) -> aws_config::SdkConfig {
-    config
-        .to_builder()
-        .retry_config(retry_config())
-        .timeout_config(timeout_config())
-        .build()
-}

@@ -80,16 +80,6 @@ pub fn region_of_arn(arn: &str) -> Option<&str> {
     arn.split(':').nth(3).filter(|r| !r.is_empty())
 }
 
-impl From<Gap> for CollectError {
-    fn from(gap: Gap) -> Self {
-        CollectError::Aws {
-            action: gap.action,
-            resource: gap.resource,
-            error: gap.error,
-        }
-    }
-}
-
 /// Every certificate in one region, from ListCertificates summaries (pages of up to 1000), all key
 /// types included (by default ACM lists only RSA_1024 and RSA_2048).
 pub async fn list_certificates(

@@ -33,10 +33,6 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    pub fn is_empty(&self) -> bool {
-        self.sns.is_none() && self.slack.is_none()
-    }
-
     /// Returns the channels delivered to.
     pub async fn deliver(&self, notice: Notice<'_>) -> Result<Vec<&'static str>, DeliveryError> {
         let sns = async {
