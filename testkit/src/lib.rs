@@ -10,6 +10,7 @@ mod http;
 pub mod moto;
 pub mod origin;
 pub mod pki;
+pub mod proxy;
 pub mod runtime_api;
 pub mod slack_sink;
 
@@ -22,6 +23,7 @@ pub use origin::{
     closed_port, plain_http_origin, silent_origin, tls_origin, tls_origin_at, Origin, OriginConfig,
 };
 pub use pki::{self_signed, Leaf, LeafSpec, TestCa};
+pub use proxy::{aws_proxy, AwsProxy, Call, Fault, FaultKind};
 pub use runtime_api::{runtime_api, Invocation, RuntimeApi};
 pub use slack_sink::{slack_sink, Recorded, Reply, SlackSink};
 

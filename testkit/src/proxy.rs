@@ -1,0 +1,921 @@
+//! Owns the counting, fault-injecting HTTP/1.1 proxy that sits between cf-doctor (or an SDK
+//! client) and moto: it records every AWS call (service and region from the SigV4 credential
+//! scope, the operation from `X-Amz-Target`, `Action=` or CloudFront's REST path) and answers the
+//! next matching calls with what moto cannot produce: throttling, AccessDenied, any status, a
+//! reset connection, or a delay.
+//!
+//! The proxy listens on 127.0.0.1:0 and forwards to a loopback upstream only. Each forwarded
+//! request uses its own upstream connection (`Connection: close`), while the client side keeps
+//! its connections alive, as an AWS endpoint does. Clients must not pipeline requests (the AWS
+//! SDK never does). Like the origins, the proxy runs on the current tokio runtime: do not block
+//! that runtime while the code under test talks to it.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{AbortHandle, JoinSet};
+use tokio::time::Instant;
+
+use crate::http::{self, RequestHead};
+
+/// One request the proxy received (every SDK attempt is one call, retries included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The SigV4 signing name from the credential scope: `acm`, `cloudfront`, `sns`,
+    /// `elasticloadbalancing`, `monitoring` (CloudWatch), ...; `unknown` for unsigned requests.
+    pub service: String,
+    /// The region from the credential scope (`us-east-1` for CloudFront); empty when unsigned.
+    pub region: String,
+    /// The AWS operation, e.g. `DescribeCertificate`, `ListDistributions`; for a REST path the
+    /// proxy does not know, `METHOD /path`.
+    pub operation: String,
+    /// When the request head arrived.
+    pub at: Instant,
+    /// The fault this call was answered with (`Throttle`, `AccessDenied`, `Status 500`, `Reset`,
+    /// `Delay 200ms`), None when it was forwarded untouched.
+    pub fault: Option<String>,
+}
+
+/// What an injected fault does to a matching request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Answer with this status, body and headers (a Content-Type is added from the body's first
+    /// character when none is given: `{` JSON, `<` XML).
+    Status {
+        status: u16,
+        body: String,
+        headers: Vec<(String, String)>,
+    },
+    /// The service's throttling error in its protocol's shape: JSON `ThrottlingException` (400),
+    /// query and REST-XML `Throttling` (400), EC2 `RequestLimitExceeded` (503).
+    Throttle,
+    /// The service's access-denied error in its protocol's shape: JSON `AccessDeniedException`
+    /// (400), query and REST-XML `AccessDenied` (403), EC2 `UnauthorizedOperation` (403).
+    AccessDenied,
+    /// Read the request, then drop the connection with a TCP RST, never answering.
+    Reset,
+    /// Wait this long, then forward as usual.
+    Delay(Duration),
+}
+
+impl FaultKind {
+    fn name(&self) -> String {
+        match self {
+            FaultKind::Status { status, .. } => format!("Status {status}"),
+            FaultKind::Throttle => "Throttle".into(),
+            FaultKind::AccessDenied => "AccessDenied".into(),
+            FaultKind::Reset => "Reset".into(),
+            FaultKind::Delay(d) => format!("Delay {d:?}"),
+        }
+    }
+}
+
+/// A fault applied to the next `times` requests that match `service` and `operation` (None
+/// matches anything). Faults are consumed in the order they were injected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    pub service: Option<String>,
+    pub operation: Option<String>,
+    pub times: usize,
+    pub kind: FaultKind,
+}
+
+impl Fault {
+    /// `kind` on the next `times` calls of `service`'s `operation`.
+    pub fn on(service: &str, operation: &str, times: usize, kind: FaultKind) -> Fault {
+        Fault {
+            service: Some(service.to_string()),
+            operation: Some(operation.to_string()),
+            times,
+            kind,
+        }
+    }
+
+    /// `kind` on the next `times` calls, whatever they are.
+    pub fn any(times: usize, kind: FaultKind) -> Fault {
+        Fault {
+            service: None,
+            operation: None,
+            times,
+            kind,
+        }
+    }
+
+    fn matches(&self, service: &str, operation: &str) -> bool {
+        self.service
+            .as_deref()
+            .is_none_or(|s| s.eq_ignore_ascii_case(service))
+            && self.operation.as_deref().is_none_or(|o| o == operation)
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    calls: Vec<Call>,
+    faults: Vec<Fault>,
+}
+
+impl State {
+    /// Records the call and takes one use of the first fault that matches it.
+    fn record(&mut self, id: &Identified, at: Instant) -> Option<FaultKind> {
+        let kind = self
+            .faults
+            .iter()
+            .position(|f| f.matches(&id.service, &id.operation))
+            .map(|i| {
+                let fault = &mut self.faults[i];
+                fault.times -= 1;
+                let kind = fault.kind.clone();
+                if fault.times == 0 {
+                    self.faults.remove(i);
+                }
+                kind
+            });
+        self.calls.push(Call {
+            service: id.service.clone(),
+            region: id.region.clone(),
+            operation: id.operation.clone(),
+            at,
+            fault: kind.as_ref().map(FaultKind::name),
+        });
+        kind
+    }
+}
+
+/// A running proxy. Dropping it closes the listener and every open connection.
+#[derive(Debug)]
+pub struct AwsProxy {
+    /// `http://127.0.0.1:PORT`: what cf-doctor gets as `AWS_ENDPOINT_URL`.
+    pub endpoint: String,
+    pub addr: SocketAddr,
+    /// Where requests are forwarded (moto).
+    pub upstream: SocketAddr,
+    state: Arc<Mutex<State>>,
+    task: AbortHandle,
+}
+
+impl Drop for AwsProxy {
+    fn drop(&mut self) {
+        // Aborting the accept loop drops its JoinSet, which aborts every connection task.
+        self.task.abort();
+    }
+}
+
+impl AwsProxy {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every call received so far, in arrival order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.state().calls.clone()
+    }
+
+    /// How many calls of `service`'s `operation` were received (faulted attempts included).
+    pub fn count(&self, service: &str, operation: &str) -> usize {
+        self.state()
+            .calls
+            .iter()
+            .filter(|c| c.service == service && c.operation == operation)
+            .count()
+    }
+
+    /// Forgets the recorded calls and every fault not yet used.
+    pub fn reset(&self) {
+        let mut state = self.state();
+        state.calls.clear();
+        state.faults.clear();
+    }
+
+    /// Adds a fault after those already injected (a fault with `times == 0` does nothing).
+    pub fn inject(&self, fault: Fault) {
+        if fault.times > 0 {
+            self.state().faults.push(fault);
+        }
+    }
+
+    /// How many injected fault uses are still waiting for a matching request.
+    pub fn faults_left(&self) -> usize {
+        self.state().faults.iter().map(|f| f.times).sum()
+    }
+}
+
+/// Starts a proxy on 127.0.0.1:0 forwarding to `upstream` (`http://127.0.0.1:PORT`, e.g.
+/// [`crate::Moto::endpoint`]).
+pub async fn aws_proxy(upstream: &str) -> AwsProxy {
+    let upstream_addr: SocketAddr = upstream
+        .strip_prefix("http://")
+        .and_then(|rest| rest.trim_end_matches('/').parse().ok())
+        .unwrap_or_else(|| panic!("proxy upstream {upstream:?} is not http://IP:PORT"));
+    assert!(
+        upstream_addr.ip().is_loopback(),
+        "the proxy forwards to loopback only, not {upstream_addr}"
+    );
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("cannot bind 127.0.0.1:0 for the AWS proxy: is loopback networking available?");
+    let addr = listener
+        .local_addr()
+        .expect("a bound loopback listener has no local address (getsockname failed)");
+    let state: Arc<Mutex<State>> = Arc::default();
+    let shared = Arc::clone(&state);
+    let task = tokio::spawn(async move {
+        let mut connections = JoinSet::new();
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                // e.g. out of file descriptors: back off instead of spinning.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
+            while connections.try_join_next().is_some() {}
+            connections.spawn(serve_connection(stream, upstream_addr, Arc::clone(&shared)));
+        }
+    });
+    AwsProxy {
+        endpoint: format!("http://{addr}"),
+        addr,
+        upstream: upstream_addr,
+        state,
+        task: task.abort_handle(),
+    }
+}
+
+/// Serves one client connection: request after request until the client closes it.
+async fn serve_connection(mut client: TcpStream, upstream: SocketAddr, state: Arc<Mutex<State>>) {
+    loop {
+        // An error here is usually the client closing an idle keep-alive connection.
+        let Ok((head, early_body)) = http::read_head(&mut client).await else {
+            return;
+        };
+        let at = Instant::now();
+        if head
+            .header("expect")
+            .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
+            && client
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await
+                .is_err()
+        {
+            return;
+        }
+        let Ok(body) = http::read_body(&mut client, &head, early_body).await else {
+            return;
+        };
+        let id = identify(&head, &body);
+        let fault = state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(&id, at);
+        let response = match fault {
+            None => forward(upstream, &head, &body).await,
+            Some(FaultKind::Delay(delay)) => {
+                tokio::time::sleep(delay).await;
+                forward(upstream, &head, &body).await
+            }
+            Some(FaultKind::Reset) => {
+                // SO_LINGER 0: closing sends RST instead of FIN, and nothing was answered.
+                let _ = client.set_zero_linger();
+                return;
+            }
+            Some(FaultKind::Status {
+                status,
+                body,
+                headers,
+            }) => Response::new(status, headers, body.into_bytes()),
+            Some(kind @ (FaultKind::Throttle | FaultKind::AccessDenied)) => {
+                error_response(&id, kind == FaultKind::Throttle)
+            }
+        };
+        let close = head
+            .header("connection")
+            .is_some_and(|c| c.to_ascii_lowercase().contains("close"));
+        if response
+            .write(&mut client, head.method != "HEAD", close)
+            .await
+            .is_err()
+            || close
+        {
+            let _ = client.shutdown().await;
+            return;
+        }
+    }
+}
+
+/// How a service speaks on the wire, which decides the shape of an injected error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// awsJson 1.0/1.1 (`X-Amz-Target`): ACM, SSM, Secrets Manager, SQS (JSON).
+    Json,
+    /// awsQuery (`Action=` in a form body): SNS, ELBv2, CloudWatch (query), SQS (query).
+    Query,
+    /// ec2Query: EC2's own error envelope.
+    Ec2,
+    /// restXml: CloudFront.
+    RestXml,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Identified {
+    service: String,
+    region: String,
+    operation: String,
+    protocol: Protocol,
+}
+
+/// Names the AWS call a request makes.
+fn identify(head: &RequestHead, body: &[u8]) -> Identified {
+    let (region, service) = head
+        .header("authorization")
+        .and_then(credential_scope)
+        .map(|(r, s)| (r.to_string(), s.to_string()))
+        .unwrap_or_else(|| (String::new(), "unknown".to_string()));
+    let (path, query) = head.path.split_once('?').unwrap_or((&head.path, ""));
+    let (operation, protocol) = if let Some(target) = head.header("x-amz-target") {
+        let op = target.rsplit('.').next().unwrap_or(target);
+        (op.to_string(), Protocol::Json)
+    } else if let Some(action) =
+        form_value(&String::from_utf8_lossy(body), "Action").or_else(|| form_value(query, "Action"))
+    {
+        let protocol = if service == "ec2" {
+            Protocol::Ec2
+        } else {
+            Protocol::Query
+        };
+        (action, protocol)
+    } else if let Some((_, op)) = path.rsplit_once("/operation/") {
+        // Smithy RPC v2 (CBOR): /service/NAME/operation/OP. Errors are injected as JSON, which
+        // such a client cannot parse; cf-doctor does not use this protocol.
+        (op.to_string(), Protocol::Json)
+    } else {
+        let op = cloudfront_operation(&head.method, path, query)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{} {path}", head.method));
+        (op, Protocol::RestXml)
+    };
+    Identified {
+        service,
+        region,
+        operation,
+        protocol,
+    }
+}
+
+/// (region, service) from `AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...`.
+fn credential_scope(authorization: &str) -> Option<(&str, &str)> {
+    let credential = authorization.split("Credential=").nth(1)?;
+    let credential = credential.split([',', ' ']).next()?;
+    let mut parts = credential.rsplit('/');
+    let terminator = parts.next()?;
+    let service = parts.next()?;
+    let region = parts.next()?;
+    (terminator == "aws4_request").then_some((region, service))
+}
+
+/// A value from `a=b&c=d` (form bodies and query strings), percent-decoded.
+fn form_value(form: &str, key: &str) -> Option<String> {
+    form.split('&')
+        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
+        .map(percent_decode)
+}
+
+fn percent_decode(s: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
+            .then(|| Some(hex(bytes[i + 1])? * 16 + hex(bytes[i + 2])?))
+            .flatten();
+        match (escaped, bytes[i]) {
+            (Some(b), _) => {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+            (None, b'+') => out.push(b' '),
+            (None, b) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// CloudFront's REST operations by method and path (`/2020-05-31/...`).
+fn cloudfront_operation(method: &str, path: &str, query: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (version, rest) = segments.split_first()?;
+    if !version.starts_with("20") {
+        return None;
+    }
+    let with = |name: &str| {
+        query
+            .split('&')
+            .any(|p| p == name || p.starts_with(&format!("{name}=")))
+    };
+    let operation = match (method, rest) {
+        ("GET", ["distribution"]) => "ListDistributions",
+        ("POST", ["distribution"]) if with("WithTags") => "CreateDistributionWithTags",
+        ("POST", ["distribution"]) => "CreateDistribution",
+        ("GET", ["distribution", _]) => "GetDistribution",
+        ("DELETE", ["distribution", _]) => "DeleteDistribution",
+        ("GET", ["distribution", _, "config"]) => "GetDistributionConfig",
+        ("PUT", ["distribution", _, "config"]) => "UpdateDistribution",
+        ("POST", ["distribution", _, "invalidation"]) => "CreateInvalidation",
+        ("GET", ["distribution", _, "invalidation"]) => "ListInvalidations",
+        ("GET", ["distribution", _, "invalidation", _]) => "GetInvalidation",
+        ("GET", ["distributionsByWebACLId", _]) => "ListDistributionsByWebACLId",
+        ("GET", ["tagging"]) => "ListTagsForResource",
+        ("POST", ["tagging"]) => match form_value(query, "Operation").as_deref() {
+            Some("Untag") => "UntagResource",
+            _ => "TagResource",
+        },
+        ("GET", ["origin-access-control"]) => "ListOriginAccessControls",
+        ("GET", ["origin-access-control", _]) => "GetOriginAccessControl",
+        ("POST", ["origin-access-control"]) => "CreateOriginAccessControl",
+        ("GET", ["cache-policy"]) => "ListCachePolicies",
+        ("GET", ["cache-policy", _]) => "GetCachePolicy",
+        ("GET", ["origin-request-policy"]) => "ListOriginRequestPolicies",
+        ("GET", ["origin-request-policy", _]) => "GetOriginRequestPolicy",
+        _ => return None,
+    };
+    Some(operation)
+}
+
+/// What IAM calls a signing name's actions (`monitoring` signs CloudWatch's `cloudwatch:*`).
+fn iam_prefix(service: &str) -> &str {
+    match service {
+        "monitoring" => "cloudwatch",
+        other => other,
+    }
+}
+
+fn request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!(
+        "cfdoctor-proxy-{:012}",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Throttling or access denied, in the shape `id`'s protocol parses.
+fn error_response(id: &Identified, throttle: bool) -> Response {
+    let request_id = request_id();
+    let message = if throttle {
+        "Rate exceeded".to_string()
+    } else {
+        format!(
+            "User: arn:aws:sts::123456789012:assumed-role/cf-doctor/cf-doctor is not authorized to perform: {}:{}",
+            iam_prefix(&id.service),
+            id.operation
+        )
+    };
+    let (status, code, content_type, body) = match (id.protocol, throttle) {
+        (Protocol::Json, _) => {
+            let code = if throttle {
+                "ThrottlingException"
+            } else {
+                "AccessDeniedException"
+            };
+            let body = serde_json::json!({"__type": code, "message": message}).to_string();
+            (400, code, "application/x-amz-json-1.1", body)
+        }
+        (Protocol::Ec2, _) => {
+            let (status, code) = if throttle {
+                (503, "RequestLimitExceeded")
+            } else {
+                (403, "UnauthorizedOperation")
+            };
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>"
+            );
+            (status, code, "text/xml", body)
+        }
+        (Protocol::Query | Protocol::RestXml, _) => {
+            let (status, code) = if throttle {
+                (400, "Throttling")
+            } else {
+                (403, "AccessDenied")
+            };
+            let body = format!(
+                "<?xml version=\"1.0\"?>\n<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+            );
+            (status, code, "text/xml", body)
+        }
+    };
+    let mut headers = vec![
+        ("Content-Type".to_string(), content_type.to_string()),
+        ("x-amzn-RequestId".to_string(), request_id),
+    ];
+    if id.protocol == Protocol::Json {
+        headers.push(("x-amzn-ErrorType".to_string(), code.to_string()));
+    }
+    Response::new(status, headers, body.into_bytes())
+}
+
+/// A complete response, as read from upstream or made up by a fault.
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    reason: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+/// Headers that describe one connection, not the message; the proxy re-frames every message.
+fn hop_by_hop(name: &str) -> bool {
+    [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "content-length",
+        "expect",
+        "te",
+        "trailer",
+        "upgrade",
+    ]
+    .iter()
+    .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+impl Response {
+    fn new(status: u16, mut headers: Vec<(String, String)>, body: Vec<u8>) -> Response {
+        if http::header(&headers, "content-type").is_none() {
+            let guess = match body.first() {
+                Some(b'{') => Some("application/x-amz-json-1.1"),
+                Some(b'<') => Some("text/xml"),
+                _ => None,
+            };
+            headers.extend(guess.map(|t| ("Content-Type".to_string(), t.to_string())));
+        }
+        Response {
+            status,
+            reason: http::reason(status).to_string(),
+            headers,
+            body,
+        }
+    }
+
+    fn bad_gateway(upstream: SocketAddr, error: &io::Error) -> Response {
+        let body = format!("cf-doctor-testkit proxy: upstream {upstream} failed: {error}\n");
+        Response::new(
+            502,
+            vec![("Content-Type".into(), "text/plain".into())],
+            body.into_bytes(),
+        )
+    }
+
+    async fn write(&self, client: &mut TcpStream, send_body: bool, close: bool) -> io::Result<()> {
+        let mut out = format!("HTTP/1.1 {} {}\r\n", self.status, self.reason);
+        for (k, v) in self.headers.iter().filter(|(k, _)| !hop_by_hop(k)) {
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+        out.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
+        if close {
+            out.push_str("Connection: close\r\n");
+        }
+        out.push_str("\r\n");
+        client.write_all(out.as_bytes()).await?;
+        if send_body {
+            client.write_all(&self.body).await?;
+        }
+        client.flush().await
+    }
+}
+
+async fn forward(upstream: SocketAddr, head: &RequestHead, body: &[u8]) -> Response {
+    match forward_once(upstream, head, body).await {
+        Ok(response) => response,
+        Err(e) => Response::bad_gateway(upstream, &e),
+    }
+}
+
+/// One request on a fresh upstream connection, read back whole.
+async fn forward_once(
+    upstream: SocketAddr,
+    head: &RequestHead,
+    body: &[u8],
+) -> io::Result<Response> {
+    let mut stream = TcpStream::connect(upstream).await?;
+    stream.set_nodelay(true)?;
+    let mut out = format!("{} {} HTTP/1.1\r\n", head.method, head.path);
+    for (k, v) in head.headers.iter().filter(|(k, _)| !hop_by_hop(k)) {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(body);
+    stream.write_all(&bytes).await?;
+    read_response(&mut stream, head.method == "HEAD").await
+}
+
+fn invalid(msg: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg.into())
+}
+
+/// Bytes read from a stream, consumed from the front.
+struct Reader<'a> {
+    stream: &'a mut TcpStream,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Reader<'_> {
+    /// Reads more; false at end of stream.
+    async fn fill(&mut self) -> io::Result<bool> {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = self.stream.read(&mut chunk).await?;
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(n > 0)
+    }
+
+    async fn fill_or_eof(&mut self, what: &str) -> io::Result<()> {
+        if self.fill().await? {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("upstream closed the connection in the middle of {what}"),
+            ))
+        }
+    }
+
+    /// Up to the next CRLF (consumed, not returned).
+    async fn line(&mut self, what: &str) -> io::Result<String> {
+        let mut searched = self.pos;
+        loop {
+            if let Some(i) = find(&self.buf[searched..], b"\r\n") {
+                let end = searched + i;
+                let line = String::from_utf8_lossy(&self.buf[self.pos..end]).into_owned();
+                self.pos = end + 2;
+                return Ok(line);
+            }
+            searched = self.buf.len().saturating_sub(1).max(self.pos);
+            if self.buf.len() - self.pos > http::MAX_HEAD {
+                return Err(invalid(format!("{what}: line longer than 64 KiB")));
+            }
+            self.fill_or_eof(what).await?;
+        }
+    }
+
+    async fn exactly(&mut self, n: usize, what: &str) -> io::Result<Vec<u8>> {
+        while self.buf.len() - self.pos < n {
+            self.fill_or_eof(what).await?;
+        }
+        let out = self.buf[self.pos..self.pos + n].to_vec();
+        self.pos += n;
+        Ok(out)
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Reads a whole HTTP/1.x response: Content-Length, chunked, or delimited by the close.
+async fn read_response(stream: &mut TcpStream, head_request: bool) -> io::Result<Response> {
+    let mut r = Reader {
+        stream,
+        buf: Vec::with_capacity(16 * 1024),
+        pos: 0,
+    };
+    let (status, reason, headers) = loop {
+        let status_line = r.line("the response head").await?;
+        let mut parts = status_line.splitn(3, ' ');
+        let version = parts.next().unwrap_or_default();
+        let status: u16 = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .filter(|_| version.starts_with("HTTP/1."))
+            .ok_or_else(|| invalid(format!("bad status line from upstream: {status_line:?}")))?;
+        let reason = parts.next().unwrap_or_default().to_string();
+        let mut headers = Vec::new();
+        loop {
+            let line = r.line("the response head").await?;
+            if line.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                headers.push((k.trim().to_string(), v.trim().to_string()));
+            }
+        }
+        // Interim answers (100 Continue) precede the real one.
+        if !(100..200).contains(&status) {
+            break (status, reason, headers);
+        }
+    };
+    let chunked = http::header(&headers, "transfer-encoding")
+        .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
+    let body = if head_request || status == 204 || status == 304 {
+        Vec::new()
+    } else if chunked {
+        let mut body = Vec::new();
+        loop {
+            let size_line = r.line("a chunk size").await?;
+            let hex = size_line.split(';').next().unwrap_or_default().trim();
+            let size = usize::from_str_radix(hex, 16)
+                .map_err(|_| invalid(format!("bad chunk size from upstream: {hex:?}")))?;
+            if size == 0 {
+                // Trailers, up to the empty line.
+                while !r.line("the trailers").await?.is_empty() {}
+                break;
+            }
+            body.extend(r.exactly(size, "a chunk").await?);
+            r.exactly(2, "a chunk").await?;
+        }
+        body
+    } else if let Some(len) = http::header(&headers, "content-length") {
+        let len: usize = len
+            .parse()
+            .map_err(|_| invalid(format!("bad Content-Length from upstream: {len:?}")))?;
+        r.exactly(len, "the response body").await?
+    } else {
+        while r.fill().await? {}
+        r.buf[r.pos..].to_vec()
+    };
+    Ok(Response {
+        status,
+        reason: if reason.is_empty() {
+            http::reason(status).to_string()
+        } else {
+            reason
+        },
+        headers,
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(method: &str, path: &str, headers: &[(&str, &str)]) -> RequestHead {
+        RequestHead {
+            method: method.into(),
+            path: path.into(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    const ACM_AUTH: &str = "AWS4-HMAC-SHA256 Credential=testing/20261125/eu-west-1/acm/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc";
+    const CF_AUTH: &str = "AWS4-HMAC-SHA256 Credential=testing/20261125/us-east-1/cloudfront/aws4_request, SignedHeaders=host, Signature=abc";
+
+    #[test]
+    fn a_json_call_is_named_by_its_target_and_credential_scope() {
+        let id = identify(
+            &head(
+                "POST",
+                "/",
+                &[
+                    ("Authorization", ACM_AUTH),
+                    ("X-Amz-Target", "CertificateManager.DescribeCertificate"),
+                ],
+            ),
+            b"{}",
+        );
+        assert_eq!(
+            (
+                id.service.as_str(),
+                id.region.as_str(),
+                id.operation.as_str()
+            ),
+            ("acm", "eu-west-1", "DescribeCertificate")
+        );
+        assert_eq!(id.protocol, Protocol::Json);
+    }
+
+    #[test]
+    fn a_query_call_is_named_by_its_action_and_ec2_has_its_own_protocol() {
+        let sns = identify(
+            &head(
+                "POST",
+                "/",
+                &[(
+                    "authorization",
+                    "AWS4-HMAC-SHA256 Credential=testing/20261125/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=abc",
+                )],
+            ),
+            b"Action=Publish&Version=2010-03-31&Message=a%26b",
+        );
+        assert_eq!(
+            (sns.operation.as_str(), sns.protocol),
+            ("Publish", Protocol::Query)
+        );
+        let ec2 = identify(
+            &head(
+                "POST",
+                "/",
+                &[(
+                    "authorization",
+                    "AWS4-HMAC-SHA256 Credential=testing/20261125/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=abc",
+                )],
+            ),
+            b"Action=DescribeSecurityGroups&Version=2016-11-15",
+        );
+        assert_eq!(
+            (ec2.operation.as_str(), ec2.protocol),
+            ("DescribeSecurityGroups", Protocol::Ec2)
+        );
+    }
+
+    #[test]
+    fn cloudfront_calls_are_named_by_method_and_path() {
+        let name = |method: &str, path: &str| {
+            identify(&head(method, path, &[("Authorization", CF_AUTH)]), b"").operation
+        };
+        assert_eq!(name("GET", "/2020-05-31/distribution"), "ListDistributions");
+        assert_eq!(
+            name("GET", "/2020-05-31/distribution?Marker=E1&MaxItems=100"),
+            "ListDistributions"
+        );
+        assert_eq!(
+            name("GET", "/2020-05-31/distribution/E2EXAMPLE"),
+            "GetDistribution"
+        );
+        assert_eq!(
+            name("POST", "/2020-05-31/distribution"),
+            "CreateDistribution"
+        );
+        assert_eq!(
+            name("GET", "/2020-05-31/distribution/E2EXAMPLE/config"),
+            "GetDistributionConfig"
+        );
+        assert_eq!(
+            name("GET", "/2020-05-31/streaming-distribution"),
+            "GET /2020-05-31/streaming-distribution"
+        );
+        let id = identify(
+            &head(
+                "GET",
+                "/2020-05-31/distribution",
+                &[("Authorization", CF_AUTH)],
+            ),
+            b"",
+        );
+        assert_eq!(
+            (id.service.as_str(), id.region.as_str(), id.protocol),
+            ("cloudfront", "us-east-1", Protocol::RestXml)
+        );
+    }
+
+    #[test]
+    fn an_unsigned_request_is_still_recorded() {
+        let id = identify(&head("GET", "/moto-api/", &[]), b"");
+        assert_eq!((id.service.as_str(), id.region.as_str()), ("unknown", ""));
+        assert_eq!(id.operation, "GET /moto-api/");
+    }
+
+    #[test]
+    fn faults_are_taken_in_injection_order_and_only_by_matching_calls() {
+        let mut state = State::default();
+        state.faults.push(Fault::on(
+            "acm",
+            "DescribeCertificate",
+            1,
+            FaultKind::Throttle,
+        ));
+        state.faults.push(Fault::any(1, FaultKind::AccessDenied));
+        let call = |op: &str| Identified {
+            service: "acm".into(),
+            region: "us-east-1".into(),
+            operation: op.into(),
+            protocol: Protocol::Json,
+        };
+        let now = Instant::now();
+        assert_eq!(
+            state.record(&call("ListCertificates"), now),
+            Some(FaultKind::AccessDenied)
+        );
+        assert_eq!(
+            state.record(&call("DescribeCertificate"), now),
+            Some(FaultKind::Throttle)
+        );
+        assert_eq!(state.record(&call("DescribeCertificate"), now), None);
+        assert_eq!(state.calls.len(), 3);
+        assert_eq!(state.calls[0].fault.as_deref(), Some("AccessDenied"));
+        assert_eq!(state.calls[2].fault, None);
+    }
+
+    #[test]
+    fn form_values_are_percent_decoded() {
+        assert_eq!(
+            form_value("a=1&Action=List%54opics", "Action").as_deref(),
+            Some("ListTopics")
+        );
+        assert_eq!(form_value("Actions=x", "Action"), None);
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%4"), "%4");
+    }
+}
