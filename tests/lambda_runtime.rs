@@ -1,5 +1,7 @@
 //! The real binary as Lambda runs it: AWS_LAMBDA_RUNTIME_API points at a loopback stand-in of the
-//! Runtime API, which hands out every event in events/ (and one bad event) and records the answers.
+//! Runtime API, which hands out every event in events/ (and one event cf-doctor does not accept)
+//! and records the answers. Each sample is accepted and answered with the kind of result this file
+//! names for it; a sample without an expectation here fails the test, so a new one gets one.
 
 mod common;
 
@@ -10,6 +12,86 @@ use cf_doctor_testkit::{
 };
 use common::lab;
 use serde_json::Value;
+
+/// What a sample event must be answered with.
+enum Expect {
+    /// A diagnosis (schema cf-doctor/diagnosis/v1) with this trigger kind and, when given, this
+    /// probable cause.
+    Diagnosis(&'static str, Option<&'static str>),
+    /// An acknowledgement (an alarm leaving ALARM), not a diagnosis.
+    Acknowledged,
+}
+
+fn expectation(file: &str) -> Expect {
+    match file {
+        "alarm-eventbridge.json" | "alarm-sns.json" | "alarm-direct.json" => {
+            Expect::Diagnosis("alarm", Some("origin-cert-expired"))
+        }
+        "alarm-ok-eventbridge.json" => Expect::Acknowledged,
+        "manual-diagnose.json" => Expect::Diagnosis("manual", Some("origin-cert-expired")),
+        "manual-sweep.json" => Expect::Diagnosis("manual", None),
+        "schedule.json" => Expect::Diagnosis("schedule", None),
+        "acm-approaching-expiration.json" => Expect::Diagnosis("acm-event", None),
+        other => panic!("events/{other} has no expectation in tests/lambda_runtime.rs: add one"),
+    }
+}
+
+/// The diagnosis JSON shape of CONTRACT.md.
+fn assert_diagnosis_shape(name: &str, d: &Value) {
+    assert_eq!(d["schema"], "cf-doctor/diagnosis/v1", "{name}: {d}");
+    assert!(
+        ["critical", "warning", "ok", "unknown"].contains(&d["verdict"].as_str().unwrap_or("")),
+        "{name}: verdict {}",
+        d["verdict"]
+    );
+    assert!(
+        d["summary"].as_str().is_some_and(|s| !s.is_empty()),
+        "{name}: summary"
+    );
+    assert!(d["trigger"]["detail"].is_string(), "{name}: trigger.detail");
+    assert!(
+        d["probable_cause"].is_string() || d["probable_cause"].is_null(),
+        "{name}: probable_cause"
+    );
+    let findings = d["findings"].as_array().expect("findings is an array");
+    assert_eq!(
+        d["probable_cause"],
+        findings
+            .first()
+            .map(|f| f["code"].clone())
+            .unwrap_or(Value::Null),
+        "{name}: probable_cause is the first finding's code"
+    );
+    for f in findings {
+        for field in [
+            "code",
+            "severity",
+            "resource",
+            "title",
+            "remediation",
+            "docs",
+        ] {
+            assert!(f[field].is_string(), "{name}: finding without {field}: {f}");
+        }
+    }
+    for c in d["checks"].as_array().expect("checks is an array") {
+        assert!(
+            c["name"].is_string() && c["target"].is_string(),
+            "{name}: {c}"
+        );
+        assert!(
+            ["pass", "fail", "error", "skipped"].contains(&c["outcome"].as_str().unwrap_or("")),
+            "{name}: check outcome {c}"
+        );
+        assert!(c["duration_ms"].is_u64(), "{name}: {c}");
+    }
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(d["started_at"].as_str().unwrap_or("")).is_ok(),
+        "{name}: started_at {}",
+        d["started_at"]
+    );
+    assert!(d["duration_ms"].is_u64(), "{name}: duration_ms");
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_sample_event_is_answered_by_the_lambda_face() {
@@ -36,6 +118,8 @@ async fn every_sample_event_is_answered_by_the_lambda_face() {
         .filter(|n| n.ends_with(".json"))
         .collect();
     names.sort();
+    assert!(names.len() >= 8, "the samples in events/: {names:?}");
+    // The alarm events name E2EXAMPLE: the created distribution takes its place.
     let mut events: Vec<Value> = names
         .iter()
         .map(|n| {
@@ -44,7 +128,7 @@ async fn every_sample_event_is_answered_by_the_lambda_face() {
                     .unwrap()
                     .replace("E2EXAMPLE", &id),
             )
-            .unwrap()
+            .unwrap_or_else(|e| panic!("events/{n} is not JSON: {e}"))
         })
         .collect();
     events.push(serde_json::json!({"source": "aws.s3", "detail-type": "Object Created"}));
@@ -55,8 +139,9 @@ async fn every_sample_event_is_answered_by_the_lambda_face() {
         .envs(aws_env(&moto().endpoint))
         .env("AWS_LAMBDA_RUNTIME_API", api.endpoint())
         .env("AWS_LAMBDA_FUNCTION_NAME", "cf-doctor")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
         .env("CF_DOCTOR_RESOLVE", "lambda.origin.test=127.0.0.1")
         .env("ORIGIN_CA_FILE", lab.ca_file.path())
         .env("PROBE_TIMEOUT_MS", "1500")
@@ -65,45 +150,75 @@ async fn every_sample_event_is_answered_by_the_lambda_face() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("the bootstrap binary starts");
-    let answers = api.wait_for(events.len(), Duration::from_secs(60)).await;
+    // Read the log as it comes, so a full pipe never blocks the function.
+    let mut pipe = child.stderr.take().expect("stderr is piped");
+    let log = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut text = String::new();
+        pipe.read_to_string(&mut text).await.ok();
+        text
+    });
+    let answers = api.wait_for(events.len(), Duration::from_secs(120)).await;
+    // The process is killed at the end whatever happened (and on drop if an assertion fails).
     child.kill().await.ok();
-    assert_eq!(api.init_error(), None);
-    assert_eq!(answers.len(), events.len(), "every event is answered");
+    let stderr = log.await.unwrap_or_default();
+    let tail: String = stderr.lines().rev().take(20).collect::<Vec<_>>().join("\n");
+    assert_eq!(api.init_error(), None, "init error; log tail:\n{tail}");
+    assert_eq!(
+        answers.len(),
+        events.len(),
+        "every event is answered; log tail:\n{tail}"
+    );
+    assert_eq!(
+        api.unexpected(),
+        Vec::<String>::new(),
+        "requests outside the Runtime API"
+    );
+    assert!(api.first_next_at().is_some());
 
     for (name, answer) in names.iter().zip(&answers) {
-        let response = answer
-            .result
-            .as_ref()
-            .unwrap_or_else(|e| panic!("{name} answered with an error: {e}"));
-        match name.as_str() {
-            "alarm-ok-eventbridge.json" => assert_eq!(response["acknowledged"], true, "{name}"),
-            n if n.starts_with("alarm-") || n == "manual-diagnose.json" => {
-                assert_eq!(response["schema"], "cf-doctor/diagnosis/v1", "{name}");
-                assert_eq!(
-                    response["probable_cause"], "origin-cert-expired",
-                    "{name}: {response}"
-                );
+        let response = answer.result.as_ref().unwrap_or_else(|e| {
+            panic!("{name} was answered with an error where a response is expected: {e}")
+        });
+        match expectation(name) {
+            Expect::Acknowledged => {
+                assert_eq!(response["acknowledged"], true, "{name}: {response}");
+                assert!(response["note"].is_string(), "{name}: {response}");
             }
-            "schedule.json" | "manual-sweep.json" => assert!(
-                response["summary"].as_str().unwrap().contains("sweep"),
-                "{name}: {}",
-                response["summary"]
-            ),
-            "acm-approaching-expiration.json" => {
-                assert_eq!(response["trigger"]["kind"], "acm-event", "{name}")
+            Expect::Diagnosis(kind, cause) => {
+                assert_diagnosis_shape(name, response);
+                assert_eq!(response["trigger"]["kind"], kind, "{name}: {response}");
+                if let Some(cause) = cause {
+                    assert_eq!(response["probable_cause"], cause, "{name}: {response}");
+                }
             }
-            other => panic!("a sample event without an expectation here: {other}"),
         }
     }
+    // The unknown event: an error result naming what was received and what is accepted.
     let bad = answers
         .last()
         .unwrap()
         .result
         .as_ref()
         .expect_err("an unknown event is an error result");
+    assert!(bad["errorType"].is_string(), "{bad}");
     let message = bad["errorMessage"].as_str().unwrap();
     assert!(
         message.contains("source=\"aws.s3\"") && message.contains("accepted events"),
         "{message}"
+    );
+    // ... and logged whole, as JSON lines.
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("event not handled") && l.contains("Object Created")),
+        "the unknown event is logged whole; log tail:\n{tail}"
+    );
+    assert!(
+        stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .all(|l| { serde_json::from_str::<Value>(l).is_ok() }),
+        "every log line in Lambda is JSON; log tail:\n{tail}"
     );
 }

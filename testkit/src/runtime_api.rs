@@ -1,6 +1,13 @@
 //! A Lambda Runtime API stand-in on loopback: serves a queue of events to a real `bootstrap`
-//! binary (GET .../invocation/next), records its responses and errors, and when the first /next
-//! arrived (the cold start). `sam local invoke` needs Docker, which is not available here.
+//! binary (GET .../invocation/next), records its responses and errors with the time each event was
+//! handed out and answered, and when the first /next arrived (the cold start: the time Lambda
+//! reports as Init Duration). `sam local invoke` needs Docker, which is not available here.
+//!
+//! What it speaks (the Runtime API, 2018-06-01): `GET /runtime/invocation/next` (held open until
+//! an event is queued, as Lambda does; answered with the Lambda-Runtime-Aws-Request-Id,
+//! -Deadline-Ms, -Invoked-Function-Arn and -Trace-Id headers), `POST
+//! /runtime/invocation/{id}/response`, `POST /runtime/invocation/{id}/error` and `POST
+//! /runtime/init/error`. Anything else is a 404, recorded in `unexpected`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -21,15 +28,27 @@ pub struct Invocation {
     pub event: serde_json::Value,
     /// `Ok(response body)` or `Err(error body)` (errorType, errorMessage).
     pub result: Result<serde_json::Value, serde_json::Value>,
+    /// When the event was handed out (the answer to a GET /next).
+    pub handed_out: Instant,
+    /// When the response or error arrived.
+    pub answered: Instant,
+}
+
+impl Invocation {
+    /// How long the function took, as Lambda would bill it.
+    pub fn duration(&self) -> Duration {
+        self.answered.duration_since(self.handed_out)
+    }
 }
 
 #[derive(Default)]
 struct State {
     queue: Vec<(String, serde_json::Value)>,
-    in_flight: Vec<(String, serde_json::Value)>,
+    in_flight: Vec<(String, serde_json::Value, Instant)>,
     done: Vec<Invocation>,
     first_next: Option<Instant>,
     init_error: Option<String>,
+    unexpected: Vec<String>,
 }
 
 pub struct RuntimeApi {
@@ -104,6 +123,11 @@ impl RuntimeApi {
         self.state.lock().unwrap().init_error.clone()
     }
 
+    /// Requests outside the Runtime API (`METHOD path`), answered 404.
+    pub fn unexpected(&self) -> Vec<String> {
+        self.state.lock().unwrap().unexpected.clone()
+    }
+
     /// Waits until `n` invocations are answered (or `timeout` passes) and returns them in order.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Invocation> {
         let until = tokio::time::Instant::now() + timeout;
@@ -149,8 +173,9 @@ async fn handle(
                 let mut s = state.lock().unwrap();
                 s.first_next.get_or_insert_with(Instant::now);
                 let next = s.queue.pop();
-                if let Some(item) = &next {
-                    s.in_flight.push(item.clone());
+                if let Some((id, event)) = &next {
+                    s.in_flight
+                        .push((id.clone(), event.clone(), Instant::now()));
                 }
                 next
             };
@@ -182,31 +207,45 @@ async fn handle(
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let status = match (method.as_str(), segments.as_slice()) {
         ("POST", ["2018-06-01", "runtime", "invocation", id, kind @ ("response" | "error")]) => {
+            let answered = Instant::now();
             let mut s = state.lock().unwrap();
-            let event = s
-                .in_flight
-                .iter()
-                .find(|(i, _)| i == id)
-                .map(|(_, e)| e.clone())
-                .unwrap_or_default();
-            s.in_flight.retain(|(i, _)| i != id);
-            let result = if *kind == "response" {
-                Ok(parsed)
-            } else {
-                Err(parsed)
-            };
-            s.done.push(Invocation {
-                request_id: id.to_string(),
-                event,
-                result,
-            });
-            StatusCode::ACCEPTED
+            match s.in_flight.iter().position(|(i, _, _)| i == id) {
+                Some(at) => {
+                    let (request_id, event, handed_out) = s.in_flight.remove(at);
+                    let result = if *kind == "response" {
+                        Ok(parsed)
+                    } else {
+                        Err(parsed)
+                    };
+                    s.done.push(Invocation {
+                        request_id,
+                        event,
+                        result,
+                        handed_out,
+                        answered,
+                    });
+                    StatusCode::ACCEPTED
+                }
+                // Lambda rejects an answer for an unknown or already answered request.
+                None => {
+                    s.unexpected
+                        .push(format!("{method} {path} (no such request in flight)"));
+                    StatusCode::BAD_REQUEST
+                }
+            }
         }
         ("POST", ["2018-06-01", "runtime", "init", "error"]) => {
             state.lock().unwrap().init_error = Some(String::from_utf8_lossy(&body).into_owned());
             StatusCode::ACCEPTED
         }
-        _ => StatusCode::NOT_FOUND,
+        _ => {
+            state
+                .lock()
+                .unwrap()
+                .unexpected
+                .push(format!("{method} {path}"));
+            StatusCode::NOT_FOUND
+        }
     };
     changed.notify_waiters();
     Ok(Response::builder()
