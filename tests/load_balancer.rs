@@ -39,21 +39,18 @@ async fn diagnose(name: &str, broken: Broken) -> Diagnosis {
     let lb = alb(
         &lab.sdk,
         &AlbSpec {
-            name: name.to_string(),
             listener_port: if matches!(broken, Broken::Listener) {
                 origin.port() + 1
             } else {
                 origin.port()
             },
-            certificate_arn: Some(cert),
-            ssl_policy: "ELBSecurityPolicy-TLS13-1-2-2021-06".into(),
             ingress: if matches!(broken, Broken::SecurityGroup) {
                 Ingress::Nothing
             } else {
                 Ingress::CloudFrontPrefixList
             },
-            ingress_port: origin.port(),
             instance_running: !matches!(broken, Broken::Targets),
+            ..AlbSpec::healthy(name, origin.port(), cert)
         },
     )
     .await;
@@ -188,15 +185,7 @@ async fn cloudwatch_readings_come_back_as_evidence_and_target_5xx_points_at_the_
         &lab.ca.cert_pem(),
     )
     .await;
-    let spec = AlbSpec {
-        name: "cfd-metrics".into(),
-        listener_port: origin.port(),
-        certificate_arn: Some(cert),
-        ssl_policy: "ELBSecurityPolicy-TLS13-1-2-2021-06".into(),
-        ingress: Ingress::CloudFrontPrefixList,
-        ingress_port: origin.port(),
-        instance_running: true,
-    };
+    let spec = AlbSpec::healthy("cfd-metrics", origin.port(), cert);
     let lb = alb(&lab.sdk, &spec).await;
     let id = lab
         .distribution(&DistributionSpec::https_origin(&lb.dns_name, origin.port()))

@@ -63,6 +63,15 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// This status with an empty body: what a failing load balancer in front of a service sends.
+    pub fn status(status: u16) -> FaultKind {
+        FaultKind::Status {
+            status,
+            body: String::new(),
+            headers: Vec::new(),
+        }
+    }
+
     fn name(&self) -> String {
         match self {
             FaultKind::Status { status, .. } => format!("Status {status}"),

@@ -25,6 +25,22 @@ pub struct AlbSpec {
     pub instance_running: bool,
 }
 
+impl AlbSpec {
+    /// A healthy ALB: an HTTPS listener on `port` with `certificate_arn` and a TLS 1.3/1.2
+    /// policy, the port open to CloudFront's prefix list, and a running target.
+    pub fn healthy(name: &str, port: u16, certificate_arn: String) -> AlbSpec {
+        AlbSpec {
+            name: name.to_string(),
+            listener_port: port,
+            certificate_arn: Some(certificate_arn),
+            ssl_policy: "ELBSecurityPolicy-TLS13-1-2-2021-06".into(),
+            ingress: Ingress::CloudFrontPrefixList,
+            ingress_port: port,
+            instance_running: true,
+        }
+    }
+}
+
 pub struct Alb {
     pub arn: String,
     pub dns_name: String,
