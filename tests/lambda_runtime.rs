@@ -31,7 +31,11 @@ fn expectation(file: &str) -> Expect {
         "manual-diagnose.json" => Expect::Diagnosis("manual", Some("origin-cert-expired")),
         "manual-sweep.json" => Expect::Diagnosis("manual", None),
         "schedule.json" => Expect::Diagnosis("schedule", None),
-        "acm-approaching-expiration.json" => Expect::Diagnosis("acm-event", None),
+        "acm-approaching-expiration.json"
+        | "acm-certificate-expired.json"
+        | "acm-renewal-action-required.json"
+        | "health-acm-renewal-state-change.json"
+        | "health-acm-renewal-failure.json" => Expect::Diagnosis("acm-event", None),
         other => panic!("events/{other} has no expectation in tests/lambda_runtime.rs: add one"),
     }
 }
