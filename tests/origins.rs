@@ -333,3 +333,42 @@ async fn an_origin_with_an_old_minimum_protocol_is_still_probed_at_tls12() {
         "{tls:?}"
     );
 }
+
+#[tokio::test]
+async fn an_s3_failover_in_an_origin_group_is_named_and_never_probed_as_a_custom_origin() {
+    let lab = lab().await;
+    let origin = tls_origin(origin_for(
+        &lab.ca,
+        LeafSpec::valid_for(&["grouped.origin.test"]),
+    ))
+    .await;
+    let d = lab
+        .diagnose("grouped.origin.test", origin.port(), |spec| {
+            spec.s3_failover = Some("shop-failover.s3.us-east-1.amazonaws.com".into());
+        })
+        .await;
+    assert_eq!(d.verdict, Verdict::Ok, "{:#?}", d.findings);
+    let check = |name: &str| {
+        d.checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no {name} check in {:#?}", d.checks))
+    };
+    let s3 = check("origin-s3");
+    assert_eq!(s3.target, "shop-failover.s3.us-east-1.amazonaws.com");
+    assert_eq!(s3.outcome, cf_doctor::diagnosis::Outcome::Skipped);
+    let group = check("origin-group");
+    assert_eq!(group.target, "failover-group");
+    assert_eq!(
+        group.detail.as_deref(),
+        Some("failover group primary-origin -> s3-failover: each member is inspected as its own origin")
+    );
+    assert!(
+        d.checks
+            .iter()
+            .filter(|c| c.name.starts_with("origin-tcp") || c.name == "origin-tls")
+            .all(|c| c.target.contains("grouped.origin.test")),
+        "only the custom origin is probed: {:#?}",
+        d.checks
+    );
+}

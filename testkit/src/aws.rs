@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_cloudfront::types::{
     Aliases, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, MinimumProtocolVersion,
-    Origin, OriginProtocolPolicy, OriginSslProtocols, Origins, SslProtocol, SslSupportMethod,
-    ViewerCertificate, ViewerProtocolPolicy,
+    Origin, OriginGroup, OriginGroupFailoverCriteria, OriginGroupMember, OriginGroupMembers,
+    OriginGroups, OriginProtocolPolicy, OriginSslProtocols, Origins, S3OriginConfig, SslProtocol,
+    SslSupportMethod, StatusCodes, ViewerCertificate, ViewerProtocolPolicy,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -18,6 +19,9 @@ use crate::pki::Leaf;
 
 /// The id of the single origin every seeded distribution has.
 pub const ORIGIN_ID: &str = "primary-origin";
+/// The S3 origin and the failover group of `DistributionSpec::s3_failover`.
+pub const S3_ORIGIN_ID: &str = "s3-failover";
+pub const ORIGIN_GROUP_ID: &str = "failover-group";
 /// AWS's managed "CachingOptimized" cache policy: what the console picks for a new distribution.
 pub const CACHING_OPTIMIZED_POLICY_ID: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
 
@@ -35,6 +39,9 @@ pub struct DistributionSpec {
     pub viewer_acm_arn: Option<String>,
     pub enabled: bool,
     pub comment: String,
+    /// An S3 bucket domain added as a second origin and as the failover member of an origin
+    /// group whose primary is the custom origin.
+    pub s3_failover: Option<String>,
 }
 
 impl DistributionSpec {
@@ -52,6 +59,7 @@ impl DistributionSpec {
             viewer_acm_arn: None,
             enabled: true,
             comment: format!("cf-doctor testkit: {domain}"),
+            s3_failover: None,
         }
     }
 }
@@ -103,9 +111,25 @@ fn distribution_config(spec: &DistributionSpec) -> DistributionConfig {
             .connection_timeout(10)
             .build(),
     );
+    let mut origins = vec![origin];
+    let mut groups = None;
+    if let Some(bucket) = &spec.s3_failover {
+        origins.push(built(
+            "S3 Origin",
+            Origin::builder()
+                .id(S3_ORIGIN_ID)
+                .domain_name(bucket)
+                .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
+                .build(),
+        ));
+        groups = Some(origin_group());
+    }
     let origins = built(
         "Origins",
-        Origins::builder().quantity(1).items(origin).build(),
+        Origins::builder()
+            .quantity(origins.len() as i32)
+            .set_items(Some(origins))
+            .build(),
     );
     let behavior = built(
         "DefaultCacheBehavior",
@@ -144,7 +168,51 @@ fn distribution_config(spec: &DistributionSpec) -> DistributionConfig {
             .comment(&spec.comment)
             .enabled(spec.enabled)
             .viewer_certificate(viewer)
+            .set_origin_groups(groups)
             .build(),
+    )
+}
+
+/// The failover group: the custom origin first, the S3 origin when it answers 500, 502, 503 or
+/// 504.
+fn origin_group() -> OriginGroups {
+    let statuses = built(
+        "StatusCodes",
+        StatusCodes::builder()
+            .quantity(4)
+            .set_items(Some(vec![500, 502, 503, 504]))
+            .build(),
+    );
+    let criteria = OriginGroupFailoverCriteria::builder()
+        .status_codes(statuses)
+        .build();
+    let members: Vec<OriginGroupMember> = [ORIGIN_ID, S3_ORIGIN_ID]
+        .iter()
+        .map(|id| {
+            built(
+                "OriginGroupMember",
+                OriginGroupMember::builder().origin_id(*id).build(),
+            )
+        })
+        .collect();
+    let members = built(
+        "OriginGroupMembers",
+        OriginGroupMembers::builder()
+            .quantity(2)
+            .set_items(Some(members))
+            .build(),
+    );
+    let group = built(
+        "OriginGroup",
+        OriginGroup::builder()
+            .id(ORIGIN_GROUP_ID)
+            .failover_criteria(criteria)
+            .members(members)
+            .build(),
+    );
+    built(
+        "OriginGroups",
+        OriginGroups::builder().quantity(1).items(group).build(),
     )
 }
 
