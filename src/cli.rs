@@ -82,15 +82,64 @@ pub fn parse() -> Result<(Cli, Config), i32> {
     Ok((cli, config))
 }
 
-/// The CLI face: arguments and configuration, clients built once, one command. Returns the exit
-/// code.
+/// What a command asks for, checked before any AWS client exists: a bad distribution id or event
+/// is refused without looking up credentials or a region.
+pub enum Work {
+    Targets(Vec<Target>),
+    Event(serde_json::Value),
+}
+
+/// Checks the command's own input (distribution id, event file); a usage error is printed and
+/// its exit code returned.
+pub fn prepare(command: &Command) -> Result<Work, i32> {
+    let refuse = |message: String| {
+        eprintln!("cf-doctor: {message}");
+        EXIT_USAGE
+    };
+    match command {
+        Command::Diagnose { distribution_id } => {
+            let id =
+                trigger::distribution_id(distribution_id).map_err(|e| refuse(e.to_string()))?;
+            Ok(Work::Targets(vec![Target::Distribution {
+                trigger: crate::diagnosis::TriggerInfo {
+                    kind: "manual".into(),
+                    detail: format!("cf-doctor diagnose {id}"),
+                    distribution_id: Some(id.clone()),
+                    status: None,
+                },
+                id,
+            }]))
+        }
+        Command::Sweep => Ok(Work::Targets(vec![Target::Sweep {
+            trigger: crate::diagnosis::TriggerInfo {
+                kind: "manual".into(),
+                detail: "cf-doctor sweep".into(),
+                distribution_id: None,
+                status: None,
+            },
+        }])),
+        Command::Invoke { event } => {
+            let text = read_event(event).map_err(refuse)?;
+            trigger::parse_event_text(&text).map_err(|e| refuse(e.to_string()))?;
+            // parse_event_text accepted it, so it is JSON.
+            Ok(Work::Event(serde_json::from_str(&text).unwrap_or_default()))
+        }
+    }
+}
+
+/// The CLI face: arguments, configuration and the command's input checked first, then clients
+/// built once, one command. Returns the exit code.
 pub async fn main() -> i32 {
     let (cli, config) = match parse() {
         Ok(parsed) => parsed,
         Err(code) => return code,
     };
+    let work = match prepare(&cli.command) {
+        Ok(work) => work,
+        Err(code) => return code,
+    };
     match App::start(config).await {
-        Ok(app) => Box::pin(run(cli, app)).await,
+        Ok(app) => Box::pin(run(&cli, &app, work)).await,
         Err(e) => {
             eprintln!("cf-doctor: {e}");
             EXIT_USAGE
@@ -98,7 +147,7 @@ pub async fn main() -> i32 {
     }
 }
 
-pub async fn run(cli: Cli, app: App) -> i32 {
+pub async fn run(cli: &Cli, app: &App, work: Work) -> i32 {
     let format = match cli.format.as_deref() {
         Some(f) => f.parse().unwrap_or(Format::Json),
         None if std::io::stdout().is_terminal() => Format::Text,
@@ -108,49 +157,9 @@ pub async fn run(cli: Cli, app: App) -> i32 {
         progress: crate::progress::for_terminal(),
         ..RunOptions::new(cli.notify)
     };
-    let result = match &cli.command {
-        Command::Diagnose { distribution_id } => match trigger::distribution_id(distribution_id) {
-            Err(e) => Err(RunError::Trigger(e)),
-            Ok(id) => {
-                let target = Target::Distribution {
-                    trigger: crate::diagnosis::TriggerInfo {
-                        kind: "manual".into(),
-                        detail: format!("cf-doctor diagnose {id}"),
-                        distribution_id: Some(id.clone()),
-                        status: None,
-                    },
-                    id,
-                };
-                app.run_targets(vec![target], &options).await
-            }
-        },
-        Command::Sweep => {
-            app.run_targets(
-                vec![Target::Sweep {
-                    trigger: crate::diagnosis::TriggerInfo {
-                        kind: "manual".into(),
-                        detail: "cf-doctor sweep".into(),
-                        distribution_id: None,
-                        status: None,
-                    },
-                }],
-                &options,
-            )
-            .await
-        }
-        Command::Invoke { event } => match read_event(event) {
-            Err(message) => {
-                eprintln!("cf-doctor: {message}");
-                return EXIT_USAGE;
-            }
-            Ok(text) => match trigger::parse_event_text(&text) {
-                Err(e) => Err(RunError::Trigger(e)),
-                Ok(_) => {
-                    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-                    handler::handle(&app, &value, &options).await
-                }
-            },
-        },
+    let result = match work {
+        Work::Targets(targets) => app.run_targets(targets, &options).await,
+        Work::Event(event) => handler::handle(app, &event, &options).await,
     };
     match result {
         Ok(outcomes) => {

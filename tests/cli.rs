@@ -216,6 +216,54 @@ async fn bad_input_gets_a_clear_message_and_exit_64() {
     }
 }
 
+/// A bad id or event is refused before any AWS client exists: no region or credential lookup, so
+/// a typo costs nothing and touches nothing. aws-config logs its provider chains at debug level;
+/// IMDS is disabled so that a regression here still never leaves loopback.
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_is_refused_before_any_aws_lookup() {
+    use tokio::io::AsyncWriteExt;
+    let home = tempfile::tempdir().unwrap();
+    for (args, stdin, expected) in [
+        (
+            vec!["diagnose", "not an id!"],
+            "",
+            "is not a CloudFront distribution id",
+        ),
+        (
+            vec!["invoke", "-"],
+            "{\"source\": \"aws.s3\"}",
+            "unrecognised event",
+        ),
+        (vec!["invoke", "-"], "{", "not valid JSON"),
+    ] {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cf-doctor"))
+            .args(&args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", home.path().join("none"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("none"))
+            .env("RUST_LOG", "debug")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the cf-doctor binary runs");
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.as_bytes()).await.unwrap();
+        drop(input);
+        let out = child.wait_with_output().await.unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("aws_config") && !stderr.contains("aws_smithy"),
+            "{args:?}: the SDK was set up before the input was checked:\n{stderr}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unknown_distribution_exits_3_and_says_so() {
     let out = cf_doctor(&["diagnose", "E0NOSUCHTHING"], &[], "").await;
