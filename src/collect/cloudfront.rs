@@ -1,17 +1,125 @@
-//! CloudFront: GetDistribution, mapped into the Evidence model.
+//! CloudFront: GetDistribution and ListDistributions, and the origin request policies that decide
+//! which Host each origin receives, mapped into the Evidence model.
+
+use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_cloudfront::types as cf;
+use futures::StreamExt;
 
-use super::CollectError;
-use crate::evidence::{CustomOrigin, Distribution, Origin, OriginKind, ViewerCertificate};
+use super::{error_text, CollectError};
+use crate::evidence::{CustomOrigin, Distribution, Gap, Origin, OriginKind, ViewerCertificate};
 
-/// The managed origin request policy "AllViewer": forwards every viewer header, Host included.
-const MANAGED_ALL_VIEWER: &str = "216adef6-5c7f-47e4-b989-5492eafa07d3";
+/// AWS's managed origin request policies (ids as AWS publishes them) and whether each forwards
+/// the viewer's Host header. Any other policy is the account's own and is read with
+/// GetOriginRequestPolicy.
+const MANAGED_POLICIES: [(&str, bool); 8] = [
+    ("216adef6-5c7f-47e4-b989-5492eafa07d3", true), // AllViewer
+    ("33f36d7e-f396-46d9-90e0-52428a34d9dc", true), // AllViewerAndCloudFrontHeaders-2022-06
+    ("bf0718e1-ba1e-49d1-88b1-f726733018ae", true), // HostHeaderOnly
+    ("b689b0a8-53d0-40ab-baf2-68738e2966ac", false), // AllViewerExceptHostHeader
+    ("59781a5b-3903-41f3-afcb-af62929ccde1", false), // CORS-CustomOrigin
+    ("88a5eaf4-2fd4-4709-b370-b4c650ea3fcf", false), // CORS-S3Origin
+    ("775133bc-15f2-49f9-abea-afb2e0bf67d2", false), // Elemental-MediaTailor-PersonalizedManifests
+    ("acba4595-bd28-49b8-b9fe-13317c0390fa", false), // UserAgentRefererHeaders
+];
 
+/// Policies read at once: CloudFront's control plane is rate limited per account.
+const POLICY_READS_AT_ONCE: usize = 4;
+
+fn managed_forwards_host(policy: &str) -> Option<bool> {
+    MANAGED_POLICIES
+        .iter()
+        .find(|(id, _)| *id == policy)
+        .map(|(_, forwards)| *forwards)
+}
+
+/// Whether each origin request policy forwards the viewer's Host: the managed ones from the
+/// table, the account's own as read. A policy missing here could not be read (a gap says so).
+#[derive(Debug, Default)]
+pub struct HostForwarding(HashMap<String, bool>);
+
+impl HostForwarding {
+    fn forwards_host(&self, policy: &str) -> bool {
+        managed_forwards_host(policy)
+            .or_else(|| self.0.get(policy).copied())
+            .unwrap_or(false)
+    }
+}
+
+/// Whether a policy's header settings send the viewer's Host to the origin.
+pub fn headers_forward_host(config: &cf::OriginRequestPolicyHeadersConfig) -> bool {
+    let listed = config.headers().is_some_and(|h| {
+        h.items()
+            .iter()
+            .any(|name| name.eq_ignore_ascii_case("host"))
+    });
+    match config.header_behavior() {
+        cf::OriginRequestPolicyHeaderBehavior::AllViewer
+        | cf::OriginRequestPolicyHeaderBehavior::AllViewerAndWhitelistCloudFront => true,
+        cf::OriginRequestPolicyHeaderBehavior::Whitelist => listed,
+        cf::OriginRequestPolicyHeaderBehavior::AllExcept => !listed,
+        _ => false,
+    }
+}
+
+/// Reads each policy in `policies` that is not a managed one, once. One that cannot be read is a
+/// gap: its origins are then probed with the origin domain as SNI and Host.
+pub async fn read_host_forwarding(
+    client: &aws_sdk_cloudfront::Client,
+    policies: BTreeSet<String>,
+) -> (HostForwarding, Vec<Gap>) {
+    let unknown: Vec<String> = policies
+        .into_iter()
+        .filter(|p| managed_forwards_host(p).is_none())
+        .collect();
+    let reads = futures::stream::iter(unknown)
+        .map(|policy| async move {
+            let answer = client.get_origin_request_policy().id(&policy).send().await;
+            let read = match answer {
+                Ok(out) => out
+                    .origin_request_policy()
+                    .and_then(|p| p.origin_request_policy_config())
+                    .map(|c| c.headers_config().is_some_and(headers_forward_host))
+                    .ok_or_else(|| "the answer carried no policy".to_string()),
+                Err(e) => Err(error_text(&e)),
+            };
+            (policy, read)
+        })
+        .buffer_unordered(POLICY_READS_AT_ONCE)
+        .collect::<Vec<_>>()
+        .await;
+    let mut forwarding = HostForwarding::default();
+    let mut gaps = Vec::new();
+    for (policy, read) in reads {
+        match read {
+            Ok(forwards) => {
+                forwarding.0.insert(policy, forwards);
+            }
+            Err(error) => gaps.push(Gap {
+                action: "cloudfront:GetOriginRequestPolicy".into(),
+                resource: policy,
+                error,
+                unchecked: "whether the origins behind this origin request policy receive the viewer's Host (they were probed with the origin domain as SNI and Host)".into(),
+            }),
+        }
+    }
+    gaps.sort_by(|a, b| a.resource.cmp(&b.resource));
+    (forwarding, gaps)
+}
+
+/// The origin request policies on a set of cache behaviours.
+fn policies_of(behaviours: &[Behaviour<'_>]) -> BTreeSet<String> {
+    behaviours
+        .iter()
+        .filter_map(|(_, policy, _)| policy.map(str::to_string))
+        .collect()
+}
+
+/// One distribution, and the gaps left by origin request policies that could not be read.
 pub async fn get_distribution(
     client: &aws_sdk_cloudfront::Client,
     id: &str,
-) -> Result<Distribution, CollectError> {
+) -> Result<(Distribution, Vec<Gap>), CollectError> {
     let out = client.get_distribution().id(id).send().await.map_err(|e| {
         let service = e.as_service_error();
         if service.is_some_and(|s| s.is_no_such_distribution()) {
@@ -25,10 +133,18 @@ pub async fn get_distribution(
         resource: id.into(),
         error: "the answer carried no distribution".into(),
     })?;
-    Ok(map_distribution(distribution))
+    let policies = policies_of(&distribution_behaviours(distribution));
+    let (forwarding, gaps) = read_host_forwarding(client, policies).await;
+    Ok((map_distribution(distribution, &forwarding), gaps))
 }
 
-pub fn map_distribution(d: &cf::Distribution) -> Distribution {
+fn distribution_behaviours(d: &cf::Distribution) -> Vec<Behaviour<'_>> {
+    d.distribution_config()
+        .map(|c| behaviours(c.default_cache_behavior(), c.cache_behaviors()))
+        .unwrap_or_default()
+}
+
+pub fn map_distribution(d: &cf::Distribution, forwarding: &HostForwarding) -> Distribution {
     let config = d.distribution_config();
     map_parts(Parts {
         id: d.id(),
@@ -40,15 +156,14 @@ pub fn map_distribution(d: &cf::Distribution) -> Distribution {
         origins: config.and_then(|c| c.origins()),
         origin_groups: config.and_then(|c| c.origin_groups()),
         viewer_certificate: config.and_then(|c| c.viewer_certificate()),
-        behaviours: config
-            .map(|c| behaviours(c.default_cache_behavior(), c.cache_behaviors()))
-            .unwrap_or_default(),
+        behaviours: distribution_behaviours(d),
+        forwarding,
     })
 }
 
 /// A ListDistributions summary already carries origins, aliases and the viewer certificate: the
 /// sweep needs no GetDistribution per distribution.
-pub fn map_summary(d: &cf::DistributionSummary) -> Distribution {
+pub fn map_summary(d: &cf::DistributionSummary, forwarding: &HostForwarding) -> Distribution {
     map_parts(Parts {
         id: d.id(),
         arn: d.arn(),
@@ -60,24 +175,35 @@ pub fn map_summary(d: &cf::DistributionSummary) -> Distribution {
         origin_groups: d.origin_groups(),
         viewer_certificate: d.viewer_certificate(),
         behaviours: behaviours(d.default_cache_behavior(), d.cache_behaviors()),
+        forwarding,
     })
 }
 
-/// Every distribution in the account, page by page.
+/// Every distribution in the account, page by page, and the gaps left by origin request
+/// policies that could not be read (each read once for the whole account).
 pub async fn list_distributions(
     client: &aws_sdk_cloudfront::Client,
-) -> Result<Vec<Distribution>, CollectError> {
+) -> Result<(Vec<Distribution>, Vec<Gap>), CollectError> {
     let mut pages = client.list_distributions().into_paginator().send();
-    let mut out = Vec::new();
+    let mut summaries = Vec::new();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| {
             CollectError::aws("cloudfront:ListDistributions", "all distributions", &e)
         })?;
         if let Some(list) = page.distribution_list() {
-            out.extend(list.items().iter().map(map_summary));
+            summaries.extend(list.items().iter().cloned());
         }
     }
-    Ok(out)
+    let policies = summaries
+        .iter()
+        .flat_map(|d| policies_of(&behaviours(d.default_cache_behavior(), d.cache_behaviors())))
+        .collect();
+    let (forwarding, gaps) = read_host_forwarding(client, policies).await;
+    let distributions = summaries
+        .iter()
+        .map(|d| map_summary(d, &forwarding))
+        .collect();
+    Ok((distributions, gaps))
 }
 
 /// The fields both shapes (Distribution and DistributionSummary) share.
@@ -92,11 +218,12 @@ struct Parts<'a> {
     origin_groups: Option<&'a cf::OriginGroups>,
     viewer_certificate: Option<&'a cf::ViewerCertificate>,
     behaviours: Vec<Behaviour<'a>>,
+    forwarding: &'a HostForwarding,
 }
 
 fn map_parts(p: Parts<'_>) -> Distribution {
     let aliases: Vec<String> = p.aliases.map(|a| a.items().to_vec()).unwrap_or_default();
-    let host_forwarding = origins_receiving_viewer_host(&p.behaviours);
+    let host_forwarding = origins_receiving_viewer_host(&p.behaviours, p.forwarding);
     let origins = p
         .origins
         .map(|o| o.items())
@@ -211,11 +338,14 @@ fn behaviours<'a>(
 
 /// The origins whose cache behaviours forward the viewer's Host header: CloudFront then sends that
 /// Host (and SNI) to the origin, and the origin certificate must cover it.
-fn origins_receiving_viewer_host(behaviours: &[Behaviour<'_>]) -> Vec<String> {
+fn origins_receiving_viewer_host(
+    behaviours: &[Behaviour<'_>],
+    forwarding: &HostForwarding,
+) -> Vec<String> {
     behaviours
         .iter()
         .filter(|(_, policy, forwarded)| {
-            let by_policy = *policy == Some(MANAGED_ALL_VIEWER);
+            let by_policy = policy.is_some_and(|p| forwarding.forwards_host(p));
             let by_legacy = forwarded.and_then(|f| f.headers()).is_some_and(|h| {
                 h.items()
                     .iter()
@@ -225,4 +355,47 @@ fn origins_receiving_viewer_host(behaviours: &[Behaviour<'_>]) -> Vec<String> {
         })
         .map(|(origin, _, _)| origin.to_string())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(behavior: cf::OriginRequestPolicyHeaderBehavior, names: &[&str]) -> bool {
+        let mut list = cf::Headers::builder().quantity(names.len() as i32);
+        for name in names {
+            list = list.items(*name);
+        }
+        let config = cf::OriginRequestPolicyHeadersConfig::builder()
+            .header_behavior(behavior)
+            .headers(list.build().unwrap())
+            .build()
+            .unwrap();
+        headers_forward_host(&config)
+    }
+
+    #[test]
+    fn each_header_behaviour_decides_host_as_cloudfront_does() {
+        use cf::OriginRequestPolicyHeaderBehavior as B;
+        assert!(headers(B::AllViewer, &[]));
+        assert!(headers(
+            B::AllViewerAndWhitelistCloudFront,
+            &["CloudFront-Viewer-Country"]
+        ));
+        assert!(headers(B::Whitelist, &["Authorization", "host"]));
+        assert!(!headers(B::Whitelist, &["Authorization"]));
+        assert!(headers(B::AllExcept, &["Authorization"]));
+        assert!(!headers(B::AllExcept, &["Host"]));
+        assert!(!headers(B::None, &[]));
+    }
+
+    #[test]
+    fn managed_policies_are_known_by_id_and_others_are_not_guessed() {
+        let none = HostForwarding::default();
+        assert!(none.forwards_host("216adef6-5c7f-47e4-b989-5492eafa07d3"));
+        assert!(!none.forwards_host("b689b0a8-53d0-40ab-baf2-68738e2966ac"));
+        assert!(!none.forwards_host("a-policy-that-could-not-be-read"));
+        let read = HostForwarding(HashMap::from([("custom".to_string(), true)]));
+        assert!(read.forwards_host("custom"));
+    }
 }

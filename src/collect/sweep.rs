@@ -74,7 +74,8 @@ impl Collector {
         progress.phase("listing distributions", 1);
         let started = StdInstant::now();
         let distributions = match cloudfront::list_distributions(&self.cloudfront).await {
-            Ok(list) => {
+            Ok((list, policy_gaps)) => {
+                evidence.gaps.extend(policy_gaps);
                 evidence.checks.push(Check::since(
                     "cloudfront-list-distributions",
                     "all distributions",

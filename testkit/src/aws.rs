@@ -42,6 +42,8 @@ pub struct DistributionSpec {
     /// An S3 bucket domain added as a second origin and as the failover member of an origin
     /// group whose primary is the custom origin.
     pub s3_failover: Option<String>,
+    /// The origin request policy on the default cache behaviour (none when `None`).
+    pub origin_request_policy_id: Option<String>,
 }
 
 impl DistributionSpec {
@@ -60,6 +62,7 @@ impl DistributionSpec {
             enabled: true,
             comment: format!("cf-doctor testkit: {domain}"),
             s3_failover: None,
+            origin_request_policy_id: None,
         }
     }
 }
@@ -137,6 +140,7 @@ fn distribution_config(spec: &DistributionSpec) -> DistributionConfig {
             .target_origin_id(ORIGIN_ID)
             .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
             .cache_policy_id(CACHING_OPTIMIZED_POLICY_ID)
+            .set_origin_request_policy_id(spec.origin_request_policy_id.clone())
             .compress(true)
             .build(),
     );
