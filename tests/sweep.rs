@@ -273,3 +273,43 @@ async fn an_acm_event_inspects_that_certificate_and_only_the_distributions_using
         d.summary
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_acm_event_with_the_deadline_too_close_still_reports_naming_what_was_not_reached() {
+    let fleet = fleet().await;
+    let arn = fleet.certs[1].1.clone();
+    let trigger = TriggerInfo {
+        kind: "acm-event".into(),
+        detail: format!("ACM Certificate Expired for {arn}"),
+        distribution_id: None,
+        status: None,
+    };
+    let options = RunOptions {
+        deadline: Some(tokio::time::Instant::now() + Duration::from_millis(1)),
+        ..RunOptions::new(false)
+    };
+    let d = fleet
+        .app
+        .sweep(&Scope::Certificate(arn.clone()), trigger, &options)
+        .await;
+    let unchecked: Vec<String> = d
+        .findings
+        .iter()
+        .filter(|f| f.code == Code::InspectionIncomplete)
+        .map(|f| f.evidence["unchecked"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        unchecked.iter().any(|u| u.contains(&fleet.ids[7])),
+        "the origin of the distribution using the certificate is named as not reached: {unchecked:?}"
+    );
+    assert_eq!(
+        d.checks.iter().filter(|c| c.name == "origin-tls").count(),
+        0,
+        "nothing started past the deadline"
+    );
+    assert!(
+        unchecked.iter().any(|u| u.contains(&arn)),
+        "the event's certificate is named as not described: {unchecked:?}"
+    );
+    assert_eq!(d.verdict.as_str(), "unknown", "gaps are never health");
+}
