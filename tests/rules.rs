@@ -253,3 +253,21 @@ fn a_gap_is_reported_and_makes_a_clean_result_unknown() {
     assert_eq!(d.findings[0].code, Code::InspectionIncomplete);
     assert!(d.findings[0].title.contains("acm:DescribeCertificate"));
 }
+
+#[test]
+fn days_ago_counts_whole_days_elapsed() {
+    // Expired 3 days and 47 seconds before `now()`: that is 3 days ago, not 4.
+    let mut cert = leaf(-3, &["origin.shop.example"]);
+    cert.not_after -= Duration::seconds(47);
+    let e = evidence(vec![address(
+        1,
+        Some(tls(expired(), vec![cert])),
+        ok_http(true),
+    )]);
+    let d = diagnose(&e, None);
+    assert!(
+        d.findings[0].title.contains("3 day(s) ago"),
+        "{}",
+        d.findings[0].title
+    );
+}

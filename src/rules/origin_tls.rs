@@ -143,7 +143,8 @@ fn certificate_findings(
                 .title(format!(
                     "Origin {endpoint} presents an expired {which} (expired {}, {} day(s) ago)",
                     expired.not_after.format("%Y-%m-%d %H:%M UTC"),
-                    -days_between(now, expired.not_after)
+                    // Whole days elapsed: 3 days and a minute ago is "3 day(s) ago".
+                    days_between(expired.not_after, now)
                 ))
                 .evidence(evidence)
                 .remediation(format!(
