@@ -226,3 +226,52 @@ async fn every_sample_event_is_answered_by_the_lambda_face() {
         "every log line in Lambda is JSON; log tail:\n{tail}"
     );
 }
+
+/// With the AWS endpoint unreachable, Lambda gets an error result naming the endpoint (so its
+/// retries or on-failure destination keep the event), and the log says what happened.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_aws_endpoint_is_an_error_result_naming_it() {
+    let endpoint = format!("http://127.0.0.1:{}", cf_doctor_testkit::closed_port());
+    let api = runtime_api(
+        vec![serde_json::json!({"diagnose": "E1EXAMPLE"})],
+        Duration::from_secs(300),
+    )
+    .await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cf-doctor"))
+        .env_clear()
+        .envs(aws_env(&endpoint))
+        .env("AWS_LAMBDA_RUNTIME_API", api.endpoint())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "cf-doctor")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the bootstrap binary starts");
+    let mut pipe = child.stderr.take().expect("stderr is piped");
+    let log = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut text = String::new();
+        pipe.read_to_string(&mut text).await.ok();
+        text
+    });
+    let answers = api.wait_for(1, Duration::from_secs(120)).await;
+    child.kill().await.ok();
+    let stderr = log.await.unwrap_or_default();
+    assert_eq!(answers.len(), 1, "the event is answered; log:\n{stderr}");
+    let error = answers[0]
+        .result
+        .as_ref()
+        .expect_err("an unreachable endpoint is an error result");
+    let message = error["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&endpoint) && message.contains("cloudfront:GetDistribution"),
+        "{message}"
+    );
+    assert!(
+        stderr.lines().any(|l| l.contains(&endpoint)),
+        "the log names the endpoint:\n{stderr}"
+    );
+}
