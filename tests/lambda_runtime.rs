@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use cf_doctor_testkit::{
-    aws_env, moto, runtime_api, tls_origin, DistributionSpec, LeafSpec, OriginConfig,
+    aws_env, moto, runtime_api, tls_origin, DistributionSpec, LeafSpec, OriginConfig, RuntimeApi,
 };
 use common::lab;
 use serde_json::Value;
@@ -97,6 +97,46 @@ fn assert_diagnosis_shape(name: &str, d: &Value) {
     assert!(d["duration_ms"].is_u64(), "{name}: duration_ms");
 }
 
+/// The real binary as Lambda starts it, against `aws_endpoint`, with its log read as it comes
+/// (so a full pipe never blocks the function). Killed by `stop`, or on drop if an assertion fails.
+struct Bootstrap {
+    child: tokio::process::Child,
+    log: tokio::task::JoinHandle<String>,
+}
+
+impl Bootstrap {
+    fn start(aws_endpoint: &str, api: &RuntimeApi, env: &[(&str, &str)]) -> Bootstrap {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cf-doctor"))
+            .env_clear()
+            .envs(aws_env(aws_endpoint))
+            .env("AWS_LAMBDA_RUNTIME_API", api.endpoint())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "cf-doctor")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .envs(env.iter().copied())
+            .kill_on_drop(true)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the bootstrap binary starts");
+        let mut pipe = child.stderr.take().expect("stderr is piped");
+        let log = tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut text = String::new();
+            pipe.read_to_string(&mut text).await.ok();
+            text
+        });
+        Bootstrap { child, log }
+    }
+
+    /// Kills the process and returns everything it logged.
+    async fn stop(mut self) -> String {
+        self.child.kill().await.ok();
+        self.log.await.unwrap_or_default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_sample_event_is_answered_by_the_lambda_face() {
     let lab = lab().await;
@@ -138,34 +178,17 @@ async fn every_sample_event_is_answered_by_the_lambda_face() {
     events.push(serde_json::json!({"source": "aws.s3", "detail-type": "Object Created"}));
     let api = runtime_api(events.clone(), Duration::from_secs(300)).await;
 
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cf-doctor"))
-        .env_clear()
-        .envs(aws_env(&moto().endpoint))
-        .env("AWS_LAMBDA_RUNTIME_API", api.endpoint())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "cf-doctor")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .env("CF_DOCTOR_RESOLVE", "lambda.origin.test=127.0.0.1")
-        .env("ORIGIN_CA_FILE", lab.ca_file.path())
-        .env("PROBE_TIMEOUT_MS", "1500")
-        .kill_on_drop(true)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the bootstrap binary starts");
-    // Read the log as it comes, so a full pipe never blocks the function.
-    let mut pipe = child.stderr.take().expect("stderr is piped");
-    let log = tokio::spawn(async move {
-        use tokio::io::AsyncReadExt;
-        let mut text = String::new();
-        pipe.read_to_string(&mut text).await.ok();
-        text
-    });
+    let bootstrap = Bootstrap::start(
+        &moto().endpoint,
+        &api,
+        &[
+            ("CF_DOCTOR_RESOLVE", "lambda.origin.test=127.0.0.1"),
+            ("ORIGIN_CA_FILE", &lab.ca_file.path().to_string_lossy()),
+            ("PROBE_TIMEOUT_MS", "1500"),
+        ],
+    );
     let answers = api.wait_for(events.len(), Duration::from_secs(120)).await;
-    // The process is killed at the end whatever happened (and on drop if an assertion fails).
-    child.kill().await.ok();
-    let stderr = log.await.unwrap_or_default();
+    let stderr = bootstrap.stop().await;
     let tail: String = stderr.lines().rev().take(20).collect::<Vec<_>>().join("\n");
     assert_eq!(api.init_error(), None, "init error; log tail:\n{tail}");
     assert_eq!(
@@ -237,29 +260,9 @@ async fn an_unreachable_aws_endpoint_is_an_error_result_naming_it() {
         Duration::from_secs(300),
     )
     .await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cf-doctor"))
-        .env_clear()
-        .envs(aws_env(&endpoint))
-        .env("AWS_LAMBDA_RUNTIME_API", api.endpoint())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "cf-doctor")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .kill_on_drop(true)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the bootstrap binary starts");
-    let mut pipe = child.stderr.take().expect("stderr is piped");
-    let log = tokio::spawn(async move {
-        use tokio::io::AsyncReadExt;
-        let mut text = String::new();
-        pipe.read_to_string(&mut text).await.ok();
-        text
-    });
+    let bootstrap = Bootstrap::start(&endpoint, &api, &[]);
     let answers = api.wait_for(1, Duration::from_secs(120)).await;
-    child.kill().await.ok();
-    let stderr = log.await.unwrap_or_default();
+    let stderr = bootstrap.stop().await;
     assert_eq!(answers.len(), 1, "the event is answered; log:\n{stderr}");
     let error = answers[0]
         .result
