@@ -107,11 +107,13 @@ pub async fn read_host_forwarding(
     (forwarding, gaps)
 }
 
-/// The origin request policies on a set of cache behaviours.
+/// The origin request policies on a set of cache behaviours (an empty id means none: some
+/// answers carry the element empty).
 fn policies_of(behaviours: &[Behaviour<'_>]) -> BTreeSet<String> {
     behaviours
         .iter()
-        .filter_map(|(_, policy, _)| policy.map(str::to_string))
+        .filter_map(|(_, policy, _)| policy.filter(|p| !p.trim().is_empty()))
+        .map(str::to_string)
         .collect()
 }
 
@@ -387,6 +389,19 @@ mod tests {
         assert!(headers(B::AllExcept, &["Authorization"]));
         assert!(!headers(B::AllExcept, &["Host"]));
         assert!(!headers(B::None, &[]));
+    }
+
+    #[test]
+    fn an_empty_policy_id_is_no_policy() {
+        let behaviours: Vec<Behaviour<'_>> = vec![
+            ("a", Some(""), None),
+            ("b", None, None),
+            ("c", Some("custom"), None),
+        ];
+        assert_eq!(
+            policies_of(&behaviours),
+            BTreeSet::from(["custom".to_string()])
+        );
     }
 
     #[test]
