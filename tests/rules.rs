@@ -270,4 +270,17 @@ fn days_ago_counts_whole_days_elapsed() {
         "{}",
         d.findings[0].title
     );
+    let mut fresh = leaf(0, &["origin.shop.example"]);
+    fresh.not_after -= Duration::seconds(47);
+    let e = evidence(vec![address(
+        1,
+        Some(tls(expired(), vec![fresh])),
+        ok_http(true),
+    )]);
+    let d = diagnose(&e, None);
+    assert!(
+        d.findings[0].title.contains("less than a day ago"),
+        "{}",
+        d.findings[0].title
+    );
 }

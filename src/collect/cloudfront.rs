@@ -99,7 +99,7 @@ pub async fn read_host_forwarding(
                 action: "cloudfront:GetOriginRequestPolicy".into(),
                 resource: policy,
                 error,
-                unchecked: "whether the origins behind this origin request policy receive the viewer's Host (they were probed with the origin domain as SNI and Host)".into(),
+                unchecked: "whether the origins behind this origin request policy receive the viewer's Host (their probes use the origin domain as SNI and Host)".into(),
             }),
         }
     }
@@ -225,7 +225,21 @@ struct Parts<'a> {
 
 fn map_parts(p: Parts<'_>) -> Distribution {
     let aliases: Vec<String> = p.aliases.map(|a| a.items().to_vec()).unwrap_or_default();
-    let host_forwarding = origins_receiving_viewer_host(&p.behaviours, p.forwarding);
+    let origin_groups: Vec<(String, Vec<String>)> = p
+        .origin_groups
+        .map(|g| g.items())
+        .unwrap_or_default()
+        .iter()
+        .map(|g| {
+            let members = g.members().map(|m| m.items()).unwrap_or_default();
+            (
+                g.id().to_string(),
+                members.iter().map(|m| m.origin_id().to_string()).collect(),
+            )
+        })
+        .collect();
+    let host_forwarding =
+        origins_receiving_viewer_host(&p.behaviours, p.forwarding, &origin_groups);
     let origins = p
         .origins
         .map(|o| o.items())
@@ -251,19 +265,7 @@ fn map_parts(p: Parts<'_>) -> Distribution {
             .unwrap_or_default(),
         aliases,
         origins,
-        origin_groups: p
-            .origin_groups
-            .map(|g| g.items())
-            .unwrap_or_default()
-            .iter()
-            .map(|g| {
-                let members = g.members().map(|m| m.items()).unwrap_or_default();
-                (
-                    g.id().to_string(),
-                    members.iter().map(|m| m.origin_id().to_string()).collect(),
-                )
-            })
-            .collect(),
+        origin_groups,
     }
 }
 
@@ -340,9 +342,11 @@ fn behaviours<'a>(
 
 /// The origins whose cache behaviours forward the viewer's Host header: CloudFront then sends that
 /// Host (and SNI) to the origin, and the origin certificate must cover it.
+/// A behaviour may target an origin group: its members then receive what the behaviour forwards.
 fn origins_receiving_viewer_host(
     behaviours: &[Behaviour<'_>],
     forwarding: &HostForwarding,
+    origin_groups: &[(String, Vec<String>)],
 ) -> Vec<String> {
     behaviours
         .iter()
@@ -355,7 +359,12 @@ fn origins_receiving_viewer_host(
             });
             by_policy || by_legacy
         })
-        .map(|(origin, _, _)| origin.to_string())
+        .flat_map(
+            |(target, _, _)| match origin_groups.iter().find(|(group, _)| group == target) {
+                Some((_, members)) => members.clone(),
+                None => vec![target.to_string()],
+            },
+        )
         .collect()
 }
 
@@ -389,6 +398,23 @@ mod tests {
         assert!(headers(B::AllExcept, &["Authorization"]));
         assert!(!headers(B::AllExcept, &["Host"]));
         assert!(!headers(B::None, &[]));
+    }
+
+    #[test]
+    fn a_behaviour_targeting_an_origin_group_forwards_to_its_members() {
+        let behaviours: Vec<Behaviour<'_>> = vec![(
+            "failover-group",
+            Some("216adef6-5c7f-47e4-b989-5492eafa07d3"),
+            None,
+        )];
+        let groups = vec![(
+            "failover-group".to_string(),
+            vec!["primary".to_string(), "secondary".to_string()],
+        )];
+        assert_eq!(
+            origins_receiving_viewer_host(&behaviours, &HostForwarding::default(), &groups),
+            vec!["primary".to_string(), "secondary".to_string()]
+        );
     }
 
     #[test]

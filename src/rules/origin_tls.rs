@@ -141,10 +141,13 @@ fn certificate_findings(
             Finding::new(Code::OriginCertExpired, Severity::Critical, at)
                 .statuses(&[502])
                 .title(format!(
-                    "Origin {endpoint} presents an expired {which} (expired {}, {} day(s) ago)",
+                    "Origin {endpoint} presents an expired {which} (expired {}, {})",
                     expired.not_after.format("%Y-%m-%d %H:%M UTC"),
                     // Whole days elapsed: 3 days and a minute ago is "3 day(s) ago".
-                    days_between(expired.not_after, now)
+                    match days_between(expired.not_after, now) {
+                        0 => "less than a day ago".to_string(),
+                        days => format!("{days} day(s) ago"),
+                    }
                 ))
                 .evidence(evidence)
                 .remediation(format!(

@@ -137,6 +137,9 @@ fn distribution_config(spec: &DistributionSpec) -> DistributionConfig {
     let behavior = built(
         "DefaultCacheBehavior",
         DefaultCacheBehavior::builder()
+            // Always the custom origin: moto 5.2.5 refuses a behaviour that targets an origin
+            // group (NoSuchOrigin), which CloudFront needs for failover; cf-doctor's expansion of
+            // group targets is unit-tested in src/collect/cloudfront.rs.
             .target_origin_id(ORIGIN_ID)
             .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
             .cache_policy_id(CACHING_OPTIMIZED_POLICY_ID)
