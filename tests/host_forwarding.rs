@@ -282,3 +282,51 @@ async fn the_sweep_reads_a_shared_policy_once_and_probes_every_origin_with_the_f
         origin.sni_seen()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_deadline_too_close_the_policy_is_not_read_and_the_gap_says_so() {
+    use cf_doctor::trigger::Target;
+    use cf_doctor::{Outcome, RunOptions};
+    let lab = lab().await;
+    let id = lab
+        .distribution(&DistributionSpec {
+            aliases: vec![ALIAS.into()],
+            origin_request_policy_id: Some(CUSTOM_POLICY.into()),
+            ..DistributionSpec::https_origin(ORIGIN, cf_doctor_testkit::closed_port())
+        })
+        .await;
+    let proxy = aws_proxy(&cf_doctor_testkit::moto().endpoint).await;
+    let app = cf_doctor::App::new(&sdk_config(&proxy.endpoint).await, lab.config(ORIGIN))
+        .expect("the app starts");
+    let options = RunOptions {
+        deadline: Some(tokio::time::Instant::now() + std::time::Duration::from_millis(1)),
+        ..RunOptions::new(false)
+    };
+    let target = Target::Distribution {
+        id: id.clone(),
+        trigger: alarm(&id, None),
+    };
+    let d = match app.run_target(target, &options).await.unwrap() {
+        Outcome::Diagnosed(d) => *d,
+        other => panic!("expected a diagnosis, got {other:?}"),
+    };
+    assert_eq!(
+        proxy.count("cloudfront", "GetOriginRequestPolicy"),
+        0,
+        "nothing started past the deadline"
+    );
+    let gap = d
+        .findings
+        .iter()
+        .find(|f| f.evidence["action"] == "cloudfront:GetOriginRequestPolicy")
+        .unwrap_or_else(|| panic!("the unread policy is a gap: {:#?}", d.findings));
+    assert_eq!(gap.resource, CUSTOM_POLICY);
+    assert!(
+        gap.evidence["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("deadline"),
+        "{}",
+        gap.evidence
+    );
+}

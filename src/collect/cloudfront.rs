@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use aws_sdk_cloudfront::types as cf;
 use futures::StreamExt;
 
-use super::{error_text, CollectError};
+use super::{error_text, Budget, CollectError};
 use crate::evidence::{CustomOrigin, Distribution, Gap, Origin, OriginKind, ViewerCertificate};
 
 /// AWS's managed origin request policies (ids as AWS publishes them) and whether each forwards
@@ -62,19 +62,36 @@ pub fn headers_forward_host(config: &cf::OriginRequestPolicyHeadersConfig) -> bo
     }
 }
 
-/// Reads each policy in `policies` that is not a managed one, once. One that cannot be read is a
-/// gap: its origins are then probed with the origin domain as SNI and Host.
+/// Reads each policy in `policies` that is not a managed one, once, within `budget`. One that
+/// cannot be read (or not in time) is a gap: its origins are then probed with the origin domain as
+/// SNI and Host.
 pub async fn read_host_forwarding(
     client: &aws_sdk_cloudfront::Client,
     policies: BTreeSet<String>,
+    budget: &Budget,
 ) -> (HostForwarding, Vec<Gap>) {
     let unknown: Vec<String> = policies
         .into_iter()
         .filter(|p| managed_forwards_host(p).is_none())
         .collect();
+    let must_end = budget.deadline.map(|d| d - budget.reserve);
     let reads = futures::stream::iter(unknown)
         .map(|policy| async move {
-            let answer = client.get_origin_request_policy().id(&policy).send().await;
+            if !budget.allows_start() {
+                let late = "not started: the deadline was too close to read it and still deliver the report";
+                return (policy, Err(late.to_string()));
+            }
+            let call = client.get_origin_request_policy().id(&policy).send();
+            let answer = match must_end {
+                Some(end) => match tokio::time::timeout_at(end, call).await {
+                    Ok(answer) => answer,
+                    Err(_) => {
+                        let late = "stopped at the deadline, to leave time to deliver the report";
+                        return (policy, Err(late.to_string()));
+                    }
+                },
+                None => call.await,
+            };
             let read = match answer {
                 Ok(out) => out
                     .origin_request_policy()
@@ -121,6 +138,7 @@ fn policies_of(behaviours: &[Behaviour<'_>]) -> BTreeSet<String> {
 pub async fn get_distribution(
     client: &aws_sdk_cloudfront::Client,
     id: &str,
+    budget: &Budget,
 ) -> Result<(Distribution, Vec<Gap>), CollectError> {
     let out = client.get_distribution().id(id).send().await.map_err(|e| {
         let service = e.as_service_error();
@@ -136,7 +154,7 @@ pub async fn get_distribution(
         error: "the answer carried no distribution".into(),
     })?;
     let policies = policies_of(&distribution_behaviours(distribution));
-    let (forwarding, gaps) = read_host_forwarding(client, policies).await;
+    let (forwarding, gaps) = read_host_forwarding(client, policies, budget).await;
     Ok((map_distribution(distribution, &forwarding), gaps))
 }
 
@@ -185,6 +203,7 @@ pub fn map_summary(d: &cf::DistributionSummary, forwarding: &HostForwarding) -> 
 /// policies that could not be read (each read once for the whole account).
 pub async fn list_distributions(
     client: &aws_sdk_cloudfront::Client,
+    budget: &Budget,
 ) -> Result<(Vec<Distribution>, Vec<Gap>), CollectError> {
     let mut pages = client.list_distributions().into_paginator().send();
     let mut summaries = Vec::new();
@@ -200,7 +219,7 @@ pub async fn list_distributions(
         .iter()
         .flat_map(|d| policies_of(&behaviours(d.default_cache_behavior(), d.cache_behaviors())))
         .collect();
-    let (forwarding, gaps) = read_host_forwarding(client, policies).await;
+    let (forwarding, gaps) = read_host_forwarding(client, policies, budget).await;
     let distributions = summaries
         .iter()
         .map(|d| map_summary(d, &forwarding))

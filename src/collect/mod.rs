@@ -263,9 +263,10 @@ impl Collector {
             ..Evidence::default()
         };
         let started = Instant::now();
-        let (distribution, policy_gaps) = cloudfront::get_distribution(&self.cloudfront, id)
-            .await
-            .map_err(|e| e.with_endpoint(&self.endpoint))?;
+        let (distribution, policy_gaps) =
+            cloudfront::get_distribution(&self.cloudfront, id, &budget)
+                .await
+                .map_err(|e| e.with_endpoint(&self.endpoint))?;
         evidence.gaps.extend(policy_gaps);
         evidence.checks.push(Check::new(
             "cloudfront-distribution",

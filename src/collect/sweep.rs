@@ -73,7 +73,7 @@ impl Collector {
 
         progress.phase("listing distributions", 1);
         let started = StdInstant::now();
-        let distributions = match cloudfront::list_distributions(&self.cloudfront).await {
+        let distributions = match cloudfront::list_distributions(&self.cloudfront, &budget).await {
             Ok((list, policy_gaps)) => {
                 evidence.gaps.extend(policy_gaps);
                 evidence.checks.push(Check::since(
