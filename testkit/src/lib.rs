@@ -12,6 +12,7 @@ pub mod origin;
 pub mod pki;
 pub mod proxy;
 pub mod runtime_api;
+mod serve;
 pub mod slack_sink;
 
 pub use aws::{

@@ -20,7 +20,7 @@ use rustls::server::{ClientHello, ResolvesServerCert, ServerConfig};
 use rustls::sign::CertifiedKey;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::{AbortHandle, JoinSet};
+use tokio::task::AbortHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::http;
@@ -128,21 +128,10 @@ where
     F: Fn(TcpStream, Arc<Seen>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let task = tokio::spawn(async move {
-        let mut connections = JoinSet::new();
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                // e.g. out of file descriptors: back off instead of spinning.
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            };
-            *seen.connections.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-            // Reap finished connections so a long test does not accumulate them.
-            while connections.try_join_next().is_some() {}
-            connections.spawn(handle(stream, Arc::clone(&seen)));
-        }
-    });
-    task.abort_handle()
+    crate::serve::accept_loop(listener, move |stream| {
+        *seen.connections.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        handle(stream, Arc::clone(&seen))
+    })
 }
 
 /// A TLS origin on 127.0.0.1 serving `cfg.chain` (exactly as given) with `cfg.key`.

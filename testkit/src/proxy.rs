@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::{AbortHandle, JoinSet};
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::http::{self, RequestHead};
@@ -232,24 +232,15 @@ pub async fn aws_proxy(upstream: &str) -> AwsProxy {
         .expect("a bound loopback listener has no local address (getsockname failed)");
     let state: Arc<Mutex<State>> = Arc::default();
     let shared = Arc::clone(&state);
-    let task = tokio::spawn(async move {
-        let mut connections = JoinSet::new();
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                // e.g. out of file descriptors: back off instead of spinning.
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            };
-            while connections.try_join_next().is_some() {}
-            connections.spawn(serve_connection(stream, upstream_addr, Arc::clone(&shared)));
-        }
+    let task = crate::serve::accept_loop(listener, move |stream| {
+        serve_connection(stream, upstream_addr, Arc::clone(&shared))
     });
     AwsProxy {
         endpoint: format!("http://{addr}"),
         addr,
         upstream: upstream_addr,
         state,
-        task: task.abort_handle(),
+        task,
     }
 }
 

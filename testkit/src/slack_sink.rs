@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
-use tokio::task::{AbortHandle, JoinSet};
+use tokio::task::AbortHandle;
 
 use crate::http;
 
@@ -121,18 +121,8 @@ pub async fn slack_sink() -> SlackSink {
         .expect("a bound loopback listener has no local address (getsockname failed): rerun; if it persists, check the sandbox network namespace");
     let state: Arc<Mutex<State>> = Arc::default();
     let shared = Arc::clone(&state);
-    let task = tokio::spawn(async move {
-        let mut connections = JoinSet::new();
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            };
-            while connections.try_join_next().is_some() {}
-            connections.spawn(handle(stream, Arc::clone(&shared)));
-        }
-    })
-    .abort_handle();
+    let task =
+        crate::serve::accept_loop(listener, move |stream| handle(stream, Arc::clone(&shared)));
     SlackSink {
         url: format!("http://{addr}/services/T000/B000/XXXX"),
         state,
