@@ -6,10 +6,7 @@ mod common;
 
 use std::process::Output;
 
-use cf_doctor_testkit::{
-    aws_env, moto, receive_all, slack_sink, tls_origin, topic_with_queue, DistributionSpec,
-    LeafSpec, OriginConfig,
-};
+use cf_doctor_testkit::{aws_env, moto, receive_all, slack_sink, topic_with_queue};
 use common::lab;
 use serde_json::Value;
 
@@ -47,13 +44,7 @@ struct Outage {
 
 async fn outage(host: &str) -> Outage {
     let lab = lab().await;
-    let leaf = lab
-        .ca
-        .leaf(&LeafSpec::valid_for(&[host]).expired_days_ago(3));
-    let origin = tls_origin(OriginConfig::new(leaf.full_chain(), leaf.key_der)).await;
-    let id = lab
-        .distribution(&DistributionSpec::https_origin(host, origin.port()))
-        .await;
+    let (origin, id) = lab.expired_origin(host, 3).await;
     Outage {
         resolve: format!("{host}=127.0.0.1"),
         lab,

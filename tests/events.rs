@@ -1,6 +1,8 @@
 //! Every sample in events/ is accepted and classified as documented; bad input is refused with a
 //! message that names what was received and what is accepted.
 
+mod common;
+
 use cf_doctor::trigger::{parse_event_text, Target, TriggerError};
 
 fn parse_file(name: &str) -> Vec<Target> {
@@ -11,13 +13,7 @@ fn parse_file(name: &str) -> Vec<Target> {
 
 #[test]
 fn every_sample_event_is_accepted() {
-    let dir = format!("{}/events", env!("CARGO_MANIFEST_DIR"));
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".json"))
-        .collect();
-    names.sort();
+    let (_, names) = common::sample_events();
     assert!(
         names.len() >= 8,
         "expected the documented samples in events/, found {names:?}"

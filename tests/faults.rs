@@ -165,20 +165,7 @@ async fn two_sweeps_and_ten_alarm_diagnoses_at_once_equal_one_at_a_time() {
 #[tokio::test(flavor = "multi_thread")]
 async fn with_sns_down_slack_still_gets_the_report_and_the_run_fails_carrying_it() {
     let lab = lab().await;
-    let leaf = lab
-        .ca
-        .leaf(&LeafSpec::valid_for(&["sns-down.origin.test"]).expired_days_ago(1));
-    let origin = tls_origin(OriginConfig::new(
-        leaf.full_chain(),
-        leaf.key_der.clone_key(),
-    ))
-    .await;
-    let id = lab
-        .distribution(&DistributionSpec::https_origin(
-            "sns-down.origin.test",
-            origin.port(),
-        ))
-        .await;
+    let (_origin, id) = lab.expired_origin("sns-down.origin.test", 1).await;
     let sink = slack_sink().await;
     let mut config = lab.config("sns-down.origin.test");
     config.sns_topic_arn = Some("arn:aws:sns:us-east-1:123456789012:deleted-topic".into());
@@ -212,20 +199,7 @@ async fn with_sns_down_slack_still_gets_the_report_and_the_run_fails_carrying_it
 #[tokio::test(flavor = "multi_thread")]
 async fn with_slack_down_sns_still_gets_the_report() {
     let lab = lab().await;
-    let leaf = lab
-        .ca
-        .leaf(&LeafSpec::valid_for(&["slack-down.origin.test"]).expired_days_ago(1));
-    let origin = tls_origin(OriginConfig::new(
-        leaf.full_chain(),
-        leaf.key_der.clone_key(),
-    ))
-    .await;
-    let id = lab
-        .distribution(&DistributionSpec::https_origin(
-            "slack-down.origin.test",
-            origin.port(),
-        ))
-        .await;
+    let (_origin, id) = lab.expired_origin("slack-down.origin.test", 1).await;
     let sns = aws_sdk_sns::Client::new(&lab.sdk);
     let sqs = aws_sdk_sqs::Client::new(&lab.sdk);
     let (topic, queue) = cf_doctor_testkit::topic_with_queue(&sns, &sqs, "faults-slack-down").await;

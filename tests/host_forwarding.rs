@@ -13,7 +13,7 @@ use cf_doctor_testkit::{
     aws_proxy, import_certificate, sdk_config, tls_origin, AwsProxy, DistributionSpec, Fault,
     FaultKind, LeafSpec, Origin, OriginConfig,
 };
-use common::{alarm, lab};
+use common::{alarm, codes, gaps, lab};
 
 const ORIGIN: &str = "origin.hostpolicy.test";
 const ALIAS: &str = "www.hostpolicy.test";
@@ -98,18 +98,6 @@ async fn diagnose(policy: &str, answer: Option<FaultKind>) -> Run {
         proxy,
         origin,
     }
-}
-
-fn codes(d: &Diagnosis) -> Vec<&'static str> {
-    d.findings.iter().map(|f| f.code.as_str()).collect()
-}
-
-fn gaps(d: &Diagnosis) -> Vec<String> {
-    d.findings
-        .iter()
-        .filter(|f| f.code == Code::InspectionIncomplete)
-        .map(|f| f.evidence["action"].as_str().unwrap_or("?").to_string())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,9 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use cf_doctor_testkit::{
-    aws_env, moto, runtime_api, tls_origin, DistributionSpec, LeafSpec, OriginConfig, RuntimeApi,
-};
+use cf_doctor_testkit::{aws_env, moto, runtime_api, RuntimeApi};
 use common::lab;
 use serde_json::Value;
 
@@ -140,28 +138,9 @@ impl Bootstrap {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_sample_event_is_answered_by_the_lambda_face() {
     let lab = lab().await;
-    let leaf = lab
-        .ca
-        .leaf(&LeafSpec::valid_for(&["lambda.origin.test"]).expired_days_ago(1));
-    let origin = tls_origin(OriginConfig::new(
-        leaf.full_chain(),
-        leaf.key_der.clone_key(),
-    ))
-    .await;
-    let id = lab
-        .distribution(&DistributionSpec::https_origin(
-            "lambda.origin.test",
-            origin.port(),
-        ))
-        .await;
+    let (_origin, id) = lab.expired_origin("lambda.origin.test", 1).await;
 
-    let dir = format!("{}/events", env!("CARGO_MANIFEST_DIR"));
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".json"))
-        .collect();
-    names.sort();
+    let (dir, names) = common::sample_events();
     assert!(names.len() >= 8, "the samples in events/: {names:?}");
     // The alarm events name E2EXAMPLE: the created distribution takes its place.
     let mut events: Vec<Value> = names

@@ -8,7 +8,7 @@ mod common;
 use cf_doctor::diagnosis::{Code, Diagnosis, Verdict};
 use cf_doctor_testkit::{import_certificate, tls_origin, DistributionSpec, LeafSpec, OriginConfig};
 use common::alb::{alb, AlbSpec, Ingress};
-use common::{alarm, lab};
+use common::{alarm, codes, lab};
 
 #[derive(Clone, Copy)]
 enum Broken {
@@ -61,10 +61,6 @@ async fn diagnose(name: &str, broken: Broken) -> Diagnosis {
     app.diagnose(&id, alarm(&id, None))
         .await
         .expect("the inspection completes")
-}
-
-fn codes(d: &Diagnosis) -> Vec<&'static str> {
-    d.findings.iter().map(|f| f.code.as_str()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,6 +1,8 @@
 //! What moto cannot express (it reports EMAIL validation as DNS, has no renewal states, and does
 //! not deny calls): the real SDK clients with aws-smithy-mocks rules in place of the service.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,33 +21,16 @@ use cf_doctor::collect::probe::{Prober, TlsSetup};
 use cf_doctor::collect::{Collector, InfraClients};
 use cf_doctor::diagnosis::{Code, TriggerInfo, Verdict};
 use cf_doctor::evidence::Thresholds;
+use common::gaps;
 
 const CERT_ARN: &str = "arn:aws:acm:us-east-1:123456789012:certificate/0e1f2a3b-email";
 
-/// A distribution with only an S3 origin (nothing to probe live) and an ACM viewer certificate.
-fn distribution() -> GetDistributionOutput {
-    let origin = cf::Origin::builder()
-        .id("assets")
-        .domain_name("assets.s3.us-east-1.amazonaws.com")
-        .s3_origin_config(
-            cf::S3OriginConfig::builder()
-                .origin_access_identity("")
-                .build(),
-        )
-        .build()
-        .unwrap();
-    let config = cf::DistributionConfig::builder()
+/// A mocked distribution's configuration with its one origin.
+fn config_with(origin: cf::Origin) -> cf::builders::DistributionConfigBuilder {
+    cf::DistributionConfig::builder()
         .caller_reference("mocked")
         .comment("mocked")
         .enabled(true)
-        .aliases(
-            cf::Aliases::builder()
-                .quantity(2)
-                .items("shop.example")
-                .items("www.shop.example")
-                .build()
-                .unwrap(),
-        )
         .origins(
             cf::Origins::builder()
                 .quantity(1)
@@ -53,14 +38,10 @@ fn distribution() -> GetDistributionOutput {
                 .build()
                 .unwrap(),
         )
-        .viewer_certificate(
-            cf::ViewerCertificate::builder()
-                .acm_certificate_arn(CERT_ARN)
-                .ssl_support_method(cf::SslSupportMethod::SniOnly)
-                .build(),
-        )
-        .build()
-        .unwrap();
+}
+
+/// GetDistribution's answer for distribution E2MOCKED with `config`.
+fn answer(config: cf::DistributionConfig) -> GetDistributionOutput {
     let distribution = cf::Distribution::builder()
         .id("E2MOCKED")
         .arn("arn:aws:cloudfront::123456789012:distribution/E2MOCKED")
@@ -74,6 +55,38 @@ fn distribution() -> GetDistributionOutput {
     GetDistributionOutput::builder()
         .distribution(distribution)
         .build()
+}
+
+/// A distribution with only an S3 origin (nothing to probe live) and an ACM viewer certificate.
+fn distribution() -> GetDistributionOutput {
+    let origin = cf::Origin::builder()
+        .id("assets")
+        .domain_name("assets.s3.us-east-1.amazonaws.com")
+        .s3_origin_config(
+            cf::S3OriginConfig::builder()
+                .origin_access_identity("")
+                .build(),
+        )
+        .build()
+        .unwrap();
+    let config = config_with(origin)
+        .aliases(
+            cf::Aliases::builder()
+                .quantity(2)
+                .items("shop.example")
+                .items("www.shop.example")
+                .build()
+                .unwrap(),
+        )
+        .viewer_certificate(
+            cf::ViewerCertificate::builder()
+                .acm_certificate_arn(CERT_ARN)
+                .ssl_support_method(cf::SslSupportMethod::SniOnly)
+                .build(),
+        )
+        .build()
+        .unwrap();
+    answer(config)
 }
 
 fn email_validated_certificate(days_left: i64) -> DescribeCertificateOutput {
@@ -339,32 +352,8 @@ fn alb_distribution() -> GetDistributionOutput {
         .custom_origin_config(custom)
         .build()
         .unwrap();
-    let config = cf::DistributionConfig::builder()
-        .caller_reference("mocked")
-        .comment("mocked")
-        .enabled(true)
-        .origins(
-            cf::Origins::builder()
-                .quantity(1)
-                .items(origin)
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
-    let distribution = cf::Distribution::builder()
-        .id("E2MOCKED")
-        .arn("arn:aws:cloudfront::123456789012:distribution/E2MOCKED")
-        .status("Deployed")
-        .domain_name("d111111abcdef8.cloudfront.net")
-        .last_modified_time(aws_smithy_types::DateTime::from_secs(1_700_000_000))
-        .in_progress_invalidation_batches(0)
-        .distribution_config(config)
-        .build()
-        .unwrap();
-    GetDistributionOutput::builder()
-        .distribution(distribution)
-        .build()
+    let config = config_with(origin).build().unwrap();
+    answer(config)
 }
 
 const ALB_DNS: &str = "shop-alb-1.us-east-1.elb.amazonaws.com";
@@ -391,14 +380,6 @@ async fn diagnose_with_infra(infra: InfraClients) -> cf_doctor::diagnosis::Diagn
         tls: TlsSetup::new(None).unwrap(),
     });
     diagnose(&c).await
-}
-
-fn gaps(d: &cf_doctor::diagnosis::Diagnosis) -> Vec<String> {
-    d.findings
-        .iter()
-        .filter(|f| f.code == Code::InspectionIncomplete)
-        .map(|f| f.evidence["action"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[tokio::test]

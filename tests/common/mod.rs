@@ -9,7 +9,10 @@ use std::time::Duration;
 use cf_doctor::config::Config;
 use cf_doctor::diagnosis::{Diagnosis, TriggerInfo};
 use cf_doctor::App;
-use cf_doctor_testkit::{create_distribution, moto, sdk_config, DistributionSpec, TestCa};
+use cf_doctor_testkit::{
+    create_distribution, moto, sdk_config, tls_origin, DistributionSpec, LeafSpec, Origin,
+    OriginConfig, TestCa,
+};
 
 pub struct Lab {
     pub sdk: aws_config::SdkConfig,
@@ -56,6 +59,20 @@ impl Lab {
         create_distribution(&self.cloudfront, spec).await
     }
 
+    /// The founding outage for `host`: a loopback origin serving a certificate that expired
+    /// `days_ago` days ago, and a distribution in front of it. Returns the origin (keep it alive)
+    /// and the distribution id.
+    pub async fn expired_origin(&self, host: &str, days_ago: i64) -> (Origin, String) {
+        let leaf = self
+            .ca
+            .leaf(&LeafSpec::valid_for(&[host]).expired_days_ago(days_ago));
+        let origin = tls_origin(OriginConfig::new(leaf.full_chain(), leaf.key_der)).await;
+        let id = self
+            .distribution(&DistributionSpec::https_origin(host, origin.port()))
+            .await;
+        (origin, id)
+    }
+
     /// Seeds a distribution whose origin `host` is served on `port`, then diagnoses it as an alarm
     /// about `status` would.
     pub async fn diagnose(
@@ -81,6 +98,27 @@ pub fn alarm(id: &str, status: Option<u16>) -> TriggerInfo {
         distribution_id: Some(id.into()),
         status,
     }
+}
+
+/// The sample events in events/ (file names, sorted) and the folder they are in.
+pub fn sample_events() -> (String, Vec<String>) {
+    let dir = format!("{}/events", env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    (dir, names)
+}
+
+/// The actions named by the report's `inspection-incomplete` findings.
+pub fn gaps(d: &Diagnosis) -> Vec<String> {
+    d.findings
+        .iter()
+        .filter(|f| f.code == cf_doctor::diagnosis::Code::InspectionIncomplete)
+        .map(|f| f.evidence["action"].as_str().unwrap_or("?").to_string())
+        .collect()
 }
 
 pub fn codes(d: &Diagnosis) -> Vec<&'static str> {
