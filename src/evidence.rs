@@ -55,6 +55,17 @@ pub struct Gap {
     pub unchecked: String,
 }
 
+impl Gap {
+    pub fn new(action: &str, resource: &str, error: String, unchecked: &str) -> Gap {
+        Gap {
+            action: action.into(),
+            resource: resource.into(),
+            error,
+            unchecked: unchecked.into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Distribution {
     pub id: String,

@@ -112,12 +112,12 @@ pub async fn read_host_forwarding(
             Ok(forwards) => {
                 forwarding.0.insert(policy, forwards);
             }
-            Err(error) => gaps.push(Gap {
-                action: "cloudfront:GetOriginRequestPolicy".into(),
-                resource: policy,
+            Err(error) => gaps.push(Gap::new(
+                "cloudfront:GetOriginRequestPolicy",
+                &policy,
                 error,
-                unchecked: "whether the origins behind this origin request policy receive the viewer's Host (their probes use the origin domain as SNI and Host)".into(),
-            }),
+                "whether the origins behind this origin request policy receive the viewer's Host (their probes use the origin domain as SNI and Host)",
+            )),
         }
     }
     gaps.sort_by(|a, b| a.resource.cmp(&b.resource));

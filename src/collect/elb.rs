@@ -104,7 +104,7 @@ impl Collector {
                             listings.insert(region.clone(), list);
                         }
                         Err(error) => {
-                            evidence.gaps.push(gap(
+                            evidence.gaps.push(Gap::new(
                                 "elasticloadbalancing:DescribeLoadBalancers",
                                 region,
                                 error,
@@ -225,7 +225,7 @@ impl Collector {
                 }
             }
             if listings.get(region).is_some_and(|l| l.len() > MAX_SCANNED) {
-                evidence.gaps.push(gap("elasticloadbalancing:DescribeListeners", region, format!("more than {MAX_SCANNED} load balancers"), &format!("whether a load balancer beyond the first {MAX_SCANNED} in {region} serves {}", origin.host)));
+                evidence.gaps.push(Gap::new("elasticloadbalancing:DescribeListeners", region, format!("more than {MAX_SCANNED} load balancers"), &format!("whether a load balancer beyond the first {MAX_SCANNED} in {region} serves {}", origin.host)));
             }
         }
         None
@@ -264,7 +264,7 @@ impl Collector {
             cloudfront_prefix_list: None,
         };
         match describe_listeners(&infra.elb, &arn).await {
-            Err(error) => evidence.gaps.push(gap(
+            Err(error) => evidence.gaps.push(Gap::new(
                 "elasticloadbalancing:DescribeListeners",
                 &arn,
                 error,
@@ -340,7 +340,7 @@ impl Collector {
                         }
                     }
                 }
-                Err(e) => evidence.gaps.push(gap(
+                Err(e) => evidence.gaps.push(Gap::new(
                     "elasticloadbalancing:DescribeListenerCertificates",
                     &arn,
                     error_text(&e),
@@ -370,7 +370,7 @@ impl Collector {
                     .first()
                     .map(|p| p.ssl_protocols().to_vec()),
                 Err(e) => {
-                    evidence.gaps.push(gap(
+                    evidence.gaps.push(Gap::new(
                         "elasticloadbalancing:DescribeSSLPolicies",
                         policy,
                         error_text(&e),
@@ -459,7 +459,7 @@ async fn target_health(
             .await
         {
             Err(e) => {
-                evidence.gaps.push(gap(
+                evidence.gaps.push(Gap::new(
                     "elasticloadbalancing:DescribeTargetHealth",
                     &arn,
                     error_text(&e),
@@ -535,7 +535,7 @@ impl Collector {
                 .and_then(|p| p.prefix_list_id())
                 .map(str::to_string),
             Err(e) => {
-                evidence.gaps.push(gap(
+                evidence.gaps.push(Gap::new(
                     "ec2:DescribeManagedPrefixLists",
                     region,
                     error_text(&e),
@@ -551,7 +551,7 @@ impl Collector {
             .await
         {
             Err(e) => {
-                evidence.gaps.push(gap(
+                evidence.gaps.push(Gap::new(
                     "ec2:DescribeSecurityGroups",
                     &ids.join(","),
                     error_text(&e),
@@ -628,15 +628,6 @@ fn opening_rule(
         return Some(format!("{ports} from ::/0"));
     }
     None
-}
-
-fn gap(action: &str, resource: &str, error: String, unchecked: &str) -> Gap {
-    Gap {
-        action: action.into(),
-        resource: resource.into(),
-        error,
-        unchecked: unchecked.into(),
-    }
 }
 
 #[cfg(test)]
