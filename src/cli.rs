@@ -1,18 +1,20 @@
-//! The CLI face: `diagnose`, `sweep` and `invoke` over the same engine as the Lambda handler.
-//! Exit codes: 0 ok, 1 warning, 2 critical, 3 inspection incomplete, 64 usage error.
+//! The CLI face: `diagnose`, `sweep` and `invoke` over the same engine as the Lambda handler, and
+//! `explain` replaying saved evidence offline. Exit codes: 0 ok, 1 warning, 2 critical,
+//! 3 inspection incomplete, 64 usage error.
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
-use crate::render::{self, Format};
-use crate::trigger::{self, Target};
-use crate::{handler, App, Outcome, RunError, RunOptions};
+use cf_doctor_model::TriggerInfo;
+use cf_doctor_render::{self as render, Format};
 
-pub const EXIT_INCOMPLETE: i32 = 3;
-pub const EXIT_USAGE: i32 = 64;
+use crate::config::Config;
+use crate::exit;
+use crate::replay::EvidenceLog;
+use crate::trigger::{self, Target};
+use crate::{handler, App, RunError, RunOptions, TargetResult};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,6 +37,9 @@ pub struct Cli {
     /// PEM roots trusted in addition to the public roots (CloudFront itself trusts only public CAs)
     #[arg(long, global = true, value_name = "PATH")]
     pub ca_file: Option<PathBuf>,
+    /// Also write what was collected to FILE (cf-doctor/evidence/v1), for `cf-doctor explain`
+    #[arg(long, global = true, value_name = "FILE")]
+    pub save_evidence: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,6 +56,11 @@ pub enum Command {
         #[arg(value_name = "EVENT.json")]
         event: String,
     },
+    /// Replay saved evidence (--save-evidence) through the rules, offline: no AWS, no network
+    Explain {
+        #[arg(value_name = "EVIDENCE.json")]
+        evidence: String,
+    },
 }
 
 /// Parses arguments and configuration; usage errors exit 64 (help and version exit 0).
@@ -58,7 +68,11 @@ pub fn parse() -> Result<(Cli, Config), i32> {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return Err(code);
         }
@@ -67,13 +81,13 @@ pub fn parse() -> Result<(Cli, Config), i32> {
         Ok(config) => config,
         Err(e) => {
             eprintln!("cf-doctor: configuration error: {e}");
-            return Err(EXIT_USAGE);
+            return Err(exit::USAGE);
         }
     };
     for entry in &cli.resolve {
         if let Err(expected) = config.add_resolve(entry) {
             eprintln!("cf-doctor: --resolve {entry:?} is not valid: expected {expected}");
-            return Err(EXIT_USAGE);
+            return Err(exit::USAGE);
         }
     }
     if cli.ca_file.is_some() {
@@ -82,47 +96,49 @@ pub fn parse() -> Result<(Cli, Config), i32> {
     Ok((cli, config))
 }
 
-/// What a command asks for, checked before any AWS client exists: a bad distribution id or event
-/// is refused without looking up credentials or a region.
-pub enum Work {
+/// A command's input, checked before any AWS client exists: a bad distribution id or event is
+/// refused without looking up credentials or a region.
+pub enum CheckedInput {
     Targets(Vec<Target>),
     Event(serde_json::Value),
+    /// Saved evidence to replay offline.
+    Evidence(String),
 }
 
-/// Checks the command's own input (distribution id, event file); a usage error is printed and
-/// its exit code returned.
-pub fn prepare(command: &Command) -> Result<Work, i32> {
+/// Checks the command's own input (distribution id, event file, flags that go with it); a usage
+/// error is printed and its exit code returned.
+pub fn prepare(cli: &Cli) -> Result<CheckedInput, i32> {
     let refuse = |message: String| {
         eprintln!("cf-doctor: {message}");
-        EXIT_USAGE
+        exit::USAGE
     };
-    match command {
+    match &cli.command {
         Command::Diagnose { distribution_id } => {
             let id =
                 trigger::distribution_id(distribution_id).map_err(|e| refuse(e.to_string()))?;
-            Ok(Work::Targets(vec![Target::Distribution {
-                trigger: crate::diagnosis::TriggerInfo {
-                    kind: "manual".into(),
-                    detail: format!("cf-doctor diagnose {id}"),
-                    distribution_id: Some(id.clone()),
-                    status: None,
-                },
+            Ok(CheckedInput::Targets(vec![Target::Distribution {
+                trigger: TriggerInfo::manual(format!("cf-doctor diagnose {id}"), Some(id.clone())),
                 id,
             }]))
         }
-        Command::Sweep => Ok(Work::Targets(vec![Target::Sweep {
-            trigger: crate::diagnosis::TriggerInfo {
-                kind: "manual".into(),
-                detail: "cf-doctor sweep".into(),
-                distribution_id: None,
-                status: None,
-            },
+        Command::Sweep => Ok(CheckedInput::Targets(vec![Target::Sweep {
+            trigger: TriggerInfo::manual("cf-doctor sweep", None),
         }])),
         Command::Invoke { event } => {
             let text = read_event(event).map_err(refuse)?;
             trigger::parse_event_text(&text).map_err(|e| refuse(e.to_string()))?;
             // parse_event_text accepted it, so it is JSON.
-            Ok(Work::Event(serde_json::from_str(&text).unwrap_or_default()))
+            Ok(CheckedInput::Event(
+                serde_json::from_str(&text).unwrap_or_default(),
+            ))
+        }
+        Command::Explain { evidence } => {
+            if cli.notify || cli.save_evidence.is_some() {
+                return Err(refuse(
+                    "explain replays saved evidence offline: --notify and --save-evidence do not apply to it".into(),
+                ));
+            }
+            Ok(CheckedInput::Evidence(evidence.clone()))
         }
     }
 }
@@ -134,67 +150,125 @@ pub async fn main() -> i32 {
         Ok(parsed) => parsed,
         Err(code) => return code,
     };
-    let work = match prepare(&cli.command) {
-        Ok(work) => work,
+    let input = match prepare(&cli) {
+        Ok(input) => input,
         Err(code) => return code,
     };
+    if let CheckedInput::Evidence(path) = &input {
+        return explain(path, output_format(&cli));
+    }
     match App::start(config).await {
-        Ok(app) => Box::pin(run(&cli, &app, work)).await,
+        Ok(app) => Box::pin(run(&cli, &app, input)).await,
         Err(e) => {
             eprintln!("cf-doctor: {e}");
-            EXIT_USAGE
+            exit::USAGE
         }
     }
 }
 
-pub async fn run(cli: &Cli, app: &App, work: Work) -> i32 {
-    let format = match cli.format.as_deref() {
+fn output_format(cli: &Cli) -> Format {
+    match cli.format.as_deref() {
         Some(f) => f.parse().unwrap_or(Format::Json),
         None if std::io::stdout().is_terminal() => Format::Text,
         None => Format::Json,
-    };
-    let options = RunOptions {
-        progress: crate::progress::for_terminal(),
-        ..RunOptions::new(cli.notify)
-    };
-    let result = match work {
-        Work::Targets(targets) => app.run_targets(targets, &options).await,
-        Work::Event(event) => handler::handle(app, &event, &options).await,
-    };
-    match result {
-        Ok(outcomes) => {
-            print_outcomes(&outcomes, format);
-            outcomes.iter().map(Outcome::exit_code).max().unwrap_or(0)
-        }
-        Err(RunError::Delivery { error, reports }) => {
-            let outcomes: Vec<Outcome> = reports.into_iter().map(Outcome::Diagnosed).collect();
-            print_outcomes(&outcomes, format);
-            eprintln!("cf-doctor: {error}");
-            EXIT_INCOMPLETE
-        }
-        Err(e @ RunError::Trigger(_)) => {
-            eprintln!("cf-doctor: {e}");
-            EXIT_USAGE
+    }
+}
+
+/// Replays saved evidence: the same report as the run that saved it, with no AWS client built.
+fn explain(path: &str, format: Format) -> i32 {
+    match crate::replay::explain(path) {
+        Ok(diagnoses) => {
+            let results: Vec<TargetResult> = diagnoses
+                .into_iter()
+                .map(|d| TargetResult::Diagnosed(Box::new(d)))
+                .collect();
+            print_results(&results, format);
+            results
+                .iter()
+                .map(TargetResult::exit_code)
+                .max()
+                .unwrap_or(exit::OK)
         }
         Err(e) => {
             eprintln!("cf-doctor: {e}");
-            EXIT_INCOMPLETE
+            exit::USAGE
         }
     }
 }
 
-fn print_outcomes(outcomes: &[Outcome], format: Format) {
-    if format == Format::Json && outcomes.len() != 1 {
+pub async fn run(cli: &Cli, app: &App, input: CheckedInput) -> i32 {
+    let format = output_format(cli);
+    let evidence = cli.save_evidence.as_ref().map(|_| EvidenceLog::default());
+    let options = RunOptions {
+        progress: crate::progress::for_terminal(),
+        evidence: evidence.clone(),
+        ..RunOptions::new(cli.notify)
+    };
+    let result = match input {
+        CheckedInput::Targets(targets) => app.run_targets(targets, &options).await,
+        CheckedInput::Event(event) => handler::handle(app, &event, &options).await,
+        CheckedInput::Evidence(path) => return explain(&path, format),
+    };
+    let saved = match (&cli.save_evidence, &evidence) {
+        (Some(path), Some(log)) => save(path, log),
+        _ => Ok(()),
+    };
+    let code = match result {
+        Ok(results) => {
+            print_results(&results, format);
+            results
+                .iter()
+                .map(TargetResult::exit_code)
+                .max()
+                .unwrap_or(exit::OK)
+        }
+        Err(RunError::Delivery { error, reports }) => {
+            let results: Vec<TargetResult> =
+                reports.into_iter().map(TargetResult::Diagnosed).collect();
+            print_results(&results, format);
+            eprintln!("cf-doctor: {error}");
+            exit::INCOMPLETE
+        }
+        Err(e @ RunError::Trigger(_)) => {
+            eprintln!("cf-doctor: {e}");
+            exit::USAGE
+        }
+        Err(e) => {
+            eprintln!("cf-doctor: {e}");
+            exit::INCOMPLETE
+        }
+    };
+    match saved {
+        Ok(()) => code,
+        Err(message) => {
+            // The report is printed; only the copy of its evidence is missing, and that is said.
+            eprintln!("cf-doctor: {message}");
+            code.max(exit::INCOMPLETE)
+        }
+    }
+}
+
+fn save(path: &std::path::Path, log: &EvidenceLog) -> Result<(), String> {
+    std::fs::write(path, log.to_json() + "\n").map_err(|e| {
+        format!(
+            "cannot write the evidence to {}: {e} (the report above is complete)",
+            path.display()
+        )
+    })
+}
+
+fn print_results(results: &[TargetResult], format: Format) {
+    if format == Format::Json && results.len() != 1 {
         println!(
             "{}",
-            serde_json::to_string_pretty(&handler::response(outcomes)).unwrap_or_default()
+            serde_json::to_string_pretty(&handler::response(results)).unwrap_or_default()
         );
         return;
     }
-    for outcome in outcomes {
-        match outcome {
-            Outcome::Diagnosed(d) => println!("{}", render::render(d, format)),
-            Outcome::Acknowledged { note, .. } if format == Format::Text => println!("{note}"),
+    for result in results {
+        match result {
+            TargetResult::Diagnosed(d) => println!("{}", render::render(d, format)),
+            TargetResult::Acknowledged { note, .. } if format == Format::Text => println!("{note}"),
             other => println!(
                 "{}",
                 serde_json::to_string_pretty(&other.to_json()).unwrap_or_default()

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::evidence::Thresholds;
+use cf_doctor_model::evidence::Thresholds;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {

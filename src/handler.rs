@@ -4,7 +4,7 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
-use crate::{App, Outcome, RunError, RunOptions};
+use crate::{exit, App, RunError, RunOptions, TargetResult};
 
 /// The Lambda face: configuration from the environment, clients built once, then events served
 /// until the runtime stops us. Returns the process exit code.
@@ -13,14 +13,14 @@ pub async fn main() -> i32 {
         Ok(config) => config,
         Err(e) => {
             tracing::error!(error = %e, "configuration error");
-            return crate::cli::EXIT_USAGE;
+            return exit::USAGE;
         }
     };
     let app = match App::start(config).await {
         Ok(app) => app,
         Err(e) => {
             tracing::error!(error = %e, "cannot start");
-            return crate::cli::EXIT_USAGE;
+            return exit::USAGE;
         }
     };
     match Box::pin(run(app)).await {
@@ -39,10 +39,10 @@ pub async fn run(app: App) -> Result<(), lambda_runtime::Error> {
             deadline: deadline_of(&event.context),
             ..RunOptions::new(true)
         };
-        let outcomes = Box::pin(handle(app, &event.payload, &options))
+        let results = Box::pin(handle(app, &event.payload, &options))
             .await
             .map_err(lambda_runtime::Error::from)?;
-        Ok::<Value, lambda_runtime::Error>(response(&outcomes))
+        Ok::<Value, lambda_runtime::Error>(response(&results))
     }))
     .await
 }
@@ -62,15 +62,15 @@ pub async fn handle(
     app: &App,
     event: &Value,
     options: &RunOptions,
-) -> Result<Vec<Outcome>, RunError> {
+) -> Result<Vec<TargetResult>, RunError> {
     match Box::pin(app.run_event(event, options)).await {
-        Ok(outcomes) => {
-            for outcome in &outcomes {
-                if let Outcome::Diagnosed(d) = outcome {
+        Ok(results) => {
+            for result in &results {
+                if let TargetResult::Diagnosed(d) = result {
                     tracing::info!(verdict = d.verdict.as_str(), probable_cause = ?d.probable_cause, summary = %d.summary, "diagnosis");
                 }
             }
-            Ok(outcomes)
+            Ok(results)
         }
         Err(RunError::Delivery { error, reports }) => {
             // No report is lost: the whole report goes to the log before the invocation fails.
@@ -90,9 +90,9 @@ pub async fn handle(
 
 /// The invocation result: the diagnosis (or acknowledgement) itself, or a list when an SNS event
 /// carried several alarms.
-pub fn response(outcomes: &[Outcome]) -> Value {
-    match outcomes {
+pub fn response(results: &[TargetResult]) -> Value {
+    match results {
         [single] => single.to_json(),
-        many => Value::Array(many.iter().map(Outcome::to_json).collect()),
+        many => Value::Array(many.iter().map(TargetResult::to_json).collect()),
     }
 }

@@ -1,19 +1,15 @@
 //! cf-doctor: tells an on-call engineer why CloudFront returns 5xx. The pipeline, one way only:
-//! trigger -> collect -> rules -> diagnosis -> render -> notify. `handler` and `cli` are two thin
-//! faces over [`App`].
+//! trigger -> collect -> rules -> render -> notify, each stage its own crate below this one
+//! (docs/architecture.md). `handler` and `cli` are two thin faces over [`App`].
 
-pub mod aws;
 pub mod cli;
-pub mod collect;
 pub mod config;
-pub mod diagnosis;
-pub mod evidence;
+pub mod exit;
 pub mod handler;
 pub mod logging;
 pub mod notify;
 pub mod progress;
-pub mod render;
-pub mod rules;
+pub mod replay;
 pub mod trigger;
 
 use std::time::Instant;
@@ -21,12 +17,12 @@ use std::time::Instant;
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use collect::probe::{Prober, TlsSetup};
-use collect::sweep::{Progress, Scope, Silent, SweepOptions};
-use collect::{CollectError, Collector};
+use cf_doctor_collect::probe::{Prober, TlsSetup};
+use cf_doctor_collect::sweep::{Progress, Scope, Silent, SweepOptions};
+use cf_doctor_collect::{CollectError, Collector};
+use cf_doctor_model::replay::Run;
+use cf_doctor_model::{Diagnosis, Recovery, TriggerInfo, Verdict};
 use config::Config;
-use diagnosis::{Diagnosis, TriggerInfo};
-use evidence::Evidence;
 use notify::slack::WebhookSource;
 use notify::{DeliveryError, Notice, Notifier};
 use trigger::{Target, TriggerError};
@@ -36,7 +32,7 @@ pub enum StartError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
     #[error("ORIGIN_CA_FILE / --ca-file: {0}")]
-    CaFile(#[from] collect::probe::tls::TlsSetupError),
+    CaFile(#[from] cf_doctor_collect::probe::tls::TlsSetupError),
     #[error("both SLACK_WEBHOOK_URL and SLACK_WEBHOOK_SECRET_ID are set: set one (the secret in Lambda, the URL for local use)")]
     TwoWebhooks,
 }
@@ -55,22 +51,22 @@ pub enum RunError {
     },
 }
 
-/// What one target produced.
+/// What one target produced: a diagnosis, or an acknowledgement of an alarm leaving ALARM.
 #[derive(Debug, Clone)]
-pub enum Outcome {
+pub enum TargetResult {
     Diagnosed(Box<Diagnosis>),
     Acknowledged {
         trigger: TriggerInfo,
         note: String,
-        recovery: Option<trigger::Recovery>,
+        recovery: Option<Recovery>,
     },
 }
 
-impl Outcome {
+impl TargetResult {
     pub fn to_json(&self) -> Value {
         match self {
-            Outcome::Diagnosed(d) => serde_json::to_value(d).unwrap_or(Value::Null),
-            Outcome::Acknowledged {
+            TargetResult::Diagnosed(d) => serde_json::to_value(d).unwrap_or(Value::Null),
+            TargetResult::Acknowledged {
                 trigger,
                 note,
                 recovery,
@@ -83,19 +79,22 @@ impl Outcome {
     /// Exit code by verdict (an acknowledgement is fine).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Outcome::Diagnosed(d) => d.verdict.exit_code(),
-            Outcome::Acknowledged { .. } => 0,
+            TargetResult::Diagnosed(d) => d.verdict.exit_code(),
+            TargetResult::Acknowledged { .. } => exit::OK,
         }
     }
 }
 
-/// How one event is run: whether to deliver, by when the report must be out, who hears progress.
+/// How one event is run: whether to deliver, by when the report must be out, who hears progress,
+/// and whether the collected evidence is kept for replay.
 #[derive(Clone)]
 pub struct RunOptions {
     pub notify: bool,
     /// The Lambda deadline: the sweep stops starting new work in time to report before it.
     pub deadline: Option<tokio::time::Instant>,
     pub progress: std::sync::Arc<dyn Progress>,
+    /// Where each diagnosis' evidence goes when it is to be saved (`--save-evidence`).
+    pub evidence: Option<replay::EvidenceLog>,
 }
 
 impl RunOptions {
@@ -104,6 +103,7 @@ impl RunOptions {
             notify,
             deadline: None,
             progress: std::sync::Arc::new(Silent),
+            evidence: None,
         }
     }
 }
@@ -159,7 +159,7 @@ impl App {
     /// Configuration and clients for a process: the SDK from the environment, with cf-doctor's
     /// retry and timeout policy.
     pub async fn start(config: Config) -> Result<App, StartError> {
-        let sdk = aws::load().await;
+        let sdk = cf_doctor_aws::load().await;
         App::new(&sdk, config)
     }
 
@@ -169,25 +169,28 @@ impl App {
         id: &str,
         trigger: TriggerInfo,
     ) -> Result<Diagnosis, CollectError> {
-        Box::pin(self.diagnose_within(id, trigger, None)).await
+        Box::pin(self.diagnose_within(id, trigger, &RunOptions::new(false))).await
     }
 
-    /// As [`App::diagnose`], leaving out (and naming) what cannot start before `deadline`.
+    /// As [`App::diagnose`], leaving out (and naming) what cannot start before the deadline.
     pub async fn diagnose_within(
         &self,
         id: &str,
         trigger: TriggerInfo,
-        deadline: Option<tokio::time::Instant>,
+        options: &RunOptions,
     ) -> Result<Diagnosis, CollectError> {
         let started_at = Utc::now();
         let clock = Instant::now();
         // Boxed: the collection future is deep (probes inside joins) and large for the stack.
-        let evidence = Box::pin(self.collector.distribution_within(id, deadline)).await?;
-        Ok(diagnose_evidence(
-            &evidence,
-            trigger,
-            started_at,
-            clock.elapsed().as_millis() as u64,
+        let evidence = Box::pin(self.collector.distribution_within(id, options.deadline)).await?;
+        Ok(conclude(
+            Run {
+                trigger,
+                started_at,
+                duration_ms: clock.elapsed().as_millis() as u64,
+                evidence,
+            },
+            options,
         ))
     }
 
@@ -197,7 +200,7 @@ impl App {
         &self,
         event: &Value,
         options: &RunOptions,
-    ) -> Result<Vec<Outcome>, RunError> {
+    ) -> Result<Vec<TargetResult>, RunError> {
         self.run_targets(trigger::parse_event(event)?, options)
             .await
     }
@@ -206,26 +209,26 @@ impl App {
         &self,
         targets: Vec<Target>,
         options: &RunOptions,
-    ) -> Result<Vec<Outcome>, RunError> {
-        let mut outcomes = Vec::new();
+    ) -> Result<Vec<TargetResult>, RunError> {
+        let mut results = Vec::new();
         for target in targets {
             // Boxed: each trigger kind is a deep future; boxing keeps the dispatcher's own future small.
-            outcomes.push(Box::pin(self.run_target(target, options)).await?);
+            results.push(Box::pin(self.run_target(target, options)).await?);
         }
         if options.notify {
-            self.deliver(&outcomes).await?;
+            self.deliver(&results).await?;
         }
-        Ok(outcomes)
+        Ok(results)
     }
 
     pub async fn run_target(
         &self,
         target: Target,
         options: &RunOptions,
-    ) -> Result<Outcome, RunError> {
+    ) -> Result<TargetResult, RunError> {
         let diagnosis = match target {
             Target::Distribution { id, trigger } => {
-                self.diagnose_within(&id, trigger, options.deadline).await?
+                self.diagnose_within(&id, trigger, options).await?
             }
             Target::Acknowledge {
                 trigger,
@@ -233,7 +236,7 @@ impl App {
                 recovery,
             } => {
                 tracing::info!(%note, "alarm transition acknowledged");
-                return Ok(Outcome::Acknowledged {
+                return Ok(TargetResult::Acknowledged {
                     trigger,
                     note,
                     recovery,
@@ -244,7 +247,7 @@ impl App {
                 self.sweep(&Scope::Certificate(arn), trigger, options).await
             }
         };
-        Ok(Outcome::Diagnosed(Box::new(diagnosis)))
+        Ok(TargetResult::Diagnosed(Box::new(diagnosis)))
     }
 
     /// The sweep (or one certificate and what uses it): a digest, never an Err; what could not be
@@ -279,39 +282,42 @@ impl App {
                 Scope::Certificate(_) => "the event's region".to_string(),
             }
         );
-        diagnose_evidence(
-            &evidence,
-            trigger,
-            started_at,
-            clock.elapsed().as_millis() as u64,
+        conclude(
+            Run {
+                trigger,
+                started_at,
+                duration_ms: clock.elapsed().as_millis() as u64,
+                evidence,
+            },
+            options,
         )
     }
 
     /// Delivers each diagnosis that calls for it (healthy ones only with NOTIFY_WHEN_HEALTHY).
-    pub async fn deliver(&self, outcomes: &[Outcome]) -> Result<(), RunError> {
+    pub async fn deliver(&self, results: &[TargetResult]) -> Result<(), RunError> {
         let mut failures = Vec::new();
         let mut failed_reports = Vec::new();
-        for outcome in outcomes {
-            let notice = match outcome {
-                Outcome::Diagnosed(d)
-                    if d.verdict == diagnosis::Verdict::Ok && !self.config.notify_when_healthy =>
+        for result in results {
+            let notice = match result {
+                TargetResult::Diagnosed(d)
+                    if d.verdict == Verdict::Ok && !self.config.notify_when_healthy =>
                 {
                     tracing::info!("healthy: nothing delivered (NOTIFY_WHEN_HEALTHY=false)");
                     continue;
                 }
-                Outcome::Diagnosed(d) => Notice::Report(d),
-                Outcome::Acknowledged {
+                TargetResult::Diagnosed(d) => Notice::Report(d),
+                TargetResult::Acknowledged {
                     recovery: Some(recovery),
                     note,
                     ..
                 } => Notice::Recovery { recovery, note },
-                Outcome::Acknowledged { recovery: None, .. } => continue,
+                TargetResult::Acknowledged { recovery: None, .. } => continue,
             };
             match self.notifier.deliver(notice).await {
                 Ok(channels) => tracing::info!(?channels, "delivered"),
                 Err(e) => {
                     failures.extend(e.failures);
-                    if let Outcome::Diagnosed(d) = outcome {
+                    if let TargetResult::Diagnosed(d) = result {
                         failed_reports.push(d.clone());
                     }
                 }
@@ -328,21 +334,17 @@ impl App {
     }
 }
 
-/// Rules and ranking over collected evidence: pure, so a saved Evidence replays offline.
-pub fn diagnose_evidence(
-    evidence: &Evidence,
-    trigger: TriggerInfo,
-    started_at: chrono::DateTime<Utc>,
-    duration_ms: u64,
-) -> Diagnosis {
-    let findings = rules::evaluate(evidence);
-    let mut diagnosis = Diagnosis::assemble(
-        trigger,
-        findings,
-        evidence.checks.clone(),
-        started_at,
-        duration_ms,
+/// Rules and ranking over one run's evidence (pure, so saved evidence replays to the same
+/// report); the evidence is kept when the run asks for it.
+fn conclude(run: Run, options: &RunOptions) -> Diagnosis {
+    let diagnosis = cf_doctor_rules::diagnose(
+        &run.evidence,
+        run.trigger.clone(),
+        run.started_at,
+        run.duration_ms,
     );
-    diagnosis.metrics = evidence.metrics.clone();
+    if let Some(log) = &options.evidence {
+        log.keep(run);
+    }
     diagnosis
 }

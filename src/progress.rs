@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::collect::sweep::{Progress, Silent};
+use cf_doctor_collect::sweep::{Progress, Silent};
 
 pub fn for_terminal() -> Arc<dyn Progress> {
     if std::io::stderr().is_terminal() {

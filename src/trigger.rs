@@ -9,7 +9,7 @@ use aws_lambda_events::sns::SnsEvent;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::diagnosis::TriggerInfo;
+use cf_doctor_model::{Recovery, TriggerInfo};
 
 /// What one event asks cf-doctor to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,15 +32,6 @@ pub enum Target {
         note: String,
         recovery: Option<Recovery>,
     },
-}
-
-/// An alarm that went from ALARM back to OK.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Recovery {
-    pub alarm_name: String,
-    pub alarm_arn: Option<String>,
-    pub region: Option<String>,
-    pub distribution_id: Option<String>,
 }
 
 pub const ACCEPTED: &str = "accepted events: EventBridge \"CloudWatch Alarm State Change\" (source aws.cloudwatch), \
@@ -90,18 +81,13 @@ pub fn parse_event(event: &Value) -> Result<Vec<Target>, TriggerError> {
         })?;
         let id = distribution_id(id)?;
         return Ok(vec![Target::Distribution {
-            trigger: TriggerInfo {
-                kind: "manual".into(),
-                detail: format!("manual diagnose of {id}"),
-                distribution_id: Some(id.clone()),
-                status: None,
-            },
+            trigger: TriggerInfo::manual(format!("manual diagnose of {id}"), Some(id.clone())),
             id,
         }]);
     }
     if object.contains_key("sweep") {
         return Ok(vec![Target::Sweep {
-            trigger: manual("manual sweep"),
+            trigger: TriggerInfo::manual("manual sweep", None),
         }]);
     }
     if object.contains_key("Records") {
@@ -136,15 +122,6 @@ pub fn parse_event(event: &Value) -> Result<Vec<Target>, TriggerError> {
         _ => Err(TriggerError::Unrecognised {
             received: describe(event),
         }),
-    }
-}
-
-fn manual(detail: &str) -> TriggerInfo {
-    TriggerInfo {
-        kind: "manual".into(),
-        detail: detail.into(),
-        distribution_id: None,
-        status: None,
     }
 }
 

@@ -233,7 +233,7 @@ async fn a_call_failing_every_time_costs_the_attempts_then_is_a_named_gap() {
     assert_found(&run);
     assert_eq!(
         o.proxy.count("monitoring", "GetMetricData"),
-        cf_doctor::aws::MAX_ATTEMPTS as usize,
+        cf_doctor_aws::MAX_ATTEMPTS as usize,
         "the first attempt and the retries, no more"
     );
     assert_eq!(

@@ -7,10 +7,10 @@ mod common;
 use std::time::Duration;
 
 use cf_doctor::config::Secret;
-use cf_doctor::diagnosis::{Code, Diagnosis, Finding, Severity, TriggerInfo};
 use cf_doctor::notify::slack::{SlackChannel, WebhookSource};
 use cf_doctor::notify::sns::SnsChannel;
 use cf_doctor::notify::{Notice, Notifier};
+use cf_doctor_model::{Code, Diagnosis, Finding, Severity, TriggerInfo};
 use cf_doctor_testkit::{moto, receive_all, sdk_config, slack_sink, topic_with_queue, Reply};
 use serde_json::Value;
 
@@ -28,7 +28,7 @@ fn report(severity: Option<Severity>) -> Diagnosis {
                 .title("Origin presents an expired certificate")]
         })
         .unwrap_or_default();
-    Diagnosis::assemble(trigger, findings, vec![], chrono::Utc::now(), 1)
+    cf_doctor_rules::assemble(trigger, findings, vec![], chrono::Utc::now(), 1)
 }
 
 fn slack(url: &str, timeout: Duration) -> Notifier {

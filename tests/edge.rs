@@ -4,7 +4,7 @@
 
 mod common;
 
-use cf_doctor::diagnosis::{Code, Outcome};
+use cf_doctor_model::{CheckOutcome, Code};
 use cf_doctor_testkit::{tls_origin, tls_origin_at, DistributionSpec, LeafSpec, OriginConfig};
 use common::{alarm, lab};
 
@@ -78,7 +78,7 @@ async fn the_report_puts_what_viewers_get_beside_what_the_origin_answers() {
         .expect("the edge's own error is reported");
     assert_eq!(edge_finding.evidence["x_amz_cf_id"], "aBcD1234efGh==");
     assert_eq!(edge_finding.status_codes, vec![502]);
-    let slack = cf_doctor::render::slack::payload(&d).to_string();
+    let slack = cf_doctor_render::slack::payload(&d).to_string();
     assert!(
         slack.contains("*Via CloudFront:* HTTP 502 (Error from cloudfront)"),
         "{slack}"
@@ -102,7 +102,7 @@ async fn against_an_emulator_an_unpinned_edge_is_skipped_and_says_why() {
         .iter()
         .find(|c| c.name == "edge")
         .expect("the edge is accounted for");
-    assert_eq!(edge.outcome, Outcome::Skipped);
+    assert_eq!(edge.outcome, CheckOutcome::Skipped);
     assert!(
         edge.detail
             .as_deref()

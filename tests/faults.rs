@@ -8,9 +8,9 @@ use std::io::Write;
 use std::time::Duration;
 
 use cf_doctor::config::{Config, Secret};
-use cf_doctor::diagnosis::{Code, Diagnosis, TriggerInfo};
 use cf_doctor::trigger::Target;
-use cf_doctor::{App, Outcome, RunError, RunOptions};
+use cf_doctor::{App, RunError, RunOptions, TargetResult};
+use cf_doctor_model::{Code, Diagnosis, TriggerInfo};
 use cf_doctor_testkit::{
     create_distribution, moto, sdk_config, slack_sink, tls_origin, DistributionSpec, LeafSpec,
     Moto, OriginConfig, TestCa,
@@ -39,9 +39,9 @@ fn shape(d: &Diagnosis) -> (String, Vec<(String, String)>, usize) {
     (d.verdict.as_str().to_string(), findings, d.checks.len())
 }
 
-fn diagnosed(outcome: Outcome) -> Diagnosis {
+fn diagnosed(outcome: TargetResult) -> Diagnosis {
     match outcome {
-        Outcome::Diagnosed(d) => *d,
+        TargetResult::Diagnosed(d) => *d,
         other => panic!("expected a diagnosis, got {other:?}"),
     }
 }

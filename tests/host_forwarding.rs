@@ -8,7 +8,7 @@
 
 mod common;
 
-use cf_doctor::diagnosis::{Code, Diagnosis};
+use cf_doctor_model::{Code, Diagnosis};
 use cf_doctor_testkit::{
     aws_proxy, import_certificate, sdk_config, tls_origin, AwsProxy, DistributionSpec, Fault,
     FaultKind, LeafSpec, Origin, OriginConfig,
@@ -187,9 +187,9 @@ async fn an_unreadable_policy_is_a_named_gap_and_the_origin_domain_is_still_prob
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_sweep_reads_a_shared_policy_once_and_probes_every_origin_with_the_forwarded_host() {
-    use cf_doctor::diagnosis::TriggerInfo;
     use cf_doctor::trigger::Target;
-    use cf_doctor::{Outcome, RunOptions};
+    use cf_doctor::{RunOptions, TargetResult};
+    use cf_doctor_model::TriggerInfo;
     use std::io::Write;
 
     // A moto of its own: the sweep sees every distribution in the account.
@@ -245,7 +245,7 @@ async fn the_sweep_reads_a_shared_policy_once_and_probes_every_origin_with_the_f
         .await
         .unwrap()
     {
-        Outcome::Diagnosed(d) => *d,
+        TargetResult::Diagnosed(d) => *d,
         other => panic!("expected a diagnosis, got {other:?}"),
     };
     assert_eq!(
@@ -274,7 +274,7 @@ async fn the_sweep_reads_a_shared_policy_once_and_probes_every_origin_with_the_f
 #[tokio::test(flavor = "multi_thread")]
 async fn with_the_deadline_too_close_the_policy_is_not_read_and_the_gap_says_so() {
     use cf_doctor::trigger::Target;
-    use cf_doctor::{Outcome, RunOptions};
+    use cf_doctor::{RunOptions, TargetResult};
     let lab = lab().await;
     let id = lab
         .distribution(&DistributionSpec {
@@ -295,7 +295,7 @@ async fn with_the_deadline_too_close_the_policy_is_not_read_and_the_gap_says_so(
         trigger: alarm(&id, None),
     };
     let d = match app.run_target(target, &options).await.unwrap() {
-        Outcome::Diagnosed(d) => *d,
+        TargetResult::Diagnosed(d) => *d,
         other => panic!("expected a diagnosis, got {other:?}"),
     };
     assert_eq!(

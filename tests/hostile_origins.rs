@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use cf_doctor::diagnosis::{Code, Diagnosis};
+use cf_doctor_model::{Code, Diagnosis};
 use cf_doctor_testkit::{tls_origin, DistributionSpec, OriginConfig};
 use common::{alarm, lab};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

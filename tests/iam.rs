@@ -1,9 +1,10 @@
 //! Keeps IAM honest: every AWS operation the code calls is allowed by template.yaml's policy, and
 //! nothing in the policy goes unused.
 //!
-//! - Calls are found in src/ as `.operation_name()` where the name is an operation of an AWS SDK
-//!   crate in Cargo.toml's [dependencies] (read from the crate's `src/operation/` directory in the
-//!   cargo registry, at the version in Cargo.lock). `#[cfg(test)]` items and comments don't count.
+//! - Calls are found in the shipped sources (src/ and crates/*/src/) as `.operation_name()` where
+//!   the name is an operation of an AWS SDK crate in the [dependencies] of Cargo.toml or of a
+//!   crates/*/Cargo.toml (read from the crate's `src/operation/` directory in the cargo registry,
+//!   at the version in Cargo.lock). `#[cfg(test)]` items and comments don't count.
 //! - The policy is the region of template.yaml between `# IAM-POLICY-BEGIN` and
 //!   `# IAM-POLICY-END` (read as lines, so CloudFormation's `!Ref`/`!Sub` tags need no YAML
 //!   support). Outside it, the function's role may hold only what Lambda itself uses
@@ -37,6 +38,17 @@ const NOT_THE_FUNCTIONS: &[&str] = &["sts:AssumeRole", "lambda:InvokeFunction"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The workspace's own library crates (crates/*), whose code ships in the binary.
+fn member_crates() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("crates"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .collect();
+    dirs.sort();
+    dirs
 }
 
 fn read(path: &Path) -> String {
@@ -124,10 +136,15 @@ fn key(action: &str) -> String {
 /// snake_case operation name -> IAM service prefixes that have it, for every SDK dependency.
 fn operation_index() -> BTreeMap<String, Vec<String>> {
     let lock = read(&root().join("Cargo.lock"));
-    let crates = sdk_dependencies(&read(&root().join("Cargo.toml")));
+    let mut crates = sdk_dependencies(&read(&root().join("Cargo.toml")));
+    for member in member_crates() {
+        crates.extend(sdk_dependencies(&read(&member.join("Cargo.toml"))));
+    }
+    crates.sort();
+    crates.dedup();
     assert!(
-        !crates.is_empty(),
-        "no aws-sdk-* crate found in Cargo.toml's [dependencies]"
+        crates.len() >= 5,
+        "too few aws-sdk-* crates found in the [dependencies] of the workspace's manifests: {crates:?}"
     );
     let mut index: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for krate in crates {
@@ -226,6 +243,9 @@ fn sources() -> Vec<(String, String)> {
     }
     let mut out = Vec::new();
     walk(&root().join("src"), &mut out);
+    for member in member_crates() {
+        walk(&member.join("src"), &mut out);
+    }
     out
 }
 

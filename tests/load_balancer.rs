@@ -5,7 +5,7 @@
 
 mod common;
 
-use cf_doctor::diagnosis::{Code, Diagnosis, Verdict};
+use cf_doctor_model::{Code, Diagnosis, Verdict};
 use cf_doctor_testkit::{import_certificate, tls_origin, DistributionSpec, LeafSpec, OriginConfig};
 use common::alb::{alb, AlbSpec, Ingress};
 use common::{alarm, codes, lab};
@@ -268,7 +268,7 @@ async fn cloudwatch_readings_come_back_as_evidence_and_target_5xx_points_at_the_
         app_errors.title
     );
     assert!(
-        cf_doctor::render::text::render(&d)
+        cf_doctor_render::text::render(&d)
             .contains("Metrics (CloudWatch, last 15 minutes): 2 with data"),
         "the text report shows them"
     );

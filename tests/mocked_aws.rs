@@ -17,10 +17,10 @@ use aws_sdk_acm::types::{
 use aws_sdk_cloudfront::operation::get_distribution::GetDistributionOutput;
 use aws_sdk_cloudfront::types as cf;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
-use cf_doctor::collect::probe::{Prober, TlsSetup};
-use cf_doctor::collect::{Collector, InfraClients};
-use cf_doctor::diagnosis::{Code, TriggerInfo, Verdict};
-use cf_doctor::evidence::Thresholds;
+use cf_doctor_collect::probe::{Prober, TlsSetup};
+use cf_doctor_collect::{Collector, InfraClients};
+use cf_doctor_model::evidence::Thresholds;
+use cf_doctor_model::{Code, TriggerInfo, Verdict};
 use common::gaps;
 
 const CERT_ARN: &str = "arn:aws:acm:us-east-1:123456789012:certificate/0e1f2a3b-email";
@@ -161,12 +161,12 @@ fn trigger() -> TriggerInfo {
     }
 }
 
-async fn diagnose(collector: &Collector) -> cf_doctor::diagnosis::Diagnosis {
+async fn diagnose(collector: &Collector) -> cf_doctor_model::Diagnosis {
     let evidence = collector
         .distribution("E2MOCKED")
         .await
         .expect("the inspection completes");
-    cf_doctor::diagnose_evidence(&evidence, trigger(), chrono::Utc::now(), 0)
+    cf_doctor_rules::diagnose(&evidence, trigger(), chrono::Utc::now(), 0)
 }
 
 #[tokio::test]
@@ -258,16 +258,16 @@ fn retrying(cloudfront: &aws_smithy_mocks::Rule, acm: &aws_smithy_mocks::Rule) -
             RuleMode::MatchAny,
             [cloudfront],
             |b: aws_sdk_cloudfront::config::Builder| b
-                .retry_config(cf_doctor::aws::retry_config())
-                .timeout_config(cf_doctor::aws::timeout_config())
+                .retry_config(cf_doctor_aws::retry_config())
+                .timeout_config(cf_doctor_aws::timeout_config())
         ),
         mock_client!(
             aws_sdk_acm,
             RuleMode::MatchAny,
             [acm],
             |b: aws_sdk_acm::config::Builder| b
-                .retry_config(cf_doctor::aws::retry_config())
-                .timeout_config(cf_doctor::aws::timeout_config())
+                .retry_config(cf_doctor_aws::retry_config())
+                .timeout_config(cf_doctor_aws::timeout_config())
         ),
     )
 }
@@ -322,7 +322,7 @@ async fn a_call_that_keeps_failing_is_a_named_gap_after_the_retries() {
     let d = diagnose(&retrying(&get, &failing)).await;
     assert_eq!(
         failing.num_calls(),
-        cf_doctor::aws::MAX_ATTEMPTS as usize,
+        cf_doctor_aws::MAX_ATTEMPTS as usize,
         "every attempt was made, then it stopped"
     );
     let gap = d
@@ -365,7 +365,7 @@ fn denied(action: &str) -> aws_smithy_types::error::ErrorMetadata {
         .build()
 }
 
-async fn diagnose_with_infra(infra: InfraClients) -> cf_doctor::diagnosis::Diagnosis {
+async fn diagnose_with_infra(infra: InfraClients) -> cf_doctor_model::Diagnosis {
     let get = mock!(aws_sdk_cloudfront::Client::get_distribution).then_output(alb_distribution);
     let mut c = collector(
         mock_client!(aws_sdk_cloudfront, RuleMode::MatchAny, [&get]),
@@ -527,8 +527,8 @@ fn acm_at(endpoint: &str) -> aws_sdk_acm::Client {
             "testing", "testing", None, None, "test",
         ))
         .endpoint_url(endpoint)
-        .retry_config(cf_doctor::aws::retry_config())
-        .timeout_config(cf_doctor::aws::timeout_config())
+        .retry_config(cf_doctor_aws::retry_config())
+        .timeout_config(cf_doctor_aws::timeout_config())
         .build();
     aws_sdk_acm::Client::from_conf(config)
 }
@@ -544,7 +544,7 @@ async fn a_resetting_aws_endpoint_is_retried_then_named_and_the_rest_completes()
     .await;
     assert_eq!(
         connections.load(std::sync::atomic::Ordering::SeqCst),
-        cf_doctor::aws::MAX_ATTEMPTS as usize,
+        cf_doctor_aws::MAX_ATTEMPTS as usize,
         "each attempt reconnected"
     );
     let gap = d

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use cf_doctor::diagnosis::{Code, Verdict};
+use cf_doctor_model::{Code, Verdict};
 use cf_doctor_testkit::{
     closed_port, plain_http_origin, self_signed, silent_origin, tls_origin, LeafSpec, OriginConfig,
     TestCa,
@@ -356,7 +356,7 @@ async fn an_s3_failover_in_an_origin_group_is_named_and_never_probed_as_a_custom
     };
     let s3 = check("origin-s3");
     assert_eq!(s3.target, "shop-failover.s3.us-east-1.amazonaws.com");
-    assert_eq!(s3.outcome, cf_doctor::diagnosis::Outcome::Skipped);
+    assert_eq!(s3.outcome, cf_doctor_model::CheckOutcome::Skipped);
     let group = check("origin-group");
     assert_eq!(group.target, "failover-group");
     assert_eq!(

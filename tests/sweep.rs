@@ -5,10 +5,10 @@
 use std::io::Write;
 use std::time::Duration;
 
-use cf_doctor::collect::sweep::Scope;
 use cf_doctor::config::Config;
-use cf_doctor::diagnosis::{Code, Diagnosis, Severity, TriggerInfo, Verdict};
 use cf_doctor::{App, RunOptions};
+use cf_doctor_collect::sweep::Scope;
+use cf_doctor_model::{Code, Diagnosis, Severity, TriggerInfo, Verdict};
 use cf_doctor_testkit::{
     create_distribution, import_certificate, sdk_config, tls_origin, DistributionSpec, LeafSpec,
     Moto, Origin, OriginConfig, OwnedMoto, TestCa,

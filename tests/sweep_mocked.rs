@@ -16,11 +16,11 @@ use aws_sdk_cloudfront::operation::list_distributions::ListDistributionsOutput;
 use aws_sdk_cloudfront::types::DistributionList;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use aws_smithy_types::DateTime;
-use cf_doctor::collect::probe::{Prober, TlsSetup};
-use cf_doctor::collect::sweep::{Scope, SweepOptions};
-use cf_doctor::collect::Collector;
-use cf_doctor::diagnosis::Code;
-use cf_doctor::evidence::Thresholds;
+use cf_doctor_collect::probe::{Prober, TlsSetup};
+use cf_doctor_collect::sweep::{Scope, SweepOptions};
+use cf_doctor_collect::Collector;
+use cf_doctor_model::evidence::Thresholds;
+use cf_doctor_model::Code;
 
 fn in_days(days: i64) -> DateTime {
     DateTime::from_secs(chrono::Utc::now().timestamp() + days * 86_400 + 3_600)
@@ -181,9 +181,9 @@ async fn only_certificates_the_summary_cannot_decide_are_described_and_every_rea
         vec!["email", "failed", "fine", "pending"],
         "issued Amazon certificates within the renewal horizon only"
     );
-    let d = cf_doctor::diagnose_evidence(
+    let d = cf_doctor_rules::diagnose(
         &evidence,
-        cf_doctor::diagnosis::TriggerInfo {
+        cf_doctor_model::TriggerInfo {
             kind: "schedule".into(),
             detail: "test".into(),
             distribution_id: None,

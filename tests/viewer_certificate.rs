@@ -3,7 +3,7 @@
 
 mod common;
 
-use cf_doctor::diagnosis::{Code, Severity, Verdict};
+use cf_doctor_model::{Code, Severity, Verdict};
 use cf_doctor_testkit::{import_certificate, tls_origin, DistributionSpec, LeafSpec, OriginConfig};
 use common::{alarm, lab};
 

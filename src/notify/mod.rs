@@ -5,9 +5,8 @@
 pub mod slack;
 pub mod sns;
 
-use crate::diagnosis::Diagnosis;
-use crate::render;
-use crate::trigger::Recovery;
+use cf_doctor_model::{Diagnosis, Recovery};
+use cf_doctor_render as render;
 
 #[derive(Debug, thiserror::Error)]
 #[error("delivery failed: {}", .failures.join("; "))]

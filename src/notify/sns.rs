@@ -2,8 +2,8 @@
 
 use aws_sdk_sns::types::MessageAttributeValue;
 
-use crate::collect::error_text;
-use crate::render::sns::SnsMessage;
+use cf_doctor_aws::error_text;
+use cf_doctor_render::sns::SnsMessage;
 
 #[derive(Debug, Clone)]
 pub struct SnsChannel {

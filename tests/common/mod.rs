@@ -7,8 +7,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use cf_doctor::config::Config;
-use cf_doctor::diagnosis::{Diagnosis, TriggerInfo};
 use cf_doctor::App;
+use cf_doctor_model::{Diagnosis, TriggerInfo};
 use cf_doctor_testkit::{
     create_distribution, moto, sdk_config, tls_origin, DistributionSpec, LeafSpec, Origin,
     OriginConfig, TestCa,
@@ -116,7 +116,7 @@ pub fn sample_events() -> (String, Vec<String>) {
 pub fn gaps(d: &Diagnosis) -> Vec<String> {
     d.findings
         .iter()
-        .filter(|f| f.code == cf_doctor::diagnosis::Code::InspectionIncomplete)
+        .filter(|f| f.code == cf_doctor_model::Code::InspectionIncomplete)
         .map(|f| f.evidence["action"].as_str().unwrap_or("?").to_string())
         .collect()
 }

@@ -1,0 +1,194 @@
+//! CloudWatch metrics as evidence, one GetMetricData call per region: the distribution's error
+//! rates and origin latency (us-east-1, Region=Global) and each application load balancer's 5xx
+//! split (ELB vs target) and target response time.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use aws_smithy_types::DateTime;
+
+use crate::{error_text, Collector};
+use cf_doctor_model::evidence::{Evidence, Gap, MetricReading};
+use cf_doctor_model::{Check, CheckOutcome};
+
+/// The window read: long enough for a 5-minute alarm period, short enough to be "now".
+const WINDOW_SECS: i64 = 15 * 60;
+
+/// CloudFront's metrics for a distribution (the 5xx split needs additional metrics enabled).
+const DISTRIBUTION_METRICS: [(&str, &str); 5] = [
+    ("5xxErrorRate", "Average"),
+    ("502ErrorRate", "Average"),
+    ("503ErrorRate", "Average"),
+    ("504ErrorRate", "Average"),
+    ("OriginLatency", "Average"),
+];
+
+/// An application load balancer's own 5xx, its targets' 5xx, and how long targets take.
+const LOAD_BALANCER_METRICS: [(&str, &str); 3] = [
+    ("HTTPCode_ELB_5XX_Count", "Sum"),
+    ("HTTPCode_Target_5XX_Count", "Sum"),
+    ("TargetResponseTime", "Average"),
+];
+
+/// One metric to read, and what it is about.
+struct MetricQueryPlan {
+    namespace: &'static str,
+    metric: &'static str,
+    statistic: &'static str,
+    /// The distribution id or the load balancer (`app/name/id`).
+    resource: String,
+    dimensions: Vec<(&'static str, String)>,
+}
+
+/// The metrics of the collected distributions and load balancers, by the region that holds them.
+fn plan(evidence: &Evidence) -> BTreeMap<String, Vec<MetricQueryPlan>> {
+    let mut by_region: BTreeMap<String, Vec<MetricQueryPlan>> = BTreeMap::new();
+    for d in &evidence.distributions {
+        for (metric, statistic) in DISTRIBUTION_METRICS {
+            // CloudFront publishes in us-east-1 only, with Region=Global.
+            by_region
+                .entry("us-east-1".into())
+                .or_default()
+                .push(MetricQueryPlan {
+                    namespace: "AWS/CloudFront",
+                    metric,
+                    statistic,
+                    resource: d.id.clone(),
+                    dimensions: vec![
+                        ("DistributionId", d.id.clone()),
+                        ("Region", "Global".into()),
+                    ],
+                });
+        }
+    }
+    for lb in evidence
+        .load_balancers
+        .iter()
+        .filter(|lb| lb.lb_type == "application")
+    {
+        // The LoadBalancer dimension is the ARN's tail: app/NAME/ID.
+        let Some((_, dimension)) = lb.arn.split_once(":loadbalancer/") else {
+            continue;
+        };
+        for (metric, statistic) in LOAD_BALANCER_METRICS {
+            by_region
+                .entry(lb.region.clone())
+                .or_default()
+                .push(MetricQueryPlan {
+                    namespace: "AWS/ApplicationELB",
+                    metric,
+                    statistic,
+                    resource: dimension.to_string(),
+                    dimensions: vec![("LoadBalancer", dimension.to_string())],
+                });
+        }
+    }
+    by_region
+}
+
+fn query(id: String, plan: &MetricQueryPlan) -> MetricDataQuery {
+    let metric = Metric::builder()
+        .namespace(plan.namespace)
+        .metric_name(plan.metric)
+        .set_dimensions(Some(
+            plan.dimensions
+                .iter()
+                .map(|(n, v)| Dimension::builder().name(*n).value(v).build())
+                .collect(),
+        ))
+        .build();
+    MetricDataQuery::builder()
+        .id(id)
+        .metric_stat(
+            MetricStat::builder()
+                .metric(metric)
+                .period(60)
+                .stat(plan.statistic)
+                .build(),
+        )
+        .return_data(true)
+        .build()
+}
+
+impl Collector {
+    pub async fn metrics(&self, evidence: &mut Evidence) {
+        let end = evidence.now.timestamp();
+        for (region, planned) in plan(evidence) {
+            self.read_region(&region, &planned, end, evidence).await;
+        }
+    }
+
+    /// One GetMetricData call for every planned metric of a region; a failure is a gap.
+    async fn read_region(
+        &self,
+        region: &str,
+        planned: &[MetricQueryPlan],
+        end: i64,
+        evidence: &mut Evidence,
+    ) {
+        let client = self.infra_for(region).cloudwatch;
+        let queries = planned
+            .iter()
+            .enumerate()
+            .map(|(i, p)| query(format!("m{i}"), p));
+        let started = std::time::Instant::now();
+        let result = client
+            .get_metric_data()
+            .set_metric_data_queries(Some(queries.collect()))
+            .start_time(DateTime::from_secs(end - WINDOW_SECS))
+            .end_time(DateTime::from_secs(end))
+            .send()
+            .await;
+        let out = match result {
+            Ok(out) => out,
+            Err(e) => {
+                let error = error_text(&e);
+                evidence.checks.push(Check::since(
+                    "cloudwatch-metrics",
+                    region,
+                    CheckOutcome::Error,
+                    started,
+                    Some(error.clone()),
+                ));
+                evidence.gaps.push(Gap::new(
+                    "cloudwatch:GetMetricData",
+                    region,
+                    error,
+                    &format!(
+                        "the CloudWatch metrics in {region} (error rates, 5xx split, latency)"
+                    ),
+                ));
+                return;
+            }
+        };
+        let results = out.metric_data_results();
+        let with_data = results.iter().filter(|r| !r.values().is_empty()).count();
+        evidence.checks.push(Check::since(
+            "cloudwatch-metrics",
+            region,
+            CheckOutcome::Pass,
+            started,
+            Some(format!(
+                "{} metric(s), {with_data} with data",
+                planned.len()
+            )),
+        ));
+        for (i, p) in planned.iter().enumerate() {
+            let id = format!("m{i}");
+            let values = results
+                .iter()
+                .find(|r| r.id() == Some(id.as_str()))
+                .map(|r| r.values().to_vec())
+                .unwrap_or_default();
+            // Results come newest first (the default ScanBy is TimestampDescending).
+            evidence.metrics.push(MetricReading {
+                namespace: p.namespace.into(),
+                metric: p.metric.into(),
+                resource: p.resource.clone(),
+                statistic: p.statistic.into(),
+                latest: values.first().copied(),
+                max: values.iter().copied().reduce(f64::max),
+            });
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The report: what triggered it, the verdict, the ranked findings and the checks
+//! (schema `cf-doctor/diagnosis/v1` in docs/contract.md).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::check::Check;
+use crate::evidence::MetricReading;
+use crate::finding::{Code, Finding};
+
+pub const SCHEMA: &str = "cf-doctor/diagnosis/v1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Ok,
+    Warning,
+    Critical,
+    /// Nothing wrong was found, but something could not be checked: not the same as healthy.
+    Unknown,
+}
+
+impl Verdict {
+    /// Monitoring-plugin exit codes (docs/contract.md, "Exit codes").
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Ok => 0,
+            Verdict::Warning => 1,
+            Verdict::Critical => 2,
+            Verdict::Unknown => 3,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Warning => "warning",
+            Verdict::Critical => "critical",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+/// What set the inspection off, as the report states it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TriggerInfo {
+    /// alarm | schedule | acm-event | manual
+    pub kind: String,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution_id: Option<String>,
+    /// The status the alarm is about (502 for a 502ErrorRate alarm); None for 5xxErrorRate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+}
+
+impl TriggerInfo {
+    /// A run someone asked for by hand (a test event, or the CLI).
+    pub fn manual(detail: impl Into<String>, distribution_id: Option<String>) -> TriggerInfo {
+        TriggerInfo {
+            kind: "manual".into(),
+            detail: detail.into(),
+            distribution_id,
+            status: None,
+        }
+    }
+}
+
+/// An alarm that went from ALARM back to OK.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recovery {
+    pub alarm_name: String,
+    pub alarm_arn: Option<String>,
+    pub region: Option<String>,
+    pub distribution_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    pub schema: String,
+    pub trigger: TriggerInfo,
+    pub verdict: Verdict,
+    pub summary: String,
+    pub probable_cause: Option<Code>,
+    pub findings: Vec<Finding>,
+    pub checks: Vec<Check>,
+    /// CloudWatch readings of the distribution and its load balancers, when any were read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<MetricReading>,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: u64,
+}
+
+impl Diagnosis {
+    /// The codes of the findings, each once, in ranked order (the SNS `codes` attribute).
+    pub fn codes(&self) -> Vec<&'static str> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.findings
+            .iter()
+            .map(|f| f.code.as_str())
+            .filter(|c| seen.insert(*c))
+            .collect()
+    }
+}

@@ -1,0 +1,460 @@
+//! The Evidence model: everything collected about a target, as plain serialisable data, so that a
+//! diagnosis can be replayed offline and rules can be tested with hand-built values.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::check::Check;
+use crate::finding::Severity;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The clock, read once by collect: rules never read it themselves.
+    pub now: DateTime<Utc>,
+    pub thresholds: Thresholds,
+    pub distributions: Vec<Distribution>,
+    pub certificates: Vec<AcmCertificate>,
+    pub origin_probes: Vec<OriginProbe>,
+    /// The load balancers found behind custom origins, with listener, security groups and targets.
+    #[serde(default)]
+    pub load_balancers: Vec<LoadBalancer>,
+    /// CloudWatch readings of the distribution and its load balancers (latest in the window).
+    #[serde(default)]
+    pub metrics: Vec<MetricReading>,
+    /// Requests through the distribution itself, as a viewer makes them.
+    #[serde(default)]
+    pub edge_probes: Vec<EdgeProbe>,
+    /// What could not be inspected (denied, throttled, timed out): never mistaken for health.
+    pub gaps: Vec<Gap>,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub expiry_warn_days: i64,
+    pub expiry_critical_days: i64,
+}
+
+impl Thresholds {
+    /// How urgent an expiry `days_left` away is: critical inside the critical window, a warning
+    /// inside the warning window, nothing beyond it.
+    pub fn grade(&self, days_left: i64) -> Option<Severity> {
+        if days_left <= self.expiry_critical_days {
+            Some(Severity::Critical)
+        } else if days_left <= self.expiry_warn_days {
+            Some(Severity::Warning)
+        } else {
+            None
+        }
+    }
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            expiry_warn_days: 30,
+            expiry_critical_days: 7,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gap {
+    /// The API action or probe step that could not be completed, e.g. `acm:DescribeCertificate`.
+    pub action: String,
+    pub resource: String,
+    pub error: String,
+    /// What is therefore unknown, in words.
+    pub unchecked: String,
+}
+
+impl Gap {
+    pub fn new(action: &str, resource: &str, error: String, unchecked: &str) -> Gap {
+        Gap {
+            action: action.into(),
+            resource: resource.into(),
+            error,
+            unchecked: unchecked.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Distribution {
+    pub id: String,
+    pub arn: String,
+    pub domain_name: String,
+    pub enabled: bool,
+    /// `Deployed` or `InProgress`.
+    pub status: String,
+    pub aliases: Vec<String>,
+    pub viewer_certificate: ViewerCertificate,
+    pub origins: Vec<Origin>,
+    #[serde(default)]
+    pub origin_groups: Vec<OriginGroup>,
+}
+
+/// A failover group: CloudFront tries the members in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OriginGroup {
+    pub id: String,
+    /// Member origin ids, primary first.
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ViewerCertificate {
+    pub acm_certificate_arn: Option<String>,
+    pub iam_certificate_id: Option<String>,
+    pub cloudfront_default: bool,
+    pub minimum_protocol_version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Origin {
+    pub id: String,
+    pub domain_name: String,
+    pub kind: OriginKind,
+    /// The viewer Host CloudFront forwards to this origin (when its cache behaviours forward the
+    /// Host header): the origin certificate must then cover it, and it is the TLS SNI.
+    pub forwarded_host: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum OriginKind {
+    Custom(CustomOrigin),
+    S3,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomOrigin {
+    /// `http-only`, `https-only` or `match-viewer`.
+    pub protocol_policy: String,
+    pub http_port: u16,
+    pub https_port: u16,
+    /// e.g. `["TLSv1.2"]`.
+    pub ssl_protocols: Vec<String>,
+    pub read_timeout_s: u32,
+    pub connection_timeout_s: u32,
+}
+
+/// How CloudFront connects to an origin: over TLS or not, and on which port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OriginConnection {
+    pub https: bool,
+    pub port: u16,
+}
+
+impl CustomOrigin {
+    /// How CloudFront reaches this origin for an HTTPS viewer (match-viewer then speaks HTTPS).
+    pub fn connection(&self) -> OriginConnection {
+        match self.protocol_policy.as_str() {
+            "http-only" => OriginConnection {
+                https: false,
+                port: self.http_port,
+            },
+            _ => OriginConnection {
+                https: true,
+                port: self.https_port,
+            },
+        }
+    }
+}
+
+/// A certificate as ACM describes it (viewer certificates, listener certificates, the sweep).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AcmCertificate {
+    pub arn: String,
+    pub region: String,
+    pub domain_name: String,
+    pub subject_alternative_names: Vec<String>,
+    /// ISSUED, PENDING_VALIDATION, EXPIRED, FAILED, REVOKED, INACTIVE, VALIDATION_TIMED_OUT
+    pub status: String,
+    /// AMAZON_ISSUED, IMPORTED, PRIVATE
+    pub cert_type: String,
+    pub not_before: Option<DateTime<Utc>>,
+    pub not_after: Option<DateTime<Utc>>,
+    /// ELIGIBLE or INELIGIBLE
+    pub renewal_eligibility: Option<String>,
+    pub renewal_status: Option<String>,
+    pub renewal_status_reason: Option<String>,
+    /// EMAIL, DNS or HTTP, one per validated domain.
+    pub validation_methods: Vec<String>,
+    pub in_use_by: Vec<String>,
+    /// Why cf-doctor looked at it, e.g. "viewer certificate of E2EXAMPLE (shop.example)".
+    pub used_as: Vec<String>,
+}
+
+impl AcmCertificate {
+    /// Every name the certificate covers: its subject alternative names and its domain name.
+    pub fn names(&self) -> Vec<String> {
+        let mut names = self.subject_alternative_names.clone();
+        if !names.contains(&self.domain_name) {
+            names.push(self.domain_name.clone());
+        }
+        names
+    }
+}
+
+/// The live inspection of one origin, as CloudFront would reach it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OriginProbe {
+    pub distribution_id: String,
+    pub origin_id: String,
+    pub host: String,
+    pub port: u16,
+    pub https: bool,
+    /// SNI sent and certificate name expected: the origin domain, or the forwarded viewer Host.
+    pub server_name: String,
+    /// The Host header of the direct request.
+    pub host_header: String,
+    pub ssl_protocols: Vec<String>,
+    pub read_timeout_ms: u64,
+    pub probe_timeout_ms: u64,
+    pub dns: DnsResult,
+    pub addresses: Vec<AddressProbe>,
+}
+
+impl OriginProbe {
+    pub fn endpoint(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum DnsResult {
+    /// `source` is `dns` or `override` (--resolve / CF_DOCTOR_RESOLVE).
+    Resolved {
+        addresses: Vec<IpAddr>,
+        source: String,
+        duration_ms: u64,
+    },
+    Failed {
+        error: String,
+        duration_ms: u64,
+    },
+    TimedOut {
+        duration_ms: u64,
+    },
+}
+
+/// Every resolved address is probed: one bad ALB node or AZ shows up on its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddressProbe {
+    pub address: IpAddr,
+    pub tcp: TcpResult,
+    pub tls: Option<TlsResult>,
+    pub http: Option<HttpResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum TcpResult {
+    Connected { duration_ms: u64 },
+    Refused { duration_ms: u64 },
+    TimedOut { duration_ms: u64 },
+    Failed { error: String, duration_ms: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TlsResult {
+    /// Protocols offered, as CloudFront would (TLS 1.2: OriginSslProtocols is only its minimum).
+    pub offered: Vec<String>,
+    pub handshake: Handshake,
+    /// The verification verdict against the public roots (and the extra CA file, if any).
+    pub verification: Verification,
+    /// The chain as the origin sent it, in its order, verified or not.
+    pub presented_chain: Vec<CertInfo>,
+    /// When the handshake failed on the protocol: what the origin speaks if TLS 1.3 is allowed.
+    pub origin_speaks_tls13_only: Option<bool>,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Handshake {
+    Completed {
+        protocol: String,
+        cipher_suite: String,
+    },
+    /// No common protocol version or cipher suite.
+    ProtocolMismatch {
+        error: String,
+    },
+    Failed {
+        error: String,
+    },
+    /// Connected, but no TLS answer within the probe timeout.
+    TimedOut,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Verification {
+    /// Trusted; `trust_source` is `public-roots` or `ca-file:<path>` (CloudFront itself accepts only
+    /// publicly trusted origin certificates, so the report says when trust came from the file).
+    Trusted { trust_source: String },
+    Rejected {
+        reason: VerifyFailure,
+        error: String,
+    },
+    /// The handshake did not get as far as a certificate.
+    NotReached,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerifyFailure {
+    Expired,
+    NotYetValid,
+    NameMismatch,
+    UnknownIssuer,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CertInfo {
+    pub subject: String,
+    pub issuer: String,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+    /// DNS names from subjectAltName (or the CN when there is none).
+    pub names: Vec<String>,
+    pub self_signed: bool,
+    pub is_ca: bool,
+    pub serial: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum HttpResult {
+    Responded {
+        status: u16,
+        time_to_first_byte_ms: u64,
+        server: Option<String>,
+        /// The request went over a TLS session whose certificate did not verify: CloudFront would
+        /// not have sent it; it shows what the origin does once TLS is fixed.
+        over_unverified_tls: bool,
+    },
+    /// No response head within the probe timeout.
+    TimedOut {
+        waited_ms: u64,
+        over_unverified_tls: bool,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+/// A load balancer that serves a custom origin, and how it was recognised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadBalancer {
+    pub arn: String,
+    pub name: String,
+    pub dns_name: String,
+    pub region: String,
+    /// `application` or `network`.
+    pub lb_type: String,
+    /// `dns-name` (the origin domain is its DNS name), `cname` (the origin domain's CNAME chain
+    /// reaches it) or `certificate` (an HTTPS listener's certificate covers the origin domain).
+    pub matched_by: String,
+    pub distribution_id: String,
+    pub origin_host: String,
+    /// The port and protocol CloudFront uses (`HTTPS` or `HTTP`).
+    pub origin_port: u16,
+    pub origin_protocol: String,
+    pub origin_ssl_protocols: Vec<String>,
+    /// The CNAME chain from the origin domain, when it was followed.
+    #[serde(default)]
+    pub cname_chain: Vec<String>,
+    /// Every listener, for the evidence of a missing one.
+    pub listeners: Vec<ListenerPort>,
+    /// The listener on the origin port, if any.
+    pub listener: Option<Listener>,
+    /// None when the security groups could not be read (a gap says why) or the type has none.
+    pub security_groups: Option<Vec<SecurityGroupVerdict>>,
+    /// The CloudFront origin-facing managed prefix list in this region, as looked up by name.
+    pub cloudfront_prefix_list: Option<String>,
+}
+
+/// A listener as the list of all of them shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListenerPort {
+    pub port: u16,
+    /// `HTTPS`, `HTTP`, `TLS`, `TCP`, ...
+    pub protocol: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Listener {
+    pub arn: String,
+    pub port: u16,
+    pub protocol: String,
+    pub ssl_policy: Option<String>,
+    /// The protocols the TLS policy admits, e.g. `["TLSv1.2", "TLSv1.3"]` (None: not read).
+    pub policy_protocols: Option<Vec<String>>,
+    pub certificate_arns: Vec<String>,
+    /// Target groups the listener forwards to by default, with their health (None: not read).
+    pub target_groups: Option<Vec<TargetGroupHealth>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetGroupHealth {
+    pub arn: String,
+    pub healthy: usize,
+    /// Every target that is not healthy.
+    pub not_healthy: Vec<TargetState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetState {
+    pub target: String,
+    /// `unhealthy`, `draining`, `unused`, ...
+    pub state: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecurityGroupVerdict {
+    pub id: String,
+    pub name: String,
+    /// The rule that lets CloudFront in on the origin port, in words (None: no such rule).
+    pub opens_port_to_cloudfront: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricReading {
+    /// `AWS/CloudFront` or `AWS/ApplicationELB`.
+    pub namespace: String,
+    pub metric: String,
+    /// The distribution id or the load balancer (`app/name/id`).
+    pub resource: String,
+    pub statistic: String,
+    /// The latest value in the window, or None when CloudWatch had no data.
+    pub latest: Option<f64>,
+    /// The highest value in the window.
+    pub max: Option<f64>,
+}
+
+/// A GET through the distribution, as a viewer would make it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeProbe {
+    pub distribution_id: String,
+    /// The distribution's domain (what was resolved and connected to).
+    pub domain: String,
+    /// The Host and SNI sent: the first alias, or the domain.
+    pub host: String,
+    pub address: Option<IpAddr>,
+    pub status: Option<u16>,
+    /// `Error from cloudfront` when CloudFront itself generated the response.
+    pub x_cache: Option<String>,
+    pub pop: Option<String>,
+    /// x-amz-cf-id, what AWS support asks for.
+    pub request_id: Option<String>,
+    pub time_to_first_byte_ms: Option<u64>,
+    pub error: Option<String>,
+}

@@ -1,0 +1,28 @@
+//! cf-doctor's shared vocabulary, as plain data: the Evidence collect gathers, the Checks it ran,
+//! the Findings rules derive, the Diagnosis render shows, and the small pure helpers more than one
+//! of them needs (certificate name matching, TLS protocol order, whole days).
+//!
+//! No runtime, no AWS SDK, no network: every crate above may depend on this one, and this one on
+//! none of them.
+
+pub mod check;
+pub mod diagnosis;
+pub mod evidence;
+pub mod finding;
+pub mod names;
+pub mod replay;
+pub mod tls;
+
+pub use check::{Check, CheckOutcome};
+pub use diagnosis::{Diagnosis, Recovery, TriggerInfo, Verdict, SCHEMA};
+pub use evidence::Evidence;
+pub use finding::{Code, Facts, Finding, Layer, Severity};
+
+/// Whole days from `now` to `then`, rounded down (negative once past): a certificate that expired
+/// 3 days and a minute ago is -4 days away, and one expiring in 3 days and a minute is 3 days away.
+pub fn days_between(
+    now: chrono::DateTime<chrono::Utc>,
+    then: chrono::DateTime<chrono::Utc>,
+) -> i64 {
+    (then - now).num_seconds().div_euclid(86_400)
+}

@@ -1,0 +1,278 @@
+//! Slack Block Kit payloads an on-call engineer can act on from a phone: verdict and target in the
+//! header, the probable cause in one sentence, the top findings with evidence and fix, the
+//! via-CloudFront vs direct-to-origin comparison, and buttons to the console pages. Within Slack's
+//! limits (50 blocks, 3,000 characters per section text, 150 per header, 75 per button text),
+//! with a plain `text` fallback for notifications.
+
+use serde_json::{json, Value};
+
+use super::{evidence_line, truncate};
+use cf_doctor_model::{Diagnosis, Finding, Recovery, Verdict};
+
+pub const MAX_BLOCKS: usize = 50;
+pub const MAX_SECTION_CHARS: usize = 3000;
+pub const MAX_HEADER_CHARS: usize = 150;
+/// Findings shown in full; the rest are counted ("and N more findings"). Two blocks each, which
+/// keeps the message readable on a phone and far inside the block limit.
+const SHOWN_FINDINGS: usize = 10;
+
+fn section(text: &str) -> Value {
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION_CHARS)}})
+}
+
+fn context(text: &str) -> Value {
+    json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(text, MAX_SECTION_CHARS)}]})
+}
+
+fn button(text: &str, url: &str) -> Value {
+    json!({"type": "button", "text": {"type": "plain_text", "text": truncate(text, 75)}, "url": url})
+}
+
+pub fn payload(d: &Diagnosis) -> Value {
+    let icon = match d.verdict {
+        Verdict::Critical => ":red_circle:",
+        Verdict::Warning => ":large_orange_circle:",
+        Verdict::Ok => ":large_green_circle:",
+        Verdict::Unknown => ":white_circle:",
+    };
+    let target = match &d.trigger.distribution_id {
+        Some(id) => format!("distribution {id}"),
+        None => "sweep".to_string(),
+    };
+    let header = truncate(
+        &format!(
+            "{} {}: {target}",
+            d.verdict.as_str().to_uppercase(),
+            "cf-doctor"
+        ),
+        MAX_HEADER_CHARS,
+    );
+    let mut blocks =
+        vec![json!({"type": "header", "text": {"type": "plain_text", "text": header}})];
+    let cause = match d.findings.first() {
+        Some(first) if d.probable_cause.is_some() => {
+            format!("{icon} *Probable cause* `{}`: {}", first.code, first.title)
+        }
+        _ => format!("{icon} {}", d.summary),
+    };
+    blocks.push(section(&cause));
+    if let Some(comparison) = d.findings.first().and_then(comparison) {
+        blocks.push(section(&comparison));
+    }
+    blocks.push(context(&format!(
+        "{} · {}",
+        d.trigger.detail,
+        d.started_at.format("%Y-%m-%d %H:%M UTC")
+    )));
+    for (i, f) in d.findings.iter().take(SHOWN_FINDINGS).enumerate() {
+        blocks.push(json!({"type": "divider"}));
+        blocks.push(section(&finding_text(i + 1, f)));
+    }
+    if d.findings.len() > SHOWN_FINDINGS {
+        blocks.push(context(&format!(
+            "and {} more findings (the full report is in the SNS message and the function's log)",
+            d.findings.len() - SHOWN_FINDINGS
+        )));
+    }
+    let buttons = console_buttons(d);
+    if !buttons.is_empty() {
+        blocks.push(json!({"type": "actions", "elements": buttons}));
+    }
+    blocks.truncate(MAX_BLOCKS);
+    json!({"text": truncate(&d.summary, MAX_SECTION_CHARS), "blocks": blocks})
+}
+
+fn finding_text(n: usize, f: &Finding) -> String {
+    let severity = f.severity.as_str();
+    let viewers = if f.status_codes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " · viewers get {}",
+            f.status_codes
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join("/")
+        )
+    };
+    format!(
+        "*{n}. {}*\n`{}` · {severity}{viewers} · {}\n*Evidence:* {}\n*Fix:* {}\n<{}|AWS docs>",
+        f.title,
+        f.code,
+        f.resource,
+        evidence_line(&f.evidence, 1200),
+        f.remediation,
+        f.docs
+    )
+}
+
+/// The move from the founding outage, side by side: what viewers get through CloudFront and what
+/// the origin answers when asked directly.
+fn comparison(f: &Finding) -> Option<String> {
+    let direct = f.facts.direct_request.as_deref()?;
+    // What the edge answered when it was asked; otherwise what the finding implies.
+    let via = match (f.facts.via_cloudfront.as_deref(), f.status_codes.as_slice()) {
+        (Some(seen), _) => seen.to_string(),
+        (None, []) => "an error".to_string(),
+        (None, codes) => format!(
+            "viewers get {}",
+            codes
+                .iter()
+                .map(|c| format!("HTTP {c}"))
+                .collect::<Vec<_>>()
+                .join("/")
+        ),
+    };
+    Some(format!(
+        "*Via CloudFront:* {via}\n*Direct to origin:* {direct}"
+    ))
+}
+
+/// Console pages for the distribution and the certificates the top findings name.
+fn console_buttons(d: &Diagnosis) -> Vec<Value> {
+    let mut buttons = Vec::new();
+    if let Some(id) = &d.trigger.distribution_id {
+        buttons.push(button(
+            "Open distribution",
+            &format!(
+                "https://us-east-1.console.aws.amazon.com/cloudfront/v4/home#/distributions/{id}"
+            ),
+        ));
+    }
+    for f in d.findings.iter().take(SHOWN_FINDINGS) {
+        if let Some(url) = certificate_console(&f.resource) {
+            if buttons.len() < 4 && !buttons.iter().any(|b| b["url"] == url) {
+                buttons.push(button("Open certificate", &url));
+            }
+        }
+    }
+    if let Some(first) = d.findings.first() {
+        buttons.push(button("AWS docs", &first.docs));
+    }
+    buttons
+}
+
+fn certificate_console(arn: &str) -> Option<String> {
+    let mut parts = arn.split(':');
+    let (_, _, service, region) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let id = arn.rsplit_once("certificate/")?.1;
+    (service == "acm").then(|| {
+        format!(
+            "https://{region}.console.aws.amazon.com/acm/home?region={region}#/certificates/{id}"
+        )
+    })
+}
+
+/// A short note when an alarm that was diagnosed goes back to OK, linked to the alarm.
+pub fn recovery(r: &Recovery, note: &str) -> Value {
+    let target = r
+        .distribution_id
+        .as_deref()
+        .map(|id| format!(" on distribution {id}"))
+        .unwrap_or_default();
+    let text = format!(
+        ":white_check_mark: Recovered: alarm *{}*{target} is OK again",
+        r.alarm_name
+    );
+    let mut blocks = vec![section(&text), context(note)];
+    if let Some(region) = &r.region {
+        let url = format!(
+            "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#alarmsV2:alarm/{}",
+            url_escape(&r.alarm_name)
+        );
+        blocks.push(json!({"type": "actions", "elements": [button("Open alarm", &url)]}));
+    }
+    json!({"text": truncate(&text.replace('*', ""), MAX_SECTION_CHARS), "blocks": blocks})
+}
+
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cf_doctor_model::{Code, Severity, TriggerInfo};
+
+    fn report(findings: usize) -> Diagnosis {
+        let trigger = TriggerInfo {
+            kind: "alarm".into(),
+            detail: "alarm".into(),
+            distribution_id: Some("E2EXAMPLE".into()),
+            status: None,
+        };
+        let findings = (0..findings)
+            .map(|i| {
+                Finding::new(
+                    Code::AcmCertExpiring,
+                    Severity::Warning,
+                    format!("arn:aws:acm:us-east-1:123456789012:certificate/c{i}"),
+                )
+                .title("t".repeat(500))
+                .evidence(json!({"pad": "e".repeat(5000)}))
+                .remediation("r".repeat(2000))
+            })
+            .collect();
+        cf_doctor_rules::assemble(
+            trigger,
+            findings,
+            vec![],
+            chrono::DateTime::from_timestamp(1_764_072_000, 0).unwrap(),
+            1,
+        )
+    }
+
+    #[test]
+    fn a_report_with_200_findings_stays_within_slacks_limits_and_says_what_it_left_out() {
+        let p = payload(&report(200));
+        let blocks = p["blocks"].as_array().unwrap();
+        assert!(blocks.len() <= MAX_BLOCKS);
+        for b in blocks {
+            if let Some(text) = b.pointer("/text/text").and_then(Value::as_str) {
+                let limit = if b["type"] == "header" {
+                    MAX_HEADER_CHARS
+                } else {
+                    MAX_SECTION_CHARS
+                };
+                assert!(
+                    text.chars().count() <= limit,
+                    "{} chars in a {}",
+                    text.chars().count(),
+                    b["type"]
+                );
+            }
+        }
+        assert!(p.to_string().contains("and 190 more findings"));
+        let buttons = blocks.last().unwrap()["elements"].as_array().unwrap();
+        assert!(
+            buttons.len() <= 5
+                && buttons
+                    .iter()
+                    .all(|b| b["text"]["text"].as_str().unwrap().len() <= 75)
+        );
+    }
+
+    #[test]
+    fn a_recovery_links_to_its_alarm() {
+        let r = Recovery {
+            alarm_name: "shop 5xx".into(),
+            alarm_arn: None,
+            region: Some("us-east-1".into()),
+            distribution_id: Some("E2EXAMPLE".into()),
+        };
+        let p = recovery(&r, "alarm moved to OK");
+        assert!(p["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(":white_check_mark: Recovered: alarm shop 5xx on distribution E2EXAMPLE"));
+        assert!(p.to_string().contains("#alarmsV2:alarm/shop%205xx"));
+    }
+}

@@ -1,0 +1,282 @@
+//! The SNS message: subject (at most 100 printable ASCII characters), the diagnosis JSON as body,
+//! and message attributes for subscription filter policies.
+
+use cf_doctor_model::{Diagnosis, Recovery};
+
+/// One SNS publication: `MessageStructure=json`, so that email subscribers read text while SQS,
+/// Lambda and HTTPS subscribers get the JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnsMessage {
+    pub subject: String,
+    /// The JSON object SNS splits by protocol: `default` (JSON) and `email` (text).
+    pub structured: String,
+    /// `critical`, `warning`, `ok`, `unknown`, or `recovered`.
+    pub verdict: String,
+    pub distribution_id: Option<String>,
+    /// A JSON array of finding codes, the value of the String.Array attribute `codes`.
+    pub codes: String,
+}
+
+/// SNS refuses messages over 256 KiB (message, subject and attributes together): keep a margin.
+pub const MAX_MESSAGE_BYTES: usize = 250 * 1024;
+/// The email text is a courtesy copy: it gets a fixed share, the JSON the rest.
+const MAX_EMAIL_CHARS: usize = 40 * 1024;
+
+pub fn message(d: &Diagnosis) -> SnsMessage {
+    let email = super::truncate(&super::text::render(d), MAX_EMAIL_CHARS);
+    // JSON inside a JSON string grows when escaped: shrink the budget until the whole fits.
+    let mut budget = MAX_MESSAGE_BYTES - email.len().min(MAX_MESSAGE_BYTES / 2);
+    let structured = loop {
+        let body = body_within(d, budget);
+        let structured = serde_json::json!({"default": body, "email": email}).to_string();
+        if structured.len() <= MAX_MESSAGE_BYTES || budget < 4096 {
+            break structured;
+        }
+        budget = budget * 3 / 4;
+    };
+    SnsMessage {
+        subject: subject(d),
+        structured,
+        verdict: d.verdict.as_str().to_string(),
+        distribution_id: d.trigger.distribution_id.clone(),
+        codes: serde_json::to_string(&d.codes()).unwrap_or_else(|_| "[]".into()),
+    }
+}
+
+pub const RECOVERY_SCHEMA: &str = "cf-doctor/recovery/v1";
+
+/// A short "recovered" note, with verdict `recovered` so that a filter policy paging on
+/// `critical` lets it pass by.
+pub fn recovery(r: &Recovery, note: &str) -> SnsMessage {
+    let target = r.distribution_id.as_deref().unwrap_or("alarm");
+    let body =
+        serde_json::json!({"schema": RECOVERY_SCHEMA, "recovery": r, "note": note}).to_string();
+    let email = format!(
+        "{note}\n\nAlarm: {}\n",
+        r.alarm_arn.as_deref().unwrap_or(&r.alarm_name)
+    );
+    SnsMessage {
+        subject: clean_subject(&format!(
+            "[RECOVERED] cf-doctor {target}: alarm {} is OK",
+            r.alarm_name
+        )),
+        structured: serde_json::json!({"default": body, "email": email}).to_string(),
+        verdict: "recovered".into(),
+        distribution_id: r.distribution_id.clone(),
+        codes: "[]".into(),
+    }
+}
+
+/// SNS subjects must be ASCII without control characters, start with a letter, number or
+/// punctuation, and be at most 100 characters.
+pub fn subject(d: &Diagnosis) -> String {
+    let target = d.trigger.distribution_id.as_deref().unwrap_or("sweep");
+    let cause = d
+        .probable_cause
+        .map(|c| c.as_str())
+        .unwrap_or("no problem found");
+    clean_subject(&format!(
+        "[{}] cf-doctor {target}: {cause}",
+        d.verdict.as_str().to_uppercase()
+    ))
+}
+
+fn clean_subject(raw: &str) -> String {
+    let clean: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(100)
+        .collect();
+    clean.trim().to_string()
+}
+
+/// The diagnosis JSON within `limit` bytes. What does not fit goes in this order, and the message
+/// says what went: the checks (their counts stay), then the evidence of lower findings, then the
+/// lowest findings themselves. The full report is in the log and the invocation result.
+pub fn body_within(d: &Diagnosis, limit: usize) -> String {
+    let full = serde_json::to_string(d).unwrap_or_default();
+    if full.len() <= limit {
+        return full;
+    }
+    let mut value = serde_json::to_value(d).unwrap_or_default();
+    let mut outcomes: std::collections::BTreeMap<String, usize> = Default::default();
+    for c in &d.checks {
+        *outcomes.entry(c.outcome.as_str().to_string()).or_default() += 1;
+    }
+    value["checks"] = serde_json::json!([]);
+    value["truncated"] = serde_json::json!({
+        "reason": "SNS messages are limited to 256 KB; the full report is in the function's log and result",
+        "checks_omitted": d.checks.len(),
+        "check_outcomes": outcomes,
+    });
+    let fits = |v: &serde_json::Value| {
+        serde_json::to_string(v)
+            .map(|s| s.len() <= limit)
+            .unwrap_or(false)
+    };
+    let findings = d.findings.len();
+    // Evidence goes first, from the lowest-ranked finding up; the top finding keeps its evidence.
+    let mut stripped = 0;
+    while !fits(&value) && stripped + 1 < findings {
+        let index = findings - 1 - stripped;
+        value["findings"][index]["evidence"] = serde_json::json!({"omitted": true});
+        stripped += 1;
+        value["truncated"]["evidence_omitted_from"] = serde_json::json!(stripped);
+    }
+    let mut dropped = 0;
+    while !fits(&value) {
+        let Some(list) = value["findings"].as_array_mut() else {
+            break;
+        };
+        if list.len() <= 1 {
+            break;
+        }
+        list.pop();
+        dropped += 1;
+        value["truncated"]["findings_omitted"] = serde_json::json!(dropped);
+    }
+    serde_json::to_string(&value).unwrap_or(full)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cf_doctor_model::{Check, CheckOutcome, Code, Finding, Severity, TriggerInfo};
+
+    fn big(findings: usize, checks: usize) -> Diagnosis {
+        let trigger = TriggerInfo {
+            kind: "schedule".into(),
+            detail: "sweep".into(),
+            distribution_id: None,
+            status: None,
+        };
+        let findings = (0..findings)
+            .map(|i| {
+                Finding::new(Code::AcmCertExpiring, Severity::Warning, format!("arn:{i}"))
+                    .title("t")
+                    .evidence(serde_json::json!({"days_left": i, "pad": "x".repeat(2000)}))
+                    .days_left(Some(i as i64))
+            })
+            .collect();
+        let checks = (0..checks)
+            .map(|i| Check {
+                name: "origin-tls".into(),
+                target: format!("fleet-{i}.origin.test:443@127.0.0.1"),
+                outcome: CheckOutcome::Pass,
+                duration_ms: 3,
+                detail: Some("TLSv1.2, trusted via public-roots".into()),
+            })
+            .collect();
+        cf_doctor_rules::assemble(
+            trigger,
+            findings,
+            checks,
+            chrono::DateTime::from_timestamp(1_764_072_000, 0).unwrap(),
+            1,
+        )
+    }
+
+    #[test]
+    fn a_small_report_is_sent_whole() {
+        let d = big(3, 10);
+        assert_eq!(
+            body_within(&d, MAX_MESSAGE_BYTES),
+            serde_json::to_string(&d).unwrap()
+        );
+    }
+
+    #[test]
+    fn checks_go_first_then_evidence_then_findings_and_the_message_says_so() {
+        let d = big(50, 3000);
+        let only_checks: serde_json::Value =
+            serde_json::from_str(&body_within(&d, 120_000)).unwrap();
+        assert_eq!(only_checks["truncated"]["checks_omitted"], 3000);
+        assert_eq!(only_checks["truncated"]["check_outcomes"]["pass"], 3000);
+        assert_eq!(only_checks["findings"].as_array().unwrap().len(), 50);
+        assert!(only_checks["truncated"]
+            .get("evidence_omitted_from")
+            .is_none());
+
+        let trimmed_body = body_within(&d, 40_000);
+        assert!(trimmed_body.len() <= 40_000);
+        let trimmed: serde_json::Value = serde_json::from_str(&trimmed_body).unwrap();
+        assert_eq!(
+            trimmed["findings"].as_array().unwrap().len(),
+            50,
+            "evidence is trimmed before findings are dropped"
+        );
+        assert_eq!(
+            trimmed["findings"][0]["evidence"]["days_left"], 0,
+            "the top finding keeps its evidence"
+        );
+
+        let dropped: serde_json::Value = serde_json::from_str(&body_within(&d, 6_000)).unwrap();
+        assert!(dropped["truncated"]["findings_omitted"].as_u64().unwrap() > 0);
+        assert_eq!(dropped["schema"], "cf-doctor/diagnosis/v1");
+    }
+}
+
+#[cfg(test)]
+mod structure_tests {
+    use super::*;
+    use cf_doctor_model::{Check, CheckOutcome, Code, Finding, Severity, TriggerInfo};
+
+    #[test]
+    fn the_whole_structured_message_stays_under_the_sns_limit_even_for_a_huge_sweep() {
+        let trigger = TriggerInfo {
+            kind: "schedule".into(),
+            detail: "sweep".into(),
+            distribution_id: None,
+            status: None,
+        };
+        let findings = (0..400)
+            .map(|i| {
+                Finding::new(
+                    Code::OriginCertExpiring,
+                    Severity::Warning,
+                    format!("o{i}:443"),
+                )
+                .title("expiring \"soon\"")
+                .evidence(serde_json::json!({"days_left": i, "names": vec!["x.example"; 40]}))
+                .days_left(Some(i as i64))
+            })
+            .collect();
+        let checks = (0..5000)
+            .map(|i| Check {
+                name: "origin-tls".into(),
+                target: format!("o{i}:443@127.0.0.1"),
+                outcome: CheckOutcome::Pass,
+                duration_ms: 1,
+                detail: None,
+            })
+            .collect();
+        let d = cf_doctor_rules::assemble(
+            trigger,
+            findings,
+            checks,
+            chrono::DateTime::from_timestamp(1_764_072_000, 0).unwrap(),
+            1,
+        );
+        let m = message(&d);
+        assert!(
+            m.structured.len() <= MAX_MESSAGE_BYTES,
+            "{} bytes",
+            m.structured.len()
+        );
+        let parts: serde_json::Value = serde_json::from_str(&m.structured).unwrap();
+        let default: serde_json::Value =
+            serde_json::from_str(parts["default"].as_str().unwrap()).unwrap();
+        assert_eq!(default["schema"], "cf-doctor/diagnosis/v1");
+        assert!(default["truncated"]["checks_omitted"].as_u64().is_some());
+        assert!(parts["email"]
+            .as_str()
+            .unwrap()
+            .starts_with("WARNING: sweep: "));
+    }
+}

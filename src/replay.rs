@@ -1,0 +1,69 @@
+//! Saved evidence: `--save-evidence FILE` keeps what a run collected (`cf-doctor/evidence/v1`),
+//! and `cf-doctor explain FILE` replays it through the rules and render offline, with no AWS and
+//! no network, giving the same report. In Lambda, `SAVE_EVIDENCE_BUCKET` stores it in S3.
+
+use std::sync::{Arc, Mutex};
+
+use cf_doctor_model::replay::{ReplayError, Run, SavedEvidence};
+use cf_doctor_model::Diagnosis;
+
+/// The runs of one command or event, gathered as each diagnosis is made.
+#[derive(Clone, Default)]
+pub struct EvidenceLog(Arc<Mutex<Vec<Run>>>);
+
+impl EvidenceLog {
+    pub fn keep(&self, run: Run) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(run);
+    }
+
+    /// Everything kept so far, as the saved-evidence document.
+    pub fn saved(&self) -> SavedEvidence {
+        let runs = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        SavedEvidence::new(concat!("cf-doctor ", env!("CARGO_PKG_VERSION")), runs)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&self.saved()).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExplainError {
+    #[error("cannot read the evidence file {path}: {error}")]
+    Read { path: String, error: String },
+    #[error("the evidence file {path} is {error}")]
+    Invalid { path: String, error: ReplayError },
+    #[error(
+        "the evidence file {path} holds no run (it was saved by a command that diagnosed nothing)"
+    )]
+    Empty { path: String },
+}
+
+/// The diagnoses the saved runs give, in the order they were made.
+pub fn explain(path: &str) -> Result<Vec<Diagnosis>, ExplainError> {
+    let text = if path == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    }
+    .map_err(|e| ExplainError::Read {
+        path: path.to_string(),
+        error: e.to_string(),
+    })?;
+    let saved = SavedEvidence::parse(&text).map_err(|error| ExplainError::Invalid {
+        path: path.to_string(),
+        error,
+    })?;
+    if saved.runs.is_empty() {
+        return Err(ExplainError::Empty {
+            path: path.to_string(),
+        });
+    }
+    Ok(saved
+        .runs
+        .into_iter()
+        .map(|run| {
+            cf_doctor_rules::diagnose(&run.evidence, run.trigger, run.started_at, run.duration_ms)
+        })
+        .collect())
+}
