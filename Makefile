@@ -9,7 +9,7 @@ MOTO := $(VENV)/bin/moto_server
 MOTO_VERSION := 5.2.5
 CF_DOCTOR := $(CARGO_TARGET_DIR)/debug/cf-doctor
 
-.PHONY: demo test lint lint-template build fmt venv tools bench deploy invoke-local clean-venv
+.PHONY: demo test lint lint-template build fmt venv tools bench deploy invoke-local watch invoke-watch clean-venv
 # SAM must never phone home (tests and lint talk to loopback only).
 export SAM_CLI_TELEMETRY := 0
 TOOLS := $(VENV)/bin/checkov
@@ -51,9 +51,19 @@ build: tools
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --bin cf-doctor --output-format zip
 	@ls -l $(CARGO_TARGET_DIR)/lambda/cf-doctor/bootstrap.zip
 
+# SAM's rust-cargolambda build method is still a beta feature: --beta-features opts in.
 deploy: tools
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build --beta-features
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam deploy --guided
+
+# The Lambda loop: cargo-lambda's local Runtime API on 127.0.0.1:9000, rebuilding on change;
+# then `make invoke-watch EVENT=events/alarm-eventbridge.json` in another terminal.
+watch: tools
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda watch --bin cf-doctor --invoke-address 127.0.0.1
+
+EVENT ?= events/manual-diagnose.json
+invoke-watch: tools
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda invoke cf-doctor --invoke-address 127.0.0.1 --data-file $(EVENT)
 
 # Each sample event through the handler, against the AWS account your credentials point at.
 invoke-local:

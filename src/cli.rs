@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::exit;
 use crate::replay::EvidenceLog;
 use crate::trigger::{self, Target};
-use crate::{handler, App, RunError, RunOptions, TargetResult};
+use crate::{App, RunError, RunOptions, TargetResult};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -206,7 +206,7 @@ pub async fn run(cli: &Cli, app: &App, input: CheckedInput) -> i32 {
     };
     let result = match input {
         CheckedInput::Targets(targets) => app.run_targets(targets, &options).await,
-        CheckedInput::Event(event) => handler::handle(app, &event, &options).await,
+        CheckedInput::Event(event) => app.handle_event(&event, &options).await,
         CheckedInput::Evidence(path) => return explain(&path, format),
     };
     let saved = match (&cli.save_evidence, &evidence) {
@@ -261,7 +261,7 @@ fn print_results(results: &[TargetResult], format: Format) {
     if format == Format::Json && results.len() != 1 {
         println!(
             "{}",
-            serde_json::to_string_pretty(&handler::response(results)).unwrap_or_default()
+            serde_json::to_string_pretty(&TargetResult::response(results)).unwrap_or_default()
         );
         return;
     }

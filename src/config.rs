@@ -1,4 +1,4 @@
-//! Configuration from the environment (CONTRACT.md, "Configuration"), validated once at start: a
+//! Configuration from the environment (docs/contract.md, "Configuration"), validated once at start: a
 //! bad value is an error naming the variable and the value.
 
 use std::collections::BTreeMap;
@@ -51,6 +51,8 @@ pub struct Config {
     pub notify_when_healthy: bool,
     /// Resolve CNAME chains with this DNS server instead of the system's (split-horizon setups).
     pub dns_server: Option<std::net::SocketAddr>,
+    /// In Lambda, keep each invocation's evidence in this S3 bucket.
+    pub save_evidence_bucket: Option<String>,
 }
 
 impl Default for Config {
@@ -66,6 +68,7 @@ impl Default for Config {
             ca_file: None,
             notify_when_healthy: false,
             dns_server: None,
+            save_evidence_bucket: None,
         }
     }
 }
@@ -170,6 +173,16 @@ impl Config {
                 )
             })?);
         }
+        if let Some(v) = get("SAVE_EVIDENCE_BUCKET") {
+            if !valid_bucket_name(&v) {
+                return Err(invalid(
+                    "SAVE_EVIDENCE_BUCKET",
+                    &v,
+                    "an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit",
+                ));
+            }
+            config.save_evidence_bucket = Some(v);
+        }
         if let Some(v) = get("NOTIFY_WHEN_HEALTHY") {
             config.notify_when_healthy = match v.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" => true,
@@ -215,6 +228,18 @@ pub fn parse_resolve(entry: &str) -> Result<(String, IpAddr), String> {
     }
     let addr: IpAddr = addr.parse().map_err(|_| EXPECTED.to_string())?;
     Ok((host, addr))
+}
+
+/// S3's bucket naming rules (the general-purpose bucket ones), as far as a name alone shows them.
+fn valid_bucket_name(name: &str) -> bool {
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    (3..=63).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && edge_ok(name.chars().next())
+        && edge_ok(name.chars().last())
+        && !name.contains("..")
 }
 
 fn parse_regions(value: &str) -> Option<Vec<String>> {
@@ -314,6 +339,25 @@ mod tests {
                 .contains("CF_DOCTOR_DNS_SERVER=\"dns.example\""),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_evidence_bucket_must_be_a_bucket_name() {
+        assert_eq!(
+            config(&[("SAVE_EVIDENCE_BUCKET", "cf-doctor-evidence-1")])
+                .unwrap()
+                .save_evidence_bucket
+                .as_deref(),
+            Some("cf-doctor-evidence-1")
+        );
+        for bad in ["s3://bucket", "Bucket", "ab", "-bucket", "a..b"] {
+            let err = config(&[("SAVE_EVIDENCE_BUCKET", bad)]).unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("SAVE_EVIDENCE_BUCKET={bad:?}")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

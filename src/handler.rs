@@ -4,7 +4,8 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
-use crate::{exit, App, RunError, RunOptions, TargetResult};
+use crate::replay::{EvidenceLog, EvidenceStore};
+use crate::{exit, App, RunOptions, TargetResult};
 
 /// The Lambda face: configuration from the environment, clients built once, then events served
 /// until the runtime stops us. Returns the process exit code.
@@ -37,14 +38,30 @@ pub async fn run(app: App) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let options = RunOptions {
             deadline: deadline_of(&event.context),
+            evidence: app.evidence_store.as_ref().map(|_| EvidenceLog::default()),
             ..RunOptions::new(true)
         };
-        let results = Box::pin(handle(app, &event.payload, &options))
-            .await
-            .map_err(lambda_runtime::Error::from)?;
-        Ok::<Value, lambda_runtime::Error>(response(&results))
+        let handled = Box::pin(app.handle_event(&event.payload, &options)).await;
+        if let (Some(store), Some(log)) = (&app.evidence_store, &options.evidence) {
+            keep_evidence(store, log, &event.context.request_id).await;
+        }
+        let results = handled.map_err(lambda_runtime::Error::from)?;
+        Ok::<Value, lambda_runtime::Error>(TargetResult::response(&results))
     }))
     .await
+}
+
+/// Stores the invocation's evidence when there is any. A failure is logged, never the
+/// invocation's failure: the report itself was delivered, and a retry would page twice.
+async fn keep_evidence(store: &EvidenceStore, log: &EvidenceLog, request_id: &str) {
+    if log.is_empty() {
+        return;
+    }
+    let key = EvidenceStore::key(request_id, chrono::Utc::now());
+    match store.put(&key, log).await {
+        Ok(location) => tracing::info!(%location, "evidence saved"),
+        Err(error) => tracing::error!(%error, "evidence not saved (the report is unaffected)"),
+    }
 }
 
 /// The invocation's deadline as a monotonic instant (the runtime gives milliseconds since the epoch).
@@ -55,44 +72,4 @@ fn deadline_of(context: &lambda_runtime::Context) -> Option<tokio::time::Instant
         .as_millis() as u64;
     let left = context.deadline.checked_sub(now_ms)?;
     Some(tokio::time::Instant::now() + std::time::Duration::from_millis(left))
-}
-
-/// Runs one event as Lambda does; delivery is always on in Lambda, a flag in the CLI.
-pub async fn handle(
-    app: &App,
-    event: &Value,
-    options: &RunOptions,
-) -> Result<Vec<TargetResult>, RunError> {
-    match Box::pin(app.run_event(event, options)).await {
-        Ok(results) => {
-            for result in &results {
-                if let TargetResult::Diagnosed(d) = result {
-                    tracing::info!(verdict = d.verdict.as_str(), probable_cause = ?d.probable_cause, summary = %d.summary, "diagnosis");
-                }
-            }
-            Ok(results)
-        }
-        Err(RunError::Delivery { error, reports }) => {
-            // No report is lost: the whole report goes to the log before the invocation fails.
-            for report in &reports {
-                let report = serde_json::to_string(report).unwrap_or_default();
-                tracing::error!(%error, %report, "delivery failed; full report follows in this line");
-            }
-            Err(RunError::Delivery { error, reports })
-        }
-        Err(e) => {
-            let received = serde_json::to_string(event).unwrap_or_default();
-            tracing::error!(error = %e, event = %received, "event not handled");
-            Err(e)
-        }
-    }
-}
-
-/// The invocation result: the diagnosis (or acknowledgement) itself, or a list when an SNS event
-/// carried several alarms.
-pub fn response(results: &[TargetResult]) -> Value {
-    match results {
-        [single] => single.to_json(),
-        many => Value::Array(many.iter().map(TargetResult::to_json).collect()),
-    }
 }

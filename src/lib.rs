@@ -76,6 +76,15 @@ impl TargetResult {
         }
     }
 
+    /// The invocation result: the diagnosis (or acknowledgement) itself, or a list when an SNS
+    /// event carried several alarms.
+    pub fn response(results: &[TargetResult]) -> Value {
+        match results {
+            [single] => single.to_json(),
+            many => Value::Array(many.iter().map(TargetResult::to_json).collect()),
+        }
+    }
+
     /// Exit code by verdict (an acknowledgement is fine).
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -114,6 +123,8 @@ pub struct App {
     pub config: Config,
     pub collector: Collector,
     pub notifier: Notifier,
+    /// Where the Lambda keeps each invocation's evidence (`SAVE_EVIDENCE_BUCKET`).
+    pub evidence_store: Option<replay::EvidenceStore>,
 }
 
 impl App {
@@ -143,7 +154,16 @@ impl App {
                 notify::slack::SlackChannel::new(source, std::time::Duration::from_secs(10))
             }),
         };
+        let evidence_store =
+            config
+                .save_evidence_bucket
+                .as_ref()
+                .map(|bucket| replay::EvidenceStore {
+                    client: aws_sdk_s3::Client::new(sdk),
+                    bucket: bucket.clone(),
+                });
         Ok(App {
+            evidence_store,
             collector: Collector::new(
                 sdk,
                 prober,
@@ -192,6 +212,39 @@ impl App {
             },
             options,
         ))
+    }
+
+    /// Runs one event as Lambda does (the CLI's `invoke` too), logging the outcome: each verdict,
+    /// a report that could not be delivered (whole), or the event that could not be handled
+    /// (whole). Delivery is always on in Lambda, a flag in the CLI.
+    pub async fn handle_event(
+        &self,
+        event: &Value,
+        options: &RunOptions,
+    ) -> Result<Vec<TargetResult>, RunError> {
+        match Box::pin(self.run_event(event, options)).await {
+            Ok(results) => {
+                for result in &results {
+                    if let TargetResult::Diagnosed(d) = result {
+                        tracing::info!(verdict = d.verdict.as_str(), probable_cause = ?d.probable_cause, summary = %d.summary, "diagnosis");
+                    }
+                }
+                Ok(results)
+            }
+            Err(RunError::Delivery { error, reports }) => {
+                // No report is lost: the whole report goes to the log before the invocation fails.
+                for report in &reports {
+                    let report = serde_json::to_string(report).unwrap_or_default();
+                    tracing::error!(%error, %report, "delivery failed; full report follows in this line");
+                }
+                Err(RunError::Delivery { error, reports })
+            }
+            Err(e) => {
+                let received = serde_json::to_string(event).unwrap_or_default();
+                tracing::error!(error = %e, event = %received, "event not handled");
+                Err(e)
+            }
+        }
     }
 
     /// Runs every target of an event; delivers diagnoses when `notify` is set. Delivery failures

@@ -16,6 +16,10 @@ impl EvidenceLog {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).push(run);
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+    }
+
     /// Everything kept so far, as the saved-evidence document.
     pub fn saved(&self) -> SavedEvidence {
         let runs = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -24,6 +28,50 @@ impl EvidenceLog {
 
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(&self.saved()).unwrap_or_default()
+    }
+}
+
+/// Where the Lambda keeps each invocation's evidence (`SAVE_EVIDENCE_BUCKET`).
+#[derive(Debug, Clone)]
+pub struct EvidenceStore {
+    pub client: aws_sdk_s3::Client,
+    pub bucket: String,
+}
+
+impl EvidenceStore {
+    /// The object key of an invocation's evidence: by day, then by request id.
+    pub fn key(request_id: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+        let safe: String = request_id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("evidence/{}/{safe}.json", at.format("%Y/%m/%d"))
+    }
+
+    /// Stores the evidence; returns the `s3://` location, or what went wrong.
+    pub async fn put(&self, key: &str, log: &EvidenceLog) -> Result<String, String> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(log.to_json().into_bytes().into())
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "s3:PutObject to s3://{}/{key} failed: {}",
+                    self.bucket,
+                    cf_doctor_aws::error_text(&e)
+                )
+            })?;
+        Ok(format!("s3://{}/{key}", self.bucket))
     }
 }
 

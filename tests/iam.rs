@@ -33,8 +33,9 @@ const PLATFORM_ACTIONS: &[&str] = &[
 ];
 
 /// Actions named outside the policy that grant the function nothing: the role's trust policy,
-/// and the permission letting an existing alarm topic invoke the function.
-const NOT_THE_FUNCTIONS: &[&str] = &["sts:AssumeRole", "lambda:InvokeFunction"];
+/// the permission letting an existing alarm topic invoke the function, and the evidence bucket's
+/// policy denying every request that does not use TLS.
+const NOT_THE_FUNCTIONS: &[&str] = &["sts:AssumeRole", "lambda:InvokeFunction", "s3:*"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -38,7 +38,7 @@ fn expectation(file: &str) -> Expect {
     }
 }
 
-/// The diagnosis JSON shape of CONTRACT.md.
+/// The diagnosis JSON shape of docs/contract.md.
 fn assert_diagnosis_shape(name: &str, d: &Value) {
     assert_eq!(d["schema"], "cf-doctor/diagnosis/v1", "{name}: {d}");
     assert!(
@@ -256,4 +256,83 @@ async fn an_unreachable_aws_endpoint_is_an_error_result_naming_it() {
         stderr.lines().any(|l| l.contains(&endpoint)),
         "the log names the endpoint:\n{stderr}"
     );
+}
+
+/// With SAVE_EVIDENCE_BUCKET set, each invocation's evidence lands in S3 (moto) under
+/// evidence/YYYY/MM/DD/REQUEST_ID.json, and replaying it gives the very report Lambda returned.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_an_evidence_bucket_each_invocation_keeps_its_evidence_and_it_replays() {
+    let lab = lab().await;
+    let (_origin, id) = lab.expired_origin("lambda-evidence.origin.test", 2).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&lab.sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = "cf-doctor-evidence-test";
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let api = runtime_api(
+        vec![serde_json::json!({"diagnose": id})],
+        Duration::from_secs(300),
+    )
+    .await;
+    let bootstrap = Bootstrap::start(
+        &moto().endpoint,
+        &api,
+        &[
+            ("CF_DOCTOR_RESOLVE", "lambda-evidence.origin.test=127.0.0.1"),
+            ("ORIGIN_CA_FILE", &lab.ca_file.path().to_string_lossy()),
+            ("PROBE_TIMEOUT_MS", "1500"),
+            ("SAVE_EVIDENCE_BUCKET", bucket),
+        ],
+    );
+    let answers = api.wait_for(1, Duration::from_secs(120)).await;
+    // The evidence is stored before the answer is sent; give the log a moment to flush.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stderr = bootstrap.stop().await;
+    let response = answers[0].result.as_ref().expect("a diagnosis");
+    assert_eq!(response["probable_cause"], "origin-cert-expired");
+
+    let listed = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix("evidence/")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(
+        keys.len(),
+        1,
+        "one object per invocation: {keys:?}\n{stderr}"
+    );
+    let today = chrono::Utc::now().format("evidence/%Y/%m/%d/").to_string();
+    assert!(
+        keys[0].starts_with(&today) && keys[0].ends_with(".json"),
+        "{}",
+        keys[0]
+    );
+    assert!(
+        stderr.contains("evidence saved") && stderr.contains(keys[0]),
+        "the log says where:\n{stderr}"
+    );
+    let object = s3
+        .get_object()
+        .bucket(bucket)
+        .key(keys[0])
+        .send()
+        .await
+        .unwrap();
+    let body = object.body.collect().await.unwrap().into_bytes();
+    let saved =
+        cf_doctor_model::replay::SavedEvidence::parse(std::str::from_utf8(&body).unwrap()).unwrap();
+    assert_eq!(saved.runs.len(), 1);
+    let run = &saved.runs[0];
+    let replayed = cf_doctor_rules::diagnose(
+        &run.evidence,
+        run.trigger.clone(),
+        run.started_at,
+        run.duration_ms,
+    );
+    assert_eq!(&serde_json::to_value(&replayed).unwrap(), response);
 }

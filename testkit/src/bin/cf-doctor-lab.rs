@@ -184,7 +184,7 @@ async fn demo(args: &Args) -> Result<ExitCode> {
     cmd.arg("invoke")
         .arg(&event_path)
         .args(["--format", "text"])
-        // The CLI only delivers with --notify (CONTRACT.md: off by default in the CLI, always on
+        // The CLI only delivers with --notify (docs/contract.md: off by default in the CLI, always on
         // in Lambda); the lab exists to show the deliveries too.
         .arg("--notify")
         .stdin(Stdio::null())
