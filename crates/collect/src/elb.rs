@@ -11,8 +11,8 @@ use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
 use crate::probe::dns;
 use crate::{acm, error_text, Collector};
 use cf_doctor_model::evidence::{
-    Evidence, Gap, Listener, ListenerPort, LoadBalancer, OriginKind, SecurityGroupVerdict,
-    TargetGroupHealth, TargetState,
+    Admission, Evidence, Gap, Listener, ListenerPort, LoadBalancer, OriginKind,
+    SecurityGroupVerdict, TargetGroupHealth, TargetState,
 };
 use cf_doctor_model::names;
 use cf_doctor_model::{Check, CheckOutcome};
@@ -565,13 +565,25 @@ impl Collector {
                 let verdicts = out
                     .security_groups()
                     .iter()
-                    .map(|g| SecurityGroupVerdict {
-                        id: g.group_id().unwrap_or_default().to_string(),
-                        name: g.group_name().unwrap_or_default().to_string(),
-                        opens_port_to_cloudfront: g
+                    .map(|g| {
+                        let openings: Vec<(String, Admission)> = g
                             .ip_permissions()
                             .iter()
-                            .find_map(|p| opening_rule(p, port, prefix_list.as_deref())),
+                            .filter_map(|p| opening_rule(p, port, prefix_list.as_deref()))
+                            .collect();
+                        let admits = if openings.iter().any(|(_, a)| *a == Admission::Anyone) {
+                            Admission::Anyone
+                        } else if openings.is_empty() {
+                            Admission::NotCloudfront
+                        } else {
+                            Admission::CloudfrontOnly
+                        };
+                        SecurityGroupVerdict {
+                            id: g.group_id().unwrap_or_default().to_string(),
+                            name: g.group_name().unwrap_or_default().to_string(),
+                            opens_port_to_cloudfront: openings.into_iter().next().map(|(w, _)| w),
+                            admits,
+                        }
                     })
                     .collect();
                 (Some(verdicts), prefix_list)
@@ -582,12 +594,12 @@ impl Collector {
 
 pub const CLOUDFRONT_PREFIX_LIST: &str = "com.amazonaws.global.cloudfront.origin-facing";
 
-/// The rule, in words, if this permission lets CloudFront reach `port`.
+/// The rule in words, and whom it admits, if this permission lets CloudFront reach `port`.
 fn opening_rule(
     p: &aws_sdk_ec2::types::IpPermission,
     port: u16,
     cloudfront_list: Option<&str>,
-) -> Option<String> {
+) -> Option<(String, Admission)> {
     let protocol = p.ip_protocol().unwrap_or_default();
     let covers_port = match protocol {
         "-1" => true,
@@ -614,20 +626,23 @@ fn opening_rule(
             .iter()
             .any(|l| l.prefix_list_id() == Some(list))
         {
-            return Some(format!("{ports} from {CLOUDFRONT_PREFIX_LIST} ({list})"));
+            return Some((
+                format!("{ports} from {CLOUDFRONT_PREFIX_LIST} ({list})"),
+                Admission::CloudfrontOnly,
+            ));
         }
     }
     if p.ip_ranges()
         .iter()
         .any(|r| r.cidr_ip() == Some("0.0.0.0/0"))
     {
-        return Some(format!("{ports} from 0.0.0.0/0"));
+        return Some((format!("{ports} from 0.0.0.0/0"), Admission::Anyone));
     }
     if p.ipv6_ranges()
         .iter()
         .any(|r| r.cidr_ipv6() == Some("::/0"))
     {
-        return Some(format!("{ports} from ::/0"));
+        return Some((format!("{ports} from ::/0"), Admission::Anyone));
     }
     None
 }

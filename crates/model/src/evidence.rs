@@ -424,6 +424,39 @@ pub struct SecurityGroupVerdict {
     pub name: String,
     /// The rule that lets CloudFront in on the origin port, in words (None: no such rule).
     pub opens_port_to_cloudfront: Option<String>,
+    /// Whom the group lets in on the origin port.
+    #[serde(default)]
+    pub admits: Admission,
+}
+
+/// Whom a security group lets in on the origin port. CloudFront-only is AWS's recommended set-up
+/// (the managed prefix list `com.amazonaws.global.cloudfront.origin-facing`, a customer-managed
+/// prefix list holding CloudFront's ranges, or CloudFront's published CIDRs): healthy, and the
+/// reason a probe from outside CloudFront cannot connect.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Admission {
+    /// Open to every address (0.0.0.0/0 or ::/0).
+    Anyone,
+    /// Open to CloudFront's origin-facing addresses only.
+    CloudfrontOnly,
+    /// No rule lets CloudFront in on the port.
+    NotCloudfront,
+    /// Not read (evidence from before it was), or could not be decided.
+    #[default]
+    Unknown,
+}
+
+impl LoadBalancer {
+    /// The load balancer's security groups let CloudFront in on the origin port and nobody else:
+    /// a connection from anywhere but CloudFront's edge is expected to be dropped.
+    pub fn admits_only_cloudfront(&self) -> bool {
+        let Some(groups) = &self.security_groups else {
+            return false;
+        };
+        groups.iter().any(|g| g.admits == Admission::CloudfrontOnly)
+            && groups.iter().all(|g| g.admits != Admission::Anyone)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
