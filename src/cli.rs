@@ -50,7 +50,11 @@ pub enum Command {
         distribution_id: String,
     },
     /// The nightly sweep: every distribution and every ACM certificate in scope
-    Sweep,
+    Sweep {
+        /// Also probe the origins of disabled distributions (listed, not probed, by default)
+        #[arg(long)]
+        include_disabled: bool,
+    },
     /// Run the Lambda handler on an event file, as Lambda would (`-` reads stdin)
     Invoke {
         #[arg(value_name = "EVENT.json")]
@@ -121,8 +125,9 @@ pub fn prepare(cli: &Cli) -> Result<CheckedInput, i32> {
                 id,
             }]))
         }
-        Command::Sweep => Ok(CheckedInput::Targets(vec![Target::Sweep {
+        Command::Sweep { include_disabled } => Ok(CheckedInput::Targets(vec![Target::Sweep {
             trigger: TriggerInfo::manual("cf-doctor sweep", None),
+            include_disabled: *include_disabled,
         }])),
         Command::Invoke { event } => {
             let text = read_event(event).map_err(refuse)?;

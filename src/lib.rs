@@ -104,6 +104,8 @@ pub struct RunOptions {
     pub progress: std::sync::Arc<dyn Progress>,
     /// Where each diagnosis' evidence goes when it is to be saved (`--save-evidence`).
     pub evidence: Option<replay::EvidenceLog>,
+    /// A sweep also probes the origins of disabled distributions (`--include-disabled`).
+    pub include_disabled: bool,
 }
 
 impl RunOptions {
@@ -113,6 +115,7 @@ impl RunOptions {
             deadline: None,
             progress: std::sync::Arc::new(Silent),
             evidence: None,
+            include_disabled: false,
         }
     }
 }
@@ -295,7 +298,16 @@ impl App {
                     recovery,
                 });
             }
-            Target::Sweep { trigger } => self.sweep(&Scope::All, trigger, options).await,
+            Target::Sweep {
+                trigger,
+                include_disabled,
+            } => {
+                let options = RunOptions {
+                    include_disabled: include_disabled || options.include_disabled,
+                    ..options.clone()
+                };
+                self.sweep(&Scope::All, trigger, &options).await
+            }
             Target::Certificate { arn, trigger } => {
                 self.sweep(&Scope::Certificate(arn), trigger, options).await
             }
@@ -316,6 +328,7 @@ impl App {
         let sweep_options = SweepOptions {
             deadline: options.deadline,
             progress: options.progress.clone(),
+            include_disabled: options.include_disabled,
             ..SweepOptions::default()
         };
         let evidence = Box::pin(self.collector.sweep(scope, &sweep_options)).await;

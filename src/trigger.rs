@@ -20,6 +20,9 @@ pub enum Target {
     },
     Sweep {
         trigger: TriggerInfo,
+        /// Probe the origins of disabled distributions too (they are listed, not probed, by
+        /// default).
+        include_disabled: bool,
     },
     Certificate {
         arn: String,
@@ -37,7 +40,7 @@ pub enum Target {
 pub const ACCEPTED: &str = "accepted events: EventBridge \"CloudWatch Alarm State Change\" (source aws.cloudwatch), \
 an SNS notification carrying a CloudWatch alarm (Records[].Sns.Message), a CloudWatch alarm invoking Lambda directly \
 (alarmArn + alarmData), EventBridge \"Scheduled Event\" (source aws.events), ACM certificate events (source aws.acm) \
-and AWS Health ACM events, {\"diagnose\": \"DISTRIBUTION_ID\"}, {\"sweep\": {}}";
+and AWS Health ACM events, {\"diagnose\": \"DISTRIBUTION_ID\"}, {\"sweep\": {}} (or {\"sweep\": {\"include_disabled\": true}})";
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TriggerError {
@@ -49,10 +52,34 @@ pub enum TriggerError {
     Unrecognised { received: String },
     #[error("{kind} event does not have the expected shape: {error}")]
     Malformed { kind: &'static str, error: String },
-    #[error("alarm {alarm:?} has no DistributionId dimension (received dimensions: {dimensions}); cf-doctor diagnoses alarms on AWS/CloudFront metrics such as 5xxErrorRate, which carry DistributionId")]
-    NoDistribution { alarm: String, dimensions: String },
     #[error("{0:?} is not a CloudFront distribution id: expected letters and digits only, like E2EXAMPLE1ABCD")]
     BadDistributionId(String),
+}
+
+/// The event's own identity, the same in every copy of it: an EventBridge event's `id`, an SNS
+/// notification's `MessageId`, a direct alarm invocation's alarm ARN and state change time. Lambda
+/// retries an asynchronous event with the same payload, and EventBridge or SNS may deliver one
+/// event twice (at-least-once) under different request ids, so this is what keys delivery
+/// records. None for events without one (the test events, the schedule's fixed input): the Lambda
+/// request id, which Lambda keeps across its own retries, stands in for them.
+pub fn event_id(event: &Value) -> Option<String> {
+    fn text(v: Option<&Value>) -> Option<&str> {
+        v.and_then(Value::as_str).filter(|s| !s.is_empty())
+    }
+    if let Some(records) = event.get("Records").and_then(Value::as_array) {
+        let ids: Vec<&str> = records
+            .iter()
+            .filter_map(|r| text(r.pointer("/Sns/MessageId")))
+            .collect();
+        return (!ids.is_empty()).then(|| format!("sns:{}", ids.join(",")));
+    }
+    if event.get("alarmData").is_some() {
+        let arn = text(event.get("alarmArn"))?;
+        let changed = text(event.pointer("/alarmData/state/timestamp"))?;
+        return Some(format!("alarm:{arn}@{changed}"));
+    }
+    let id = text(event.get("id"))?;
+    text(event.get("source")).map(|_| format!("eventbridge:{id}"))
 }
 
 pub fn parse_event_text(text: &str) -> Result<Vec<Target>, TriggerError> {
@@ -85,9 +112,10 @@ pub fn parse_event(event: &Value) -> Result<Vec<Target>, TriggerError> {
             id,
         }]);
     }
-    if object.contains_key("sweep") {
+    if let Some(options) = object.get("sweep") {
         return Ok(vec![Target::Sweep {
             trigger: TriggerInfo::manual("manual sweep", None),
+            include_disabled: sweep_include_disabled(options)?,
         }]);
     }
     if object.contains_key("Records") {
@@ -116,12 +144,45 @@ pub fn parse_event(event: &Value) -> Result<Vec<Target>, TriggerError> {
                     distribution_id: None,
                     status: None,
                 },
+                include_disabled: false,
             }])
         }
         ("aws.acm", _) | ("aws.health", _) => parse_acm_event(event, detail_type),
         _ => Err(TriggerError::Unrecognised {
             received: describe(event),
         }),
+    }
+}
+
+/// `{"sweep": {}}` or `{"sweep": {"include_disabled": true}}` (null counts as `{}`).
+fn sweep_include_disabled(options: &Value) -> Result<bool, TriggerError> {
+    let malformed = |error: String| TriggerError::Malformed {
+        kind: "manual sweep",
+        error,
+    };
+    let map = match options {
+        Value::Null => return Ok(false),
+        Value::Object(map) => map,
+        other => {
+            return Err(malformed(format!(
+            "\"sweep\" must be an object such as {{}} or {{\"include_disabled\": true}}, got {}",
+            type_name(other)
+        )))
+        }
+    };
+    if let Some(unknown) = map.keys().find(|k| k.as_str() != "include_disabled") {
+        let unknown: String = unknown.chars().take(40).collect();
+        return Err(malformed(format!(
+            "unknown option {unknown:?} in \"sweep\"; accepted: \"include_disabled\" (true or false)"
+        )));
+    }
+    match map.get("include_disabled") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(malformed(format!(
+            "\"include_disabled\" must be true or false, got {}",
+            type_name(other)
+        ))),
     }
 }
 
@@ -135,80 +196,243 @@ pub fn distribution_id(id: &str) -> Result<String, TriggerError> {
     Ok(id.to_ascii_uppercase())
 }
 
+/// One metric an alarm watches (a metric alarm's, or each `metricStat` of a metric-math alarm).
+#[derive(Debug, Clone, Default)]
+struct WatchedMetric {
+    /// Empty when the envelope does not say (then a DistributionId still counts).
+    namespace: String,
+    name: String,
+    dimensions: Vec<(String, String)>,
+}
+
+impl WatchedMetric {
+    fn dimension(&self, name: &str) -> Option<&str> {
+        self.dimensions
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// CloudFront's own metrics: `AWS/CloudFront` (or no namespace given at all).
+    fn is_cloudfront(&self) -> bool {
+        self.namespace.is_empty() || self.namespace == CLOUDFRONT_NAMESPACE
+    }
+
+    fn describe(&self) -> String {
+        let dims: Vec<String> = self
+            .dimensions
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let namespace = if self.namespace.is_empty() {
+            "(no namespace)"
+        } else {
+            &self.namespace
+        };
+        format!("{namespace} {} ({})", self.name, dims.join(", "))
+    }
+}
+
+const CLOUDFRONT_NAMESPACE: &str = "AWS/CloudFront";
+
 /// What an alarm says, whatever envelope it came in.
 struct Alarm {
     name: String,
     arn: Option<String>,
     state: String,
     previous_state: Option<String>,
-    /// (metric name, dimensions) of each metric the alarm watches.
-    metrics: Vec<(String, Vec<(String, String)>)>,
+    metrics: Vec<WatchedMetric>,
+    /// Metric-math expressions (a SEARCH expression among them names no distribution).
+    expressions: Vec<String>,
+    /// A composite alarm's rule: it watches other alarms, not metrics.
+    composite_rule: Option<String>,
     envelope: &'static str,
 }
 
-fn alarm_targets(alarm: Alarm) -> Result<Vec<Target>, TriggerError> {
-    let alarm_ref = alarm.arn.clone().unwrap_or_else(|| alarm.name.clone());
-    let distribution = alarm
-        .metrics
-        .iter()
-        .flat_map(|(_, dims)| dims)
-        .find(|(name, _)| name == "DistributionId")
-        .map(|(_, value)| value.clone());
-    let status = alarm
-        .metrics
-        .iter()
-        .find_map(|(metric, _)| status_of_metric(metric));
-    let trigger = |distribution_id: Option<String>| TriggerInfo {
-        kind: "alarm".into(),
-        detail: format!(
-            "alarm {:?} -> {} ({}; {})",
-            alarm.name, alarm.state, alarm.envelope, alarm_ref
-        ),
-        distribution_id,
-        status,
-    };
-    if alarm.state != "ALARM" {
-        let note = format!(
-            "alarm {:?} moved to {}: acknowledged, nothing to diagnose (only transitions into ALARM are diagnosed)",
-            alarm.name, alarm.state
-        );
-        let recovery = (alarm.state == "OK" && alarm.previous_state.as_deref() == Some("ALARM"))
-            .then(|| Recovery {
-                region: alarm
-                    .arn
-                    .as_deref()
-                    .and_then(|a| a.split(':').nth(3))
-                    .map(str::to_string),
-                alarm_name: alarm.name.clone(),
-                alarm_arn: alarm.arn.clone(),
-                distribution_id: distribution.clone(),
-            });
-        return Ok(vec![Target::Acknowledge {
-            trigger: trigger(distribution.clone()),
-            note,
-            recovery,
-        }]);
-    }
-    let Some(id) = distribution else {
-        let dimensions = alarm
+/// What an alarm is about, as far as cf-doctor is concerned.
+#[derive(Debug, PartialEq)]
+enum AlarmSubject {
+    /// CloudFront distributions, each with the status its metric names (502ErrorRate: 502).
+    Distributions(Vec<(String, Option<u16>)>),
+    /// CloudFront Functions (dimension FunctionName).
+    CloudFrontFunctions(Vec<String>),
+    Composite(String),
+    Search(String),
+    /// CloudFront metrics that name no distribution (an account-wide alarm).
+    CloudFrontWithoutDistribution(String),
+    /// Another service's metrics, e.g. on an SNS topic shared with other alarms.
+    OtherNamespace(String),
+}
+
+impl Alarm {
+    fn subject(&self) -> AlarmSubject {
+        let mut distributions: Vec<(String, Option<u16>)> = Vec::new();
+        for metric in self.metrics.iter().filter(|m| m.is_cloudfront()) {
+            if let Some(id) = metric.dimension("DistributionId") {
+                match distributions.iter_mut().find(|(d, _)| d == id) {
+                    // Several metrics of one distribution: the status they agree on, else any 5xx.
+                    Some((_, status)) if *status != status_of_metric(&metric.name) => {
+                        *status = None
+                    }
+                    Some(_) => {}
+                    None => distributions.push((id.to_string(), status_of_metric(&metric.name))),
+                }
+            }
+        }
+        if !distributions.is_empty() {
+            return AlarmSubject::Distributions(distributions);
+        }
+        if let Some(rule) = &self.composite_rule {
+            return AlarmSubject::Composite(rule.clone());
+        }
+        let functions: Vec<String> = self
             .metrics
             .iter()
-            .flat_map(|(metric, dims)| dims.iter().map(move |(k, v)| format!("{metric}:{k}={v}")))
-            .collect::<Vec<_>>();
-        return Err(TriggerError::NoDistribution {
-            alarm: alarm.name,
-            dimensions: if dimensions.is_empty() {
-                "none".into()
-            } else {
-                dimensions.join(", ")
-            },
-        });
+            .filter(|m| m.is_cloudfront())
+            .filter_map(|m| m.dimension("FunctionName").map(str::to_string))
+            .collect();
+        if !functions.is_empty() {
+            return AlarmSubject::CloudFrontFunctions(functions);
+        }
+        if let Some(search) = self.expressions.iter().find(|e| e.contains("SEARCH(")) {
+            return AlarmSubject::Search(search.clone());
+        }
+        let described = if self.metrics.is_empty() {
+            "no metric".to_string()
+        } else {
+            self.metrics
+                .iter()
+                .map(WatchedMetric::describe)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        if self.metrics.iter().any(WatchedMetric::is_cloudfront) {
+            AlarmSubject::CloudFrontWithoutDistribution(described)
+        } else {
+            AlarmSubject::OtherNamespace(described)
+        }
+    }
+
+    fn trigger(&self, distribution_id: Option<String>, status: Option<u16>) -> TriggerInfo {
+        let alarm_ref = self.arn.clone().unwrap_or_else(|| self.name.clone());
+        TriggerInfo {
+            kind: "alarm".into(),
+            detail: format!(
+                "alarm {:?} -> {} ({}; {})",
+                self.name, self.state, self.envelope, alarm_ref
+            ),
+            distribution_id,
+            status,
+        }
+    }
+}
+
+fn alarm_targets(alarm: Alarm) -> Result<Vec<Target>, TriggerError> {
+    let subject = alarm.subject();
+    if alarm.state != "ALARM" {
+        return Ok(vec![acknowledge_transition(&alarm, &subject)]);
+    }
+    let note = match subject {
+        AlarmSubject::Distributions(distributions) => {
+            let count = distributions.len();
+            let all: Vec<&str> = distributions.iter().map(|(d, _)| d.as_str()).collect();
+            let all = all.join(", ");
+            // One report per distribution: each is diagnosed and delivered on its own.
+            return distributions
+                .iter()
+                .enumerate()
+                .map(|(i, (id, status))| {
+                    let id = distribution_id(id)?;
+                    let mut trigger = alarm.trigger(Some(id.clone()), *status);
+                    if count > 1 {
+                        trigger.detail.push_str(&format!(
+                            "; distribution {} of {count} in the alarm ({all})",
+                            i + 1
+                        ));
+                    }
+                    Ok(Target::Distribution { id, trigger })
+                })
+                .collect();
+        }
+        AlarmSubject::CloudFrontFunctions(functions) => format!(
+            "alarm {:?} is about CloudFront Function(s) {}: cf-doctor does not diagnose CloudFront Functions yet (planned with the edge-functions work); acknowledged, nothing diagnosed",
+            alarm.name,
+            functions.join(", ")
+        ),
+        AlarmSubject::Composite(rule) => format!(
+            "alarm {:?} is a composite alarm (rule: {}): it watches other alarms, not a distribution; acknowledged, nothing diagnosed. Route the CloudFront metric alarms it combines to cf-doctor to have each diagnosed",
+            alarm.name,
+            shorten(&rule, 300)
+        ),
+        AlarmSubject::Search(expression) => format!(
+            "alarm {:?} watches a SEARCH expression ({}), which names no distribution; acknowledged, nothing diagnosed. An alarm on one distribution's metric (dimension DistributionId) gets a diagnosis",
+            alarm.name,
+            shorten(&expression, 300)
+        ),
+        AlarmSubject::CloudFrontWithoutDistribution(metrics) => format!(
+            "alarm {:?} watches CloudFront metrics without a DistributionId dimension ({}); acknowledged, nothing diagnosed. An alarm on one distribution's metric (dimension DistributionId) gets a diagnosis",
+            alarm.name,
+            shorten(&metrics, 300)
+        ),
+        AlarmSubject::OtherNamespace(metrics) => format!(
+            "alarm {:?} is not about a CloudFront distribution (it watches {}); acknowledged, nothing diagnosed (a topic shared with other alarms delivers these: the template's subscription filter keeps most of them away)",
+            alarm.name,
+            shorten(&metrics, 300)
+        ),
     };
-    let id = distribution_id(&id)?;
-    Ok(vec![Target::Distribution {
-        trigger: trigger(Some(id.clone())),
-        id,
+    Ok(vec![Target::Acknowledge {
+        trigger: alarm.trigger(None, None),
+        note,
+        recovery: None,
     }])
+}
+
+/// A transition out of ALARM (or into INSUFFICIENT_DATA): acknowledged; ALARM -> OK of an alarm
+/// about distributions is a recovery, announced where the diagnosis went.
+fn acknowledge_transition(alarm: &Alarm, subject: &AlarmSubject) -> Target {
+    let distributions: Vec<String> = match subject {
+        AlarmSubject::Distributions(list) => list.iter().map(|(d, _)| d.clone()).collect(),
+        _ => Vec::new(),
+    };
+    // The distribution_id attribute and field name one distribution; several are in the note.
+    let single = match distributions.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    };
+    let mut note = format!(
+        "alarm {:?} moved to {}: acknowledged, nothing to diagnose (only transitions into ALARM are diagnosed)",
+        alarm.name, alarm.state
+    );
+    if distributions.len() > 1 {
+        note.push_str(&format!(" (distributions {})", distributions.join(", ")));
+    }
+    let recovery = (alarm.state == "OK"
+        && alarm.previous_state.as_deref() == Some("ALARM")
+        && !distributions.is_empty())
+    .then(|| Recovery {
+        region: alarm
+            .arn
+            .as_deref()
+            .and_then(|a| a.split(':').nth(3))
+            .map(str::to_string),
+        alarm_name: alarm.name.clone(),
+        alarm_arn: alarm.arn.clone(),
+        distribution_id: single.clone(),
+    });
+    Target::Acknowledge {
+        trigger: alarm.trigger(single, None),
+        note,
+        recovery,
+    }
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(max).collect();
+    cut.push('…');
+    cut
 }
 
 /// 502ErrorRate is about 502; 5xxErrorRate and TotalErrorRate about any 5xx.
@@ -219,21 +443,22 @@ fn status_of_metric(metric: &str) -> Option<u16> {
         .filter(|s| (500..600).contains(s))
 }
 
-/// The `configuration` of an alarm in EventBridge and direct invocations: `metrics[].metricStat`.
-fn metrics_of_configuration(configuration: &Value) -> Vec<(String, Vec<(String, String)>)> {
-    let Some(metrics) = configuration.get("metrics").and_then(Value::as_array) else {
-        return Vec::new();
-    };
-    metrics
+/// The `configuration` of an alarm in EventBridge and direct invocations: `metrics[].metricStat`
+/// (metric and metric-math alarms), `metrics[].expression`, and a composite alarm's `alarmRule`.
+fn read_configuration(configuration: &Value) -> (Vec<WatchedMetric>, Vec<String>, Option<String>) {
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
+    let entries = configuration
+        .get("metrics")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let metrics = entries
         .iter()
         .filter_map(|m| m.pointer("/metricStat/metric"))
-        .map(|metric| {
-            let name = metric
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let dims = metric
+        .map(|metric| WatchedMetric {
+            namespace: text(metric.get("namespace")),
+            name: text(metric.get("name")),
+            dimensions: metric
                 .get("dimensions")
                 .and_then(Value::as_object)
                 .map(|d| {
@@ -241,10 +466,19 @@ fn metrics_of_configuration(configuration: &Value) -> Vec<(String, Vec<(String, 
                         .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
                         .collect()
                 })
-                .unwrap_or_default();
-            (name, dims)
+                .unwrap_or_default(),
         })
-        .collect()
+        .collect();
+    let expressions = entries
+        .iter()
+        .filter_map(|m| m.get("expression").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect();
+    let rule = configuration
+        .get("alarmRule")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    (metrics, expressions, rule)
 }
 
 fn state_value(state: Option<&CloudWatchAlarmState<Value>>) -> Option<String> {
@@ -260,10 +494,13 @@ fn parse_eventbridge_alarm(event: &Value) -> Result<Vec<Target>, TriggerError> {
             error: e.to_string(),
         })?;
     let detail = parsed.detail;
+    let (metrics, expressions, composite_rule) = read_configuration(&detail.configuration);
     alarm_targets(Alarm {
         state: state_value(detail.state.as_ref()).unwrap_or_else(|| "UNKNOWN".into()),
         previous_state: state_value(detail.previous_state.as_ref()),
-        metrics: metrics_of_configuration(&detail.configuration),
+        metrics,
+        expressions,
+        composite_rule,
         name: detail.alarm_name,
         arn: parsed.resources.and_then(|r| r.into_iter().next()),
         envelope: "EventBridge",
@@ -277,10 +514,13 @@ fn parse_direct_alarm(event: &Value) -> Result<Vec<Target>, TriggerError> {
             error: e.to_string(),
         })?;
     let data = parsed.alarm_data;
+    let (metrics, expressions, composite_rule) = read_configuration(&data.configuration);
     alarm_targets(Alarm {
         state: state_value(data.state.as_ref()).unwrap_or_else(|| "UNKNOWN".into()),
         previous_state: state_value(data.previous_state.as_ref()),
-        metrics: metrics_of_configuration(&data.configuration),
+        metrics,
+        expressions,
+        composite_rule,
         name: data.alarm_name,
         arn: parsed.alarm_arn,
         envelope: "direct invocation",
@@ -296,15 +536,18 @@ struct SnsAlarmMessage {
     new_state_value: String,
     old_state_value: Option<String>,
     trigger: Option<SnsAlarmTrigger>,
+    /// Composite alarms carry their rule instead of a trigger.
+    alarm_rule: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct SnsAlarmTrigger {
     metric_name: Option<String>,
+    namespace: Option<String>,
     #[serde(default)]
     dimensions: Vec<SnsDimension>,
-    /// Metric-math alarms list their metrics here instead.
+    /// Metric-math alarms list their metrics and expressions here instead.
     #[serde(default)]
     metrics: Vec<Value>,
 }
@@ -313,6 +556,49 @@ struct SnsAlarmTrigger {
 struct SnsDimension {
     name: String,
     value: String,
+}
+
+impl SnsAlarmTrigger {
+    /// (metrics, expressions): the metric of a metric alarm, or each `MetricStat` and
+    /// `Expression` of a metric-math alarm.
+    fn read(self) -> (Vec<WatchedMetric>, Vec<String>) {
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
+        let mut metrics = Vec::new();
+        if let Some(name) = self.metric_name.filter(|n| !n.is_empty()) {
+            metrics.push(WatchedMetric {
+                namespace: self.namespace.unwrap_or_default(),
+                name,
+                dimensions: self
+                    .dimensions
+                    .into_iter()
+                    .map(|d| (d.name, d.value))
+                    .collect(),
+            });
+        }
+        let mut expressions = Vec::new();
+        for entry in self.metrics {
+            if let Some(expression) = entry.get("Expression").and_then(Value::as_str) {
+                expressions.push(expression.to_string());
+            }
+            let Some(m) = entry.pointer("/MetricStat/Metric") else {
+                continue;
+            };
+            let dimensions = m
+                .get("Dimensions")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(|d| (text(d.get("name")), text(d.get("value"))))
+                .collect();
+            metrics.push(WatchedMetric {
+                namespace: text(m.get("Namespace")),
+                name: text(m.get("MetricName")),
+                dimensions,
+            });
+        }
+        (metrics, expressions)
+    }
 }
 
 fn parse_sns(event: &Value) -> Result<Vec<Target>, TriggerError> {
@@ -339,48 +625,15 @@ fn parse_sns(event: &Value) -> Result<Vec<Target>, TriggerError> {
                 "Sns.Message is not a CloudWatch alarm notification: {e}"
             ))
         })?;
-        let mut metrics = Vec::new();
-        if let Some(trigger) = alarm.trigger {
-            metrics.push((
-                trigger.metric_name.unwrap_or_default(),
-                trigger
-                    .dimensions
-                    .into_iter()
-                    .map(|d| (d.name, d.value))
-                    .collect(),
-            ));
-            for metric in trigger.metrics {
-                let Some(m) = metric.pointer("/MetricStat/Metric") else {
-                    continue;
-                };
-                let name = m
-                    .get("MetricName")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                let dims = m
-                    .get("Dimensions")
-                    .and_then(Value::as_array)
-                    .map(|dims| {
-                        dims.iter()
-                            .map(|d| {
-                                let field = |k: &str| {
-                                    d.get(k).and_then(Value::as_str).unwrap_or("").to_string()
-                                };
-                                (field("name"), field("value"))
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                metrics.push((name, dims));
-            }
-        }
+        let (metrics, expressions) = alarm.trigger.map(SnsAlarmTrigger::read).unwrap_or_default();
         targets.extend(alarm_targets(Alarm {
             name: alarm.alarm_name,
             arn: alarm.alarm_arn,
             state: alarm.new_state_value,
             previous_state: alarm.old_state_value,
             metrics,
+            expressions,
+            composite_rule: alarm.alarm_rule,
             envelope: "SNS",
         })?);
     }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use cf_doctor::trigger::{parse_event_text, Target, TriggerError};
+use cf_doctor::trigger::{event_id, parse_event_text, Target, TriggerError};
 
 fn parse_file(name: &str) -> Vec<Target> {
     let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -67,24 +67,163 @@ fn a_transition_to_ok_is_acknowledged_not_diagnosed() {
     }
 }
 
+/// The note of an event that is acknowledged, not diagnosed (a success, not an error).
+fn acknowledged(targets: &[Target]) -> &str {
+    match targets {
+        [Target::Acknowledge { note, recovery, .. }] => {
+            assert!(recovery.is_none(), "not a recovery: {targets:?}");
+            note
+        }
+        other => panic!("expected one acknowledgement, got {other:?}"),
+    }
+}
+
+/// Changed by issue 14: this used to be an error (TriggerError::NoDistribution), which cost two
+/// Lambda retries and a dead-letter message for an alarm that can never be diagnosed.
 #[test]
-fn an_alarm_without_distribution_id_says_which_dimensions_it_had() {
+fn an_alarm_without_distribution_id_is_acknowledged_naming_its_dimensions() {
     let text = std::fs::read_to_string(format!(
         "{}/events/alarm-eventbridge.json",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap()
     .replace("\"DistributionId\": \"E2EXAMPLE\", ", "");
-    let err = parse_event_text(&text).unwrap_err();
+    let targets = parse_event_text(&text).unwrap();
+    let note = acknowledged(&targets);
     assert!(
-        matches!(err, TriggerError::NoDistribution { .. }),
-        "{err:?}"
+        note.contains("without a DistributionId") && note.contains("Region=Global"),
+        "{note}"
     );
-    let message = err.to_string();
+}
+
+#[test]
+fn a_metric_math_alarm_over_two_distributions_diagnoses_each() {
+    match &parse_file("alarm-metric-math-two-distributions.json")[..] {
+        [Target::Distribution {
+            id: first,
+            trigger: t1,
+        }, Target::Distribution {
+            id: second,
+            trigger: t2,
+        }] => {
+            assert_eq!(
+                (first.as_str(), second.as_str()),
+                ("E2EXAMPLE", "E3EXAMPLE")
+            );
+            assert_eq!(t1.distribution_id.as_deref(), Some("E2EXAMPLE"));
+            assert_eq!(t2.distribution_id.as_deref(), Some("E3EXAMPLE"));
+            assert!(
+                t2.detail
+                    .contains("distribution 2 of 2 in the alarm (E2EXAMPLE, E3EXAMPLE)"),
+                "{}",
+                t2.detail
+            );
+        }
+        other => panic!("expected two distributions, got {other:?}"),
+    }
+}
+
+#[test]
+fn alarms_not_about_a_distribution_are_acknowledged_with_a_note_saying_why() {
+    let composite = parse_file("alarm-composite.json");
+    let note = acknowledged(&composite);
     assert!(
-        message.contains("DistributionId") && message.contains("Region=Global"),
-        "{message}"
+        note.contains("composite alarm") && note.contains("ALARM(shop-cloudfront-5xx)"),
+        "{note}"
     );
+    let other = parse_file("alarm-sns-other-namespace.json");
+    let note = acknowledged(&other);
+    assert!(
+        note.contains("not about a CloudFront distribution")
+            && note.contains("AWS/RDS CPUUtilization (DBInstanceIdentifier=checkout-db)"),
+        "{note}"
+    );
+    let function = parse_file("alarm-cloudfront-function.json");
+    let note = acknowledged(&function);
+    assert!(
+        note.contains("CloudFront Function(s) shop-url-rewrite")
+            && note.contains("does not diagnose CloudFront Functions yet"),
+        "{note}"
+    );
+}
+
+#[test]
+fn a_search_expression_alarm_is_acknowledged() {
+    let event = serde_json::json!({
+        "source": "aws.cloudwatch",
+        "detail-type": "CloudWatch Alarm State Change",
+        "id": "5e1c",
+        "resources": ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:any-distribution-5xx"],
+        "detail": {
+            "alarmName": "any-distribution-5xx",
+            "state": {"value": "ALARM", "reason": "Threshold Crossed", "timestamp": "2026-11-25T03:12:44.520+0000"},
+            "configuration": {"metrics": [{
+                "id": "e1",
+                "expression": "MAX(SEARCH('{AWS/CloudFront,DistributionId,Region} MetricName=\"5xxErrorRate\"', 'Average', 60))",
+                "returnData": true
+            }]}
+        }
+    });
+    let targets = parse_event_text(&event.to_string()).unwrap();
+    let note = acknowledged(&targets);
+    assert!(
+        note.contains("SEARCH expression") && note.contains("MetricName"),
+        "{note}"
+    );
+}
+
+#[test]
+fn a_sweep_event_may_ask_for_disabled_distributions_and_bad_options_are_refused() {
+    assert!(matches!(
+        &parse_file("manual-sweep-include-disabled.json")[..],
+        [Target::Sweep {
+            include_disabled: true,
+            ..
+        }]
+    ));
+    assert!(matches!(
+        &parse_file("manual-sweep.json")[..],
+        [Target::Sweep {
+            include_disabled: false,
+            ..
+        }]
+    ));
+    for (bad, says) in [
+        (
+            r#"{"sweep": {"include_disabled": "yes"}}"#,
+            "must be true or false, got a string",
+        ),
+        (
+            r#"{"sweep": {"disabled": true}}"#,
+            "unknown option \"disabled\"",
+        ),
+        (r#"{"sweep": 1}"#, "must be an object"),
+    ] {
+        let err = parse_event_text(bad).unwrap_err().to_string();
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn an_event_is_known_by_the_same_id_in_every_copy_of_it() {
+    let id = |name: &str| {
+        let text = std::fs::read_to_string(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap();
+        event_id(&serde_json::from_str(&text).unwrap())
+    };
+    assert_eq!(
+        id("alarm-eventbridge.json").as_deref(),
+        Some("eventbridge:c4c1c1c9-6542-e61b-6ef0-8c4d36933a92")
+    );
+    assert_eq!(
+        id("alarm-sns.json").as_deref(),
+        Some("sns:95df01b4-ee98-5cb9-9903-4c221d41eb5e")
+    );
+    assert_eq!(
+        id("alarm-direct.json").as_deref(),
+        Some("alarm:arn:aws:cloudwatch:us-east-1:123456789012:alarm:shop-cloudfront-502@2026-11-25T03:12:44.520+0000")
+    );
+    assert_eq!(id("manual-sweep.json"), None, "the request id stands in");
 }
 
 #[test]

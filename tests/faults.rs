@@ -25,6 +25,7 @@ fn sweep() -> Target {
             distribution_id: None,
             status: None,
         },
+        include_disabled: false,
     }
 }
 

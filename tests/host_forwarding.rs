@@ -239,6 +239,7 @@ async fn the_sweep_reads_a_shared_policy_once_and_probes_every_origin_with_the_f
             distribution_id: None,
             status: None,
         },
+        include_disabled: false,
     };
     let d = match app
         .run_target(target, &RunOptions::new(false))

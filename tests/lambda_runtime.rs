@@ -16,7 +16,10 @@ enum Expect {
     /// A diagnosis (schema cf-doctor/diagnosis/v1) with this trigger kind and, when given, this
     /// probable cause.
     Diagnosis(&'static str, Option<&'static str>),
-    /// An acknowledgement (an alarm leaving ALARM), not a diagnosis.
+    /// One diagnosis per distribution the alarm names, in order (a metric-math alarm).
+    Diagnoses(&'static [&'static str]),
+    /// An acknowledgement (an alarm leaving ALARM, or one that is not about a distribution), a
+    /// success with a note, not a diagnosis.
     Acknowledged,
 }
 
@@ -25,9 +28,17 @@ fn expectation(file: &str) -> Expect {
         "alarm-eventbridge.json" | "alarm-sns.json" | "alarm-direct.json" => {
             Expect::Diagnosis("alarm", Some("origin-cert-expired"))
         }
-        "alarm-ok-eventbridge.json" => Expect::Acknowledged,
+        "alarm-metric-math-two-distributions.json" => {
+            Expect::Diagnoses(&["E2EXAMPLE", "E3EXAMPLE"])
+        }
+        "alarm-ok-eventbridge.json"
+        | "alarm-composite.json"
+        | "alarm-sns-other-namespace.json"
+        | "alarm-cloudfront-function.json" => Expect::Acknowledged,
         "manual-diagnose.json" => Expect::Diagnosis("manual", Some("origin-cert-expired")),
-        "manual-sweep.json" => Expect::Diagnosis("manual", None),
+        "manual-sweep.json" | "manual-sweep-include-disabled.json" => {
+            Expect::Diagnosis("manual", None)
+        }
         "schedule.json" => Expect::Diagnosis("schedule", None),
         "acm-approaching-expiration.json"
         | "acm-certificate-expired.json"
@@ -139,17 +150,19 @@ impl Bootstrap {
 async fn every_sample_event_is_answered_by_the_lambda_face() {
     let lab = lab().await;
     let (_origin, id) = lab.expired_origin("lambda.origin.test", 1).await;
+    let (_second_origin, second_id) = lab.expired_origin("lambda-2.origin.test", 2).await;
 
     let (dir, names) = common::sample_events();
     assert!(names.len() >= 8, "the samples in events/: {names:?}");
-    // The alarm events name E2EXAMPLE: the created distribution takes its place.
+    // The alarm events name E2EXAMPLE (and E3EXAMPLE): the created distributions take their place.
     let mut events: Vec<Value> = names
         .iter()
         .map(|n| {
             serde_json::from_str(
                 &std::fs::read_to_string(format!("{dir}/{n}"))
                     .unwrap()
-                    .replace("E2EXAMPLE", &id),
+                    .replace("E2EXAMPLE", &id)
+                    .replace("E3EXAMPLE", &second_id),
             )
             .unwrap_or_else(|e| panic!("events/{n} is not JSON: {e}"))
         })
@@ -161,7 +174,10 @@ async fn every_sample_event_is_answered_by_the_lambda_face() {
         &moto().endpoint,
         &api,
         &[
-            ("CF_DOCTOR_RESOLVE", "lambda.origin.test=127.0.0.1"),
+            (
+                "CF_DOCTOR_RESOLVE",
+                "lambda.origin.test=127.0.0.1,lambda-2.origin.test=127.0.0.1",
+            ),
             ("ORIGIN_CA_FILE", &lab.ca_file.path().to_string_lossy()),
             ("PROBE_TIMEOUT_MS", "1500"),
         ],
@@ -190,6 +206,22 @@ async fn every_sample_event_is_answered_by_the_lambda_face() {
             Expect::Acknowledged => {
                 assert_eq!(response["acknowledged"], true, "{name}: {response}");
                 assert!(response["note"].is_string(), "{name}: {response}");
+            }
+            Expect::Diagnoses(distributions) => {
+                let reports = response.as_array().expect("one report per distribution");
+                let ids: Vec<&str> = reports
+                    .iter()
+                    .map(|d| {
+                        assert_diagnosis_shape(name, d);
+                        assert_eq!(d["probable_cause"], "origin-cert-expired", "{name}: {d}");
+                        d["trigger"]["distribution_id"].as_str().unwrap_or("")
+                    })
+                    .collect();
+                let expected: Vec<String> = distributions
+                    .iter()
+                    .map(|d| d.replace("E2EXAMPLE", &id).replace("E3EXAMPLE", &second_id))
+                    .collect();
+                assert_eq!(ids, expected, "{name}: each distribution diagnosed");
             }
             Expect::Diagnosis(kind, cause) => {
                 assert_diagnosis_shape(name, response);

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use crate::probe::ProbeTarget;
 use crate::ratelimit::RateLimiter;
 use crate::{acm, cloudfront, probe_targets, Budget, Collector};
-use cf_doctor_model::evidence::{AcmCertificate, Evidence, Gap};
+use cf_doctor_model::evidence::{AcmCertificate, Distribution, Evidence, Gap};
 use cf_doctor_model::{Check, CheckOutcome};
 
 /// What a sweep covers.
@@ -48,6 +48,9 @@ pub struct SweepOptions {
     /// When the report must be out (the Lambda deadline); None: no limit.
     pub deadline: Option<Instant>,
     pub progress: Arc<dyn Progress>,
+    /// Probe the origins of disabled distributions too; by default they are only listed in the
+    /// checks (a disabled distribution serves no viewer, so its origin cannot page anyone).
+    pub include_disabled: bool,
 }
 
 impl Default for SweepOptions {
@@ -57,6 +60,7 @@ impl Default for SweepOptions {
             describe_per_second: 10,
             deadline: None,
             progress: Arc::new(Silent),
+            include_disabled: false,
         }
     }
 }
@@ -265,9 +269,14 @@ impl Collector {
     }
 
     async fn probe_all(&self, evidence: &mut Evidence, budget: Budget, options: &SweepOptions) {
+        if !options.include_disabled {
+            let listed = list_disabled(&evidence.distributions);
+            evidence.checks.extend(listed);
+        }
         let targets: Vec<ProbeTarget> = evidence
             .distributions
             .iter()
+            .filter(|d| d.enabled || options.include_disabled)
             .flat_map(probe_targets)
             .collect();
         options
@@ -305,6 +314,31 @@ impl Collector {
             evidence.gaps.push(not_reached_gap("origins", &not_reached));
         }
     }
+}
+
+/// A disabled distribution serves no viewer: it is listed as a skipped check, and its origins are
+/// not probed unless the sweep is asked to.
+fn list_disabled(distributions: &[Distribution]) -> Vec<Check> {
+    distributions
+        .iter()
+        .filter(|d| !d.enabled)
+        .map(|d| {
+            let aliases = if d.aliases.is_empty() {
+                d.domain_name.clone()
+            } else {
+                d.aliases.join(", ")
+            };
+            Check::new(
+                "distribution-disabled",
+                &d.id,
+                CheckOutcome::Skipped,
+                0,
+                Some(format!(
+                    "disabled ({aliases}): its origins were not probed (`cf-doctor sweep --include-disabled`, or {{\"sweep\": {{\"include_disabled\": true}}}}, probes them)"
+                )),
+            )
+        })
+        .collect()
 }
 
 /// The event's certificate before it is described: its ARN and region only.
