@@ -149,8 +149,8 @@ async fn bad_input_gets_a_clear_message_and_exit_64() {
         (
             vec!["invoke", "-"],
             vec![],
-            no_dimension,
-            "no DistributionId dimension",
+            "{\"sweep\": {\"include_disabled\": \"yes\"}}".into(),
+            "\"include_disabled\" must be true or false",
         ),
         (
             vec!["invoke", "/nonexistent/event.json"],
@@ -205,6 +205,19 @@ async fn bad_input_gets_a_clear_message_and_exit_64() {
         );
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
+    // Changed by issue 14: an alarm without a DistributionId is not bad input but an alarm
+    // cf-doctor cannot diagnose: acknowledged with a note saying why, exit 0.
+    let out = cf_doctor(&["invoke", "-", "--format", "json"], &[], &no_dimension).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["acknowledged"], true, "{answer}");
+    assert!(
+        answer["note"]
+            .as_str()
+            .unwrap()
+            .contains("without a DistributionId dimension"),
+        "{answer}"
+    );
 }
 
 /// A bad id or event is refused before any AWS client exists: no region or credential lookup, so
