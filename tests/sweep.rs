@@ -1,6 +1,8 @@
 //! The nightly sweep on moto: many distributions and certificates, the digest ordered by urgency
-//! with each certificate's users named, the deadline honoured with a partial report, and an ACM
-//! event narrowed to one certificate and what uses it. Each test has its own moto.
+//! with each certificate's users named, one finding per root cause naming every distribution it
+//! breaks, unused certificates played down, disabled distributions listed and not probed, the
+//! deadline honoured with a partial report, and an ACM event narrowed to one certificate and what
+//! uses it. Each test has its own moto.
 
 use std::io::Write;
 use std::time::Duration;
@@ -149,10 +151,18 @@ async fn a_sweep_of_200_distributions_orders_certificate_risks_by_urgency_and_na
         None,
         "40 days is outside the 30-day warning"
     );
+    // Changed by issue 14: an imported certificate 40 days from expiry used to be a warning
+    // ("never renews"); it is a renewal risk only inside the 30-day warning window, and here it
+    // is also unused (moto's InUse is false and no distribution names it): a count in the summary.
     assert_eq!(
-        days_left(&d, Code::AcmCertRenewalAtRisk, forty).map(|x| x.0),
+        days_left(&d, Code::AcmCertRenewalAtRisk, forty),
+        None,
+        "imported, 40 days: outside the warning window"
+    );
+    assert_eq!(
+        days_left(&d, Code::AcmCertRenewalAtRisk, ten).map(|x| x.0),
         Some(Severity::Warning),
-        "imported: never renews"
+        "imported, 10 days: inside it"
     );
 
     // Most urgent first: within a severity, fewer days left comes first.
@@ -179,7 +189,14 @@ async fn a_sweep_of_200_distributions_orders_certificate_risks_by_urgency_and_na
     assert_eq!(d.verdict, Verdict::Critical);
     assert!(
         d.summary
-            .starts_with("CRITICAL: sweep: 2 critical, 3 warning; most urgent: "),
+            .starts_with("CRITICAL: sweep: 2 critical, 2 warning; most urgent: "),
+        "{}",
+        d.summary
+    );
+    assert!(
+        d.summary.ends_with(&format!(
+            "{FLEET} distribution(s), 3 certificate(s) (1 imported, none of them expiring within 30 days; 1 unused)"
+        )),
         "{}",
         d.summary
     );
@@ -312,4 +329,172 @@ async fn an_acm_event_with_the_deadline_too_close_still_reports_naming_what_was_
         "the event's certificate is named as not described: {unchecked:?}"
     );
     assert_eq!(d.verdict.as_str(), "unknown", "gaps are never health");
+}
+
+/// A fleet where one expired origin certificate breaks ten distributions (each its own origin
+/// name, all on one loopback origin with a wildcard certificate), three disabled distributions on
+/// the same origin, and two imported certificates 3 days from expiry: one the viewer certificate
+/// of a distribution, one that nothing uses.
+struct Outage {
+    _moto: OwnedMoto,
+    _origin: Origin,
+    _ca_file: tempfile::NamedTempFile,
+    app: App,
+    enabled: Vec<String>,
+    disabled: Vec<String>,
+    used: String,
+    unused: String,
+}
+
+async fn outage() -> Outage {
+    let moto = Moto::start();
+    let sdk = sdk_config(&moto.endpoint).await;
+    let ca = TestCa::new("digest test root");
+    let leaf = ca.leaf(&LeafSpec::valid_for(&["*.expired.test"]).expired_days_ago(2));
+    let origin = tls_origin(OriginConfig::new(leaf.full_chain(), leaf.key_der)).await;
+    let acm = aws_sdk_acm::Client::new(&sdk);
+    let mut arns = Vec::new();
+    for name in ["viewer.shop.example", "forgotten.shop.example"] {
+        let cert = ca.leaf(&LeafSpec::valid_for(&[name]).expiring_in_days(3));
+        arns.push(import_certificate(&acm, &cert, &ca.cert_pem()).await);
+    }
+    let cf = aws_sdk_cloudfront::Client::new(&sdk);
+    let mut config = Config {
+        probe_timeout: Duration::from_millis(1500),
+        origin_regions: vec!["us-east-1".into()],
+        ..Config::default()
+    };
+    let (mut enabled, mut disabled) = (Vec::new(), Vec::new());
+    for i in 0..13 {
+        let host = format!("e{i}.expired.test");
+        let mut spec = DistributionSpec::https_origin(&host, origin.port());
+        spec.aliases = vec![format!("a{i}.shop.example")];
+        if i == 0 {
+            spec.aliases = vec!["viewer.shop.example".into()];
+            spec.viewer_acm_arn = Some(arns[0].clone());
+        }
+        spec.enabled = i < 10;
+        let id = create_distribution(&cf, &spec).await;
+        if spec.enabled {
+            enabled.push(id);
+        } else {
+            disabled.push(id);
+        }
+        config.add_resolve(&format!("{host}=127.0.0.1")).unwrap();
+    }
+    let mut ca_file = tempfile::NamedTempFile::new().unwrap();
+    ca_file.write_all(ca.cert_pem().as_bytes()).unwrap();
+    config.ca_file = Some(ca_file.path().to_path_buf());
+    Outage {
+        app: App::new(&sdk, config).unwrap(),
+        _moto: moto,
+        _origin: origin,
+        _ca_file: ca_file,
+        enabled,
+        disabled,
+        used: arns[0].clone(),
+        unused: arns[1].clone(),
+    }
+}
+
+/// The sweep as an event runs it (Target::Sweep), with or without the disabled distributions.
+async fn sweep_of(app: &App, include_disabled: bool) -> Diagnosis {
+    let target = cf_doctor::trigger::Target::Sweep {
+        trigger: sweep_trigger(),
+        include_disabled,
+    };
+    match app.run_target(target, &RunOptions::new(false)).await {
+        Ok(cf_doctor::TargetResult::Diagnosed(d)) => *d,
+        other => panic!("expected a digest, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_digest_names_every_distribution_one_expired_origin_certificate_breaks() {
+    let o = outage().await;
+    let d = sweep_of(&o.app, false).await;
+    let expired: Vec<_> = d
+        .findings
+        .iter()
+        .filter(|f| f.code == Code::OriginCertExpired)
+        .collect();
+    assert_eq!(expired.len(), 1, "one root cause: {:#?}", d.findings);
+    let named: Vec<&str> = expired[0].evidence["distributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect();
+    assert_eq!(named.len(), 10, "{named:?}");
+    for (i, id) in o.enabled.iter().enumerate().skip(1) {
+        let label = format!("{id} (a{i}.shop.example)");
+        assert!(named.contains(&label.as_str()), "{label} in {named:?}");
+    }
+    assert!(
+        expired[0].title.contains("affects 10 distributions"),
+        "{}",
+        expired[0].title
+    );
+    assert_eq!(d.probable_cause, Some(Code::OriginCertExpired));
+
+    // Disabled distributions: listed in the checks, not probed, not findings.
+    assert_eq!(
+        d.checks.iter().filter(|c| c.name == "origin-tls").count(),
+        10,
+        "only the enabled distributions' origins are probed"
+    );
+    let listed: Vec<&str> = d
+        .checks
+        .iter()
+        .filter(|c| c.name == "distribution-disabled")
+        .map(|c| c.target.as_str())
+        .collect();
+    assert_eq!(listed.len(), 3);
+    for id in &o.disabled {
+        assert!(listed.contains(&id.as_str()), "{id} in {listed:?}");
+        assert!(!named.iter().any(|n| n.starts_with(id.as_str())));
+    }
+    assert!(!d
+        .findings
+        .iter()
+        .any(|f| f.code == Code::DistributionDisabled));
+
+    // The same expiry: critical where a distribution uses the certificate, info where nothing does.
+    assert_eq!(
+        days_left(&d, Code::AcmCertExpiring, &o.used).map(|x| x.0),
+        Some(Severity::Critical)
+    );
+    let unused = d
+        .findings
+        .iter()
+        .find(|f| f.resource == o.unused)
+        .expect("the unused certificate is mentioned");
+    assert_eq!(
+        (unused.code, unused.severity),
+        (Code::AcmCertExpiring, Severity::Info)
+    );
+    assert!(unused.title.contains("unused"), "{}", unused.title);
+    assert!(
+        d.summary
+            .ends_with("13 distribution(s) (3 disabled), 2 certificate(s) (1 unused)"),
+        "{}",
+        d.summary
+    );
+
+    // Asked to, the sweep probes the disabled ones too, and names them.
+    let all = sweep_of(&o.app, true).await;
+    assert_eq!(
+        all.checks.iter().filter(|c| c.name == "origin-tls").count(),
+        13
+    );
+    assert!(!all.checks.iter().any(|c| c.name == "distribution-disabled"));
+    let expired = all
+        .findings
+        .iter()
+        .find(|f| f.code == Code::OriginCertExpired)
+        .unwrap();
+    assert_eq!(
+        expired.evidence["distributions"].as_array().unwrap().len(),
+        13
+    );
 }

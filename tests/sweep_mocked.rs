@@ -134,7 +134,10 @@ async fn only_certificates_the_summary_cannot_decide_are_described_and_every_rea
         summary("pending", AmazonIssued, Issued, 40),
         summary("fine", AmazonIssued, Issued, 60),
         summary("far", AmazonIssued, Issued, 300),
-        summary("imported", Imported, Issued, 100),
+        // Issue 14: imported certificates are a renewal risk only inside the warning window (this
+        // one was at 100 days, which used to be a warning).
+        summary("imported", Imported, Issued, 20),
+        summary("imported-later", Imported, Issued, 100),
         summary("unvalidated", AmazonIssued, PendingValidation, 300),
     ];
     let list = mock!(aws_sdk_acm::Client::list_certificates).then_output(move || {
@@ -202,6 +205,7 @@ async fn only_certificates_the_summary_cannot_decide_are_described_and_every_rea
     assert_eq!(reason("failed").as_deref(), Some("renewal-failed"));
     assert_eq!(reason("pending").as_deref(), Some("pending-validation"));
     assert_eq!(reason("imported").as_deref(), Some("imported"));
+    assert_eq!(reason("imported-later"), None, "100 days: a count, not a finding");
     assert_eq!(reason("fine"), None);
     assert!(d
         .findings

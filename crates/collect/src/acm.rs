@@ -67,6 +67,7 @@ pub fn map_certificate(
             .map(|r| r.as_str().to_string()),
         validation_methods,
         in_use_by: c.in_use_by().to_vec(),
+        in_use: Some(!c.in_use_by().is_empty()),
         used_as: vec![used_as.to_string()],
     }
 }
@@ -130,6 +131,7 @@ fn map_summary(s: &aws_sdk_acm::types::CertificateSummary, region: &str) -> AcmC
         renewal_status_reason: None,
         validation_methods: Vec::new(),
         in_use_by: Vec::new(),
+        in_use: s.in_use(),
         used_as: Vec::new(),
     }
 }
@@ -151,11 +153,17 @@ pub fn needs_describe(cert: &AcmCertificate, now: DateTime<Utc>) -> bool {
     }
 }
 
-/// Fills a summary in with what DescribeCertificate adds, keeping who uses it.
+/// Fills a summary in with what DescribeCertificate adds, keeping who uses it. It counts as in
+/// use when either answer says so: a certificate is never called unused on one of two readings.
 pub fn merge_described(summary: &mut AcmCertificate, described: AcmCertificate) {
     let used_as = std::mem::take(&mut summary.used_as);
+    let in_use = match (summary.in_use, described.in_use) {
+        (None, None) => None,
+        (a, b) => Some(a == Some(true) || b == Some(true)),
+    };
     *summary = AcmCertificate {
         used_as,
+        in_use,
         ..described
     };
 }

@@ -7,6 +7,7 @@ mod alarm;
 pub mod cloudfront;
 pub mod edge;
 pub mod elb;
+mod in_use;
 pub mod metrics;
 pub mod probe;
 pub mod ratelimit;

@@ -107,6 +107,7 @@ impl Collector {
             }
         };
         progress.advance();
+        let all_distributions = distributions.clone();
         evidence.distributions = match scope {
             Scope::All => distributions,
             Scope::Certificate(arn) => distributions
@@ -124,6 +125,14 @@ impl Collector {
         attach_viewer_users(&mut certificates, &evidence);
         self.describe_where_needed(&mut certificates, scope, &mut evidence, budget, options)
             .await;
+        if let Scope::Certificate(_) = scope {
+            // A listener certificate reaches viewers through the distributions whose origin is
+            // the load balancer: ACM's InUseBy names the load balancer, not them.
+            for certificate in &mut certificates {
+                self.follow_load_balancers(certificate, &all_distributions, &mut evidence, budget)
+                    .await;
+            }
+        }
         // An event's certificate that could not be described is only a name (the gap says why).
         certificates.retain(|c| !c.status.is_empty());
         evidence.certificates = certificates;
@@ -357,6 +366,7 @@ fn placeholder(arn: &str) -> AcmCertificate {
         renewal_status_reason: None,
         validation_methods: Vec::new(),
         in_use_by: Vec::new(),
+        in_use: None,
         used_as: Vec::new(),
     }
 }

@@ -184,6 +184,10 @@ pub struct AcmCertificate {
     /// EMAIL, DNS or HTTP, one per validated domain.
     pub validation_methods: Vec<String>,
     pub in_use_by: Vec<String>,
+    /// Whether an AWS resource uses it, as ACM says: the summary's InUse flag, or whether
+    /// DescribeCertificate's InUseBy names anything. None when ACM did not say (older evidence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_use: Option<bool>,
     /// Why cf-doctor looked at it, e.g. "viewer certificate of E2EXAMPLE (shop.example)".
     pub used_as: Vec<String>,
 }

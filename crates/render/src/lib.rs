@@ -5,7 +5,7 @@ pub mod slack;
 pub mod sns;
 pub mod text;
 
-use cf_doctor_model::Diagnosis;
+use cf_doctor_model::{Diagnosis, Finding, Severity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -59,6 +59,29 @@ pub fn evidence_line(evidence: &serde_json::Value, max: usize) -> String {
         parts.push(format!("{key}={shown}"));
     }
     truncate(&parts.join("  "), max)
+}
+
+/// A digest (a sweep, an ACM event) rather than one distribution's incident: its first screen
+/// is a to-do list.
+pub fn is_digest(d: &Diagnosis) -> bool {
+    d.trigger.distribution_id.is_none()
+}
+
+/// What a digest's first screen lists: the findings of one severity, most urgent first.
+pub fn of_severity(d: &Diagnosis, severity: Severity) -> Vec<&Finding> {
+    d.findings
+        .iter()
+        .filter(|f| f.severity == severity)
+        .collect()
+}
+
+/// What the report is about, in a few words: the distribution, or the sweep / the certificate.
+pub fn subject_of(d: &Diagnosis) -> String {
+    match (&d.trigger.distribution_id, d.trigger.kind.as_str()) {
+        (Some(id), _) => id.clone(),
+        (None, "acm-event") => "certificate".to_string(),
+        (None, _) => "sweep".to_string(),
+    }
 }
 
 pub fn truncate(text: &str, max: usize) -> String {

@@ -2,12 +2,14 @@
 //! header, the probable cause in one sentence, the top findings with evidence and fix, the
 //! via-CloudFront vs direct-to-origin comparison, and buttons to the console pages. Within Slack's
 //! limits (50 blocks, 3,000 characters per section text, 150 per header, 75 per button text),
-//! with a plain `text` fallback for notifications.
+//! with a plain `text` fallback for notifications. Every piece of text that comes from outside
+//! (an origin's Server header, certificate names, titles, evidence, alarm names) is escaped for
+//! mrkdwn, so no origin can mention a channel or forge a link. A digest opens with its to-do list.
 
 use serde_json::{json, Value};
 
-use super::{evidence_line, truncate};
-use cf_doctor_model::{Diagnosis, Finding, Recovery, Verdict};
+use super::{evidence_line, is_digest, of_severity, subject_of, truncate};
+use cf_doctor_model::{Diagnosis, Finding, Recovery, Severity, Verdict};
 
 pub const MAX_BLOCKS: usize = 50;
 pub const MAX_SECTION_CHARS: usize = 3000;
@@ -15,6 +17,24 @@ pub const MAX_HEADER_CHARS: usize = 150;
 /// Findings shown in full; the rest are counted ("and N more findings"). Two blocks each, which
 /// keeps the message readable on a phone and far inside the block limit.
 const SHOWN_FINDINGS: usize = 10;
+/// Bullets per severity in a digest's to-do list.
+const TODO_SHOWN: usize = 10;
+
+/// Slack's mrkdwn escaping: `&`, `<` and `>` are the control characters of links and mentions
+/// (`<!channel>`, `<@U123>`, `<https://...|text>`); escaped, they are shown as they are.
+/// https://api.slack.com/reference/surfaces/formatting#escaping
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 fn section(text: &str) -> Value {
     json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION_CHARS)}})
@@ -37,7 +57,7 @@ pub fn payload(d: &Diagnosis) -> Value {
     };
     let target = match &d.trigger.distribution_id {
         Some(id) => format!("distribution {id}"),
-        None => "sweep".to_string(),
+        None => subject_of(d),
     };
     let header = truncate(
         &format!(
@@ -49,19 +69,26 @@ pub fn payload(d: &Diagnosis) -> Value {
     );
     let mut blocks =
         vec![json!({"type": "header", "text": {"type": "plain_text", "text": header}})];
+    let lead = if is_digest(d) {
+        "*Most urgent*"
+    } else {
+        "*Probable cause*"
+    };
     let cause = match d.findings.first() {
         Some(first) if d.probable_cause.is_some() => {
-            format!("{icon} *Probable cause* `{}`: {}", first.code, first.title)
+            format!("{icon} {lead} `{}`: {}", first.code, escape(&first.title))
         }
-        _ => format!("{icon} {}", d.summary),
+        _ => format!("{icon} {}", escape(&d.summary)),
     };
     blocks.push(section(&cause));
-    if let Some(comparison) = d.findings.first().and_then(comparison) {
+    if is_digest(d) {
+        blocks.extend(todo_list(d));
+    } else if let Some(comparison) = d.findings.first().and_then(comparison) {
         blocks.push(section(&comparison));
     }
     blocks.push(context(&format!(
         "{} · {}",
-        d.trigger.detail,
+        escape(&d.trigger.detail),
         d.started_at.format("%Y-%m-%d %H:%M UTC")
     )));
     for (i, f) in d.findings.iter().take(SHOWN_FINDINGS).enumerate() {
@@ -79,7 +106,43 @@ pub fn payload(d: &Diagnosis) -> Value {
         blocks.push(json!({"type": "actions", "elements": buttons}));
     }
     blocks.truncate(MAX_BLOCKS);
-    json!({"text": truncate(&d.summary, MAX_SECTION_CHARS), "blocks": blocks})
+    json!({"text": truncate(&escape(&d.summary), MAX_SECTION_CHARS), "blocks": blocks})
+}
+
+/// A digest's first screen: the critical findings (to do today), the warnings (soon), one line
+/// each, and how many notes follow.
+fn todo_list(d: &Diagnosis) -> Vec<Value> {
+    let mut blocks = Vec::new();
+    for (severity, heading) in [
+        (Severity::Critical, "To do today"),
+        (Severity::Warning, "Soon"),
+    ] {
+        let listed = of_severity(d, severity);
+        if listed.is_empty() {
+            continue;
+        }
+        let mut text = format!("*{heading}* ({} {})", listed.len(), severity.as_str());
+        for f in listed.iter().take(TODO_SHOWN) {
+            text.push_str(&format!(
+                "\n• `{}` {}",
+                f.code,
+                escape(&truncate(&f.title, 250))
+            ));
+        }
+        if listed.len() > TODO_SHOWN {
+            text.push_str(&format!("\n… and {} more", listed.len() - TODO_SHOWN));
+        }
+        blocks.push(section(&text));
+    }
+    let notes = of_severity(d, Severity::Info).len();
+    if d.findings.is_empty() {
+        blocks.push(section("Nothing to do today."));
+    } else if notes > 0 {
+        blocks.push(context(&format!(
+            "{notes} note(s) (info: housekeeping such as unused certificates) in the full report"
+        )));
+    }
+    blocks
 }
 
 fn finding_text(n: usize, f: &Finding) -> String {
@@ -98,11 +161,11 @@ fn finding_text(n: usize, f: &Finding) -> String {
     };
     format!(
         "*{n}. {}*\n`{}` · {severity}{viewers} · {}\n*Evidence:* {}\n*Fix:* {}\n<{}|AWS docs>",
-        f.title,
+        escape(&f.title),
         f.code,
-        f.resource,
-        evidence_line(&f.evidence, 1200),
-        f.remediation,
+        escape(&f.resource),
+        escape(&evidence_line(&f.evidence, 1200)),
+        escape(&f.remediation),
         f.docs
     )
 }
@@ -125,7 +188,9 @@ fn comparison(f: &Finding) -> Option<String> {
         ),
     };
     Some(format!(
-        "*Via CloudFront:* {via}\n*Direct to origin:* {direct}"
+        "*Via CloudFront:* {}\n*Direct to origin:* {}",
+        escape(&via),
+        escape(direct)
     ))
 }
 
@@ -173,9 +238,9 @@ pub fn recovery(r: &Recovery, note: &str) -> Value {
         .unwrap_or_default();
     let text = format!(
         ":white_check_mark: Recovered: alarm *{}*{target} is OK again",
-        r.alarm_name
+        escape(&r.alarm_name)
     );
-    let mut blocks = vec![section(&text), context(note)];
+    let mut blocks = vec![section(&text), context(&escape(note))];
     if let Some(region) = &r.region {
         let url = format!(
             "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#alarmsV2:alarm/{}",
@@ -258,6 +323,105 @@ mod tests {
                     .iter()
                     .all(|b| b["text"]["text"].as_str().unwrap().len() <= 75)
         );
+    }
+
+    #[test]
+    fn text_an_origin_controls_cannot_mention_a_channel_or_forge_a_link() {
+        let trigger = TriggerInfo {
+            kind: "alarm".into(),
+            detail: "alarm \"<!here> & co\"".into(),
+            distribution_id: Some("E2EXAMPLE".into()),
+            status: None,
+        };
+        let finding = Finding::new(
+            Code::OriginHttpError,
+            Severity::Critical,
+            "origin.test:443@127.0.0.1",
+        )
+        .title("Origin answers 503 (Server: <!channel>)")
+        .evidence(json!({"server": "<!channel> <@U024BE7LH> <https://evil.example|click>", "names": ["a&b"]}))
+        .remediation("Fix <https://evil.example|this>");
+        let d = cf_doctor_rules::assemble(
+            trigger,
+            vec![finding],
+            vec![],
+            chrono::DateTime::from_timestamp(1_764_072_000, 0).unwrap(),
+            1,
+        );
+        let text = payload(&d).to_string();
+        for forbidden in [
+            "<!channel>",
+            "<!here>",
+            "<@U024BE7LH>",
+            "<https://evil.example",
+        ] {
+            assert!(!text.contains(forbidden), "{forbidden} got through: {text}");
+        }
+        assert!(text.contains("&lt;!channel&gt;"), "{text}");
+        assert!(text.contains("a&amp;b"), "{text}");
+        assert!(
+            text.contains("|AWS docs>"),
+            "cf-doctor's own link stays a link: {text}"
+        );
+        let r = Recovery {
+            alarm_name: "<!channel>".into(),
+            alarm_arn: None,
+            region: None,
+            distribution_id: None,
+        };
+        assert!(!recovery(&r, "<!here>").to_string().contains("<!"));
+    }
+
+    #[test]
+    fn a_digest_opens_with_what_to_do_today() {
+        let trigger = TriggerInfo {
+            kind: "schedule".into(),
+            detail: "scheduled sweep".into(),
+            distribution_id: None,
+            status: None,
+        };
+        let mut findings: Vec<Finding> = (0..12)
+            .map(|i| {
+                Finding::new(
+                    Code::AcmCertExpired,
+                    Severity::Critical,
+                    format!("arn:c{i}"),
+                )
+                .title(format!("certificate {i} expired"))
+            })
+            .collect();
+        findings.push(
+            Finding::new(Code::AcmCertExpiring, Severity::Warning, "arn:w")
+                .title("certificate w expires in 20 day(s)"),
+        );
+        findings.push(
+            Finding::new(
+                Code::AcmCertExpired,
+                Severity::Info,
+                "3 unused certificates",
+            )
+            .title("3 unused ACM certificates have expired: delete them"),
+        );
+        let d = cf_doctor_rules::assemble(
+            trigger,
+            findings,
+            vec![],
+            chrono::DateTime::from_timestamp(1_764_072_000, 0).unwrap(),
+            1,
+        );
+        let p = payload(&d);
+        let blocks = p["blocks"].as_array().unwrap();
+        let today = blocks[2]["text"]["text"].as_str().unwrap();
+        assert!(today.starts_with("*To do today* (12 critical)"), "{today}");
+        assert!(today.contains("• `acm-cert-expired` certificate 0 expired"));
+        assert!(today.ends_with("… and 2 more"), "{today}");
+        let soon = blocks[3]["text"]["text"].as_str().unwrap();
+        assert!(soon.starts_with("*Soon* (1 warning)"), "{soon}");
+        assert!(p.to_string().contains("1 note(s)"));
+        assert!(blocks[1]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("*Most urgent*"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The SNS message: subject (at most 100 printable ASCII characters), the diagnosis JSON as body,
 //! and message attributes for subscription filter policies.
 
-use cf_doctor_model::{Diagnosis, Recovery};
+use cf_doctor_model::{Diagnosis, Recovery, Severity, Verdict};
 
 /// One SNS publication: `MessageStructure=json`, so that email subscribers read text while SQS,
 /// Lambda and HTTPS subscribers get the JSON.
@@ -70,15 +70,44 @@ pub fn recovery(r: &Recovery, note: &str) -> SnsMessage {
 /// SNS subjects must be ASCII without control characters, start with a letter, number or
 /// punctuation, and be at most 100 characters.
 pub fn subject(d: &Diagnosis) -> String {
-    let target = d.trigger.distribution_id.as_deref().unwrap_or("sweep");
+    let target = super::subject_of(d);
+    let verdict = d.verdict.as_str().to_uppercase();
+    if super::is_digest(d) {
+        return clean_subject(&format!(
+            "[{verdict}] cf-doctor {target}: {}",
+            todo_today(d)
+        ));
+    }
     let cause = d
         .probable_cause
         .map(|c| c.as_str())
         .unwrap_or("no problem found");
-    clean_subject(&format!(
-        "[{}] cf-doctor {target}: {cause}",
-        d.verdict.as_str().to_uppercase()
-    ))
+    clean_subject(&format!("[{verdict}] cf-doctor {target}: {cause}"))
+}
+
+/// A digest's subject answers "what must I do today": how many critical findings, of which codes
+/// in ranked order (or, with none, how many warnings).
+fn todo_today(d: &Diagnosis) -> String {
+    let codes = |severity: Severity| {
+        let mut codes: Vec<&str> = super::of_severity(d, severity)
+            .iter()
+            .map(|f| f.code.as_str())
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        codes.retain(|c| seen.insert(*c));
+        codes.join(", ")
+    };
+    let critical = super::of_severity(d, Severity::Critical).len();
+    let warning = super::of_severity(d, Severity::Warning).len();
+    match (critical, warning) {
+        (0, 0) if d.verdict == Verdict::Unknown => "inspection incomplete, nothing found".into(),
+        (0, 0) => "nothing to do today".into(),
+        (0, w) => format!(
+            "nothing critical; {w} warning(s): {}",
+            codes(Severity::Warning)
+        ),
+        (c, _) => format!("{c} to fix today: {}", codes(Severity::Critical)),
+    }
 }
 
 fn clean_subject(raw: &str) -> String {
@@ -219,6 +248,57 @@ mod tests {
         let dropped: serde_json::Value = serde_json::from_str(&body_within(&d, 6_000)).unwrap();
         assert!(dropped["truncated"]["findings_omitted"].as_u64().unwrap() > 0);
         assert_eq!(dropped["schema"], "cf-doctor/diagnosis/v1");
+    }
+}
+
+#[cfg(test)]
+mod subject_tests {
+    use super::*;
+    use cf_doctor_model::{Code, Finding, Severity, TriggerInfo};
+
+    fn sweep(findings: Vec<Finding>) -> Diagnosis {
+        let trigger = TriggerInfo {
+            kind: "schedule".into(),
+            detail: "sweep".into(),
+            distribution_id: None,
+            status: None,
+        };
+        cf_doctor_rules::assemble(
+            trigger,
+            findings,
+            vec![],
+            chrono::DateTime::from_timestamp(1_764_072_000, 0).unwrap(),
+            1,
+        )
+    }
+
+    #[test]
+    fn a_digest_subject_says_what_to_do_today() {
+        let d = sweep(vec![
+            Finding::new(Code::OriginCertExpired, Severity::Critical, "o:443"),
+            Finding::new(Code::AcmCertExpired, Severity::Critical, "arn:1"),
+            Finding::new(Code::AcmCertExpired, Severity::Critical, "arn:2"),
+            Finding::new(Code::AcmCertExpiring, Severity::Warning, "arn:3"),
+        ]);
+        assert_eq!(
+            subject(&d),
+            "[CRITICAL] cf-doctor sweep: 3 to fix today: origin-cert-expired, acm-cert-expired"
+        );
+        let d = sweep(vec![Finding::new(
+            Code::AcmCertExpiring,
+            Severity::Warning,
+            "arn:3",
+        )]);
+        assert_eq!(
+            subject(&d),
+            "[WARNING] cf-doctor sweep: nothing critical; 1 warning(s): acm-cert-expiring"
+        );
+        let d = sweep(vec![Finding::new(
+            Code::AcmCertExpired,
+            Severity::Info,
+            "3 unused certificates",
+        )]);
+        assert_eq!(subject(&d), "[OK] cf-doctor sweep: nothing to do today");
     }
 }
 

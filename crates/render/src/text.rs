@@ -3,8 +3,11 @@
 
 use std::fmt::Write;
 
-use super::evidence_line;
-use cf_doctor_model::{CheckOutcome, Diagnosis};
+use super::{evidence_line, is_digest, of_severity};
+use cf_doctor_model::{CheckOutcome, Diagnosis, Severity};
+
+/// One-line items a digest's first screen shows per severity before "and N more".
+const TODO_SHOWN: usize = 10;
 
 pub fn render(d: &Diagnosis) -> String {
     let mut out = String::new();
@@ -17,6 +20,9 @@ pub fn render(d: &Diagnosis) -> String {
     let _ = writeln!(out, "verdict:        {}", d.verdict.as_str());
     if let Some(cause) = d.probable_cause {
         let _ = writeln!(out, "probable cause: {cause}");
+    }
+    if is_digest(d) {
+        todo_list(&mut out, d);
     }
     if !d.findings.is_empty() {
         let _ = writeln!(out, "\nFindings, most likely cause first:");
@@ -100,4 +106,31 @@ pub fn render(d: &Diagnosis) -> String {
         d.duration_ms
     );
     out
+}
+
+/// A digest's first screen: what must be done today, what this month, and how much else is there.
+fn todo_list(out: &mut String, d: &Diagnosis) {
+    for (severity, heading) in [
+        (Severity::Critical, "To do today (critical)"),
+        (Severity::Warning, "Soon (warning)"),
+    ] {
+        let listed = of_severity(d, severity);
+        if listed.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{heading}: {}", listed.len());
+        for f in listed.iter().take(TODO_SHOWN) {
+            let _ = writeln!(out, "  - [{}] {}", f.code, f.title);
+        }
+        if listed.len() > TODO_SHOWN {
+            let _ = writeln!(out, "  ... and {} more (below)", listed.len() - TODO_SHOWN);
+        }
+    }
+    let notes = of_severity(d, Severity::Info).len();
+    if notes > 0 {
+        let _ = writeln!(out, "\nNotes (info, housekeeping): {notes} (below)");
+    }
+    if d.findings.is_empty() {
+        let _ = writeln!(out, "\nNothing to do today.");
+    }
 }

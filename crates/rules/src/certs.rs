@@ -1,5 +1,6 @@
 //! ACM certificate rules: expiry against the thresholds, issuance status, and renewal risk with its
-//! reason (EMAIL validation needs a human to approve mail: the founding outage).
+//! reason (EMAIL validation needs a human to approve mail: the founding outage). A certificate
+//! that nothing uses is housekeeping, not an incident: info, whatever its state.
 
 use serde_json::json;
 
@@ -17,8 +18,15 @@ pub fn findings(evidence: &Evidence) -> Vec<Finding> {
         .collect()
 }
 
+/// Nothing uses it: no distribution or load balancer in the evidence names it, and ACM says no
+/// AWS resource does (the summary's InUse, or DescribeCertificate's empty InUseBy). When ACM did
+/// not say, it counts as used: an expired certificate is never played down on a guess.
+pub fn unused(cert: &AcmCertificate) -> bool {
+    cert.used_as.is_empty() && cert.in_use_by.is_empty() && cert.in_use == Some(false)
+}
+
 fn base_evidence(cert: &AcmCertificate, days_left: Option<i64>) -> serde_json::Value {
-    json!({
+    let mut evidence = json!({
         "domain_name": cert.domain_name,
         "subject_alternative_names": cert.subject_alternative_names,
         "status": cert.status,
@@ -32,7 +40,11 @@ fn base_evidence(cert: &AcmCertificate, days_left: Option<i64>) -> serde_json::V
         "used_as": cert.used_as,
         "in_use_by": cert.in_use_by,
         "region": cert.region,
-    })
+    });
+    if unused(cert) {
+        evidence["unused"] = json!(true);
+    }
+    evidence
 }
 
 /// What is wrong with one certificate now (expired, not issued, expiring), and whether it will
@@ -44,11 +56,71 @@ fn certificate_findings(
 ) -> Vec<Finding> {
     let days_left = cert.not_after.map(|t| days_between(now, t));
     let evidence = base_evidence(cert, days_left);
+    if unused(cert) {
+        return unused_finding(cert, days_left, thresholds, evidence)
+            .into_iter()
+            .collect();
+    }
     let mut out: Vec<Finding> = state_finding(cert, days_left, thresholds, &evidence)
         .into_iter()
         .collect();
     out.extend(renewal_finding(cert, days_left, thresholds, evidence));
     out
+}
+
+/// A certificate nothing uses cannot break anything: one info finding saying what to tidy up
+/// (expired, not issued, expiring, or never to be renewed), or none when it is simply idle.
+fn unused_finding(
+    cert: &AcmCertificate,
+    days_left: Option<i64>,
+    thresholds: Thresholds,
+    evidence: serde_json::Value,
+) -> Option<Finding> {
+    let name = &cert.domain_name;
+    let expired = cert.status == "EXPIRED" || days_left.is_some_and(|d| d < 0);
+    let (code, title, remediation) = if expired {
+        (
+            Code::AcmCertExpired,
+            format!("ACM certificate for {name} expired{}, unused: delete it", since(cert)),
+            "Nothing uses it (ACM's InUseBy is empty): delete it (ACM console, or aws acm delete-certificate) so that it stops appearing here.",
+        )
+    } else if cert.status != "ISSUED" && !cert.status.is_empty() {
+        (
+            Code::AcmCertNotIssued,
+            format!("ACM certificate for {name} is {}, unused: delete it", cert.status),
+            "It was never issued and nothing uses it: delete it, or complete its validation if it is still wanted.",
+        )
+    } else if days_left.is_some_and(|d| d <= thresholds.expiry_warn_days) {
+        (
+            Code::AcmCertExpiring,
+            format!(
+                "ACM certificate for {name} expires in {} day(s), unused: delete it or let it lapse",
+                days_left.unwrap_or_default()
+            ),
+            "Nothing uses it, so its expiry harms nothing: delete it, or attach it where it is needed and make sure it renews.",
+        )
+    } else if cert.cert_type == "AMAZON_ISSUED"
+        && cert.renewal_eligibility.as_deref() == Some("INELIGIBLE")
+    {
+        (
+            Code::AcmCertRenewalAtRisk,
+            format!("ACM certificate for {name} will not renew: nothing uses it"),
+            "ACM renews only certificates in use: attach it where it is needed, or delete it.",
+        )
+    } else {
+        return None;
+    };
+    let mut evidence = evidence;
+    if code == Code::AcmCertRenewalAtRisk {
+        evidence["reason"] = json!("ineligible");
+    }
+    Some(
+        Finding::new(code, Severity::Info, &cert.arn)
+            .title(title)
+            .evidence(evidence)
+            .days_left(days_left)
+            .remediation(remediation),
+    )
 }
 
 /// Expired, not issued, or expiring inside the thresholds: at most one of them.
@@ -100,6 +172,11 @@ fn renewal_finding(
     mut evidence: serde_json::Value,
 ) -> Option<Finding> {
     let (reason, remediation) = renewal_risk(cert)?;
+    // An imported certificate is re-imported by hand before it expires: that is a task only once
+    // the expiry is inside the warning window (the digest counts the others).
+    if reason == "imported" && !days_left.is_some_and(|d| d <= thresholds.expiry_warn_days) {
+        return None;
+    }
     let severity = if days_left.is_some_and(|d| d <= thresholds.expiry_critical_days) {
         Severity::Critical
     } else {
@@ -204,6 +281,7 @@ mod tests {
             renewal_status_reason: None,
             validation_methods: vec!["DNS".into()],
             in_use_by: vec![],
+            in_use: None,
             used_as: vec!["viewer certificate of E1".into()],
         }
     }
@@ -264,6 +342,100 @@ mod tests {
         let mut c = cert(50);
         c.renewal_status = Some("PENDING_VALIDATION".into());
         assert_eq!(reason(&c), Some("pending-validation"));
+    }
+
+    fn unused_cert(days_left: i64) -> AcmCertificate {
+        let mut c = cert(days_left);
+        c.used_as.clear();
+        c.in_use = Some(false);
+        c
+    }
+
+    #[test]
+    fn an_unused_certificate_is_info_whatever_its_state_and_a_used_one_is_not() {
+        let expired = unused_cert(-40);
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+        let found = certificate_findings(&expired, now, Thresholds::default());
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            (found[0].code, found[0].severity),
+            (Code::AcmCertExpired, Severity::Info)
+        );
+        assert!(
+            found[0].title.ends_with("unused: delete it"),
+            "{}",
+            found[0].title
+        );
+        assert_eq!(found[0].evidence["unused"], true);
+        let mut not_issued = unused_cert(100);
+        not_issued.status = "FAILED".into();
+        assert_eq!(
+            codes(&not_issued),
+            vec![(Code::AcmCertNotIssued, Severity::Info)]
+        );
+        assert_eq!(
+            codes(&unused_cert(3)),
+            vec![(Code::AcmCertExpiring, Severity::Info)]
+        );
+        let mut ineligible = unused_cert(200);
+        ineligible.renewal_eligibility = Some("INELIGIBLE".into());
+        assert_eq!(
+            codes(&ineligible),
+            vec![(Code::AcmCertRenewalAtRisk, Severity::Info)]
+        );
+        assert!(
+            codes(&unused_cert(200)).is_empty(),
+            "idle and fine: nothing"
+        );
+
+        // Expired and used stays critical, whoever says it is used.
+        let mut used_by_aws = unused_cert(-40);
+        used_by_aws.in_use = Some(true);
+        assert_eq!(
+            codes(&used_by_aws),
+            vec![(Code::AcmCertExpired, Severity::Critical)]
+        );
+        let mut in_use_by = unused_cert(-40);
+        in_use_by.in_use_by =
+            vec!["arn:aws:cloudfront::123456789012:distribution/E2EXAMPLE".into()];
+        assert_eq!(
+            codes(&in_use_by),
+            vec![(Code::AcmCertExpired, Severity::Critical)]
+        );
+        assert_eq!(
+            codes(&cert(-40)),
+            vec![(Code::AcmCertExpired, Severity::Critical)],
+            "a distribution in the evidence uses it"
+        );
+        let mut unknown = unused_cert(-40);
+        unknown.in_use = None;
+        assert_eq!(
+            codes(&unknown),
+            vec![(Code::AcmCertExpired, Severity::Critical)],
+            "when ACM did not say, it is not played down"
+        );
+        let mut ineligible_used = cert(200);
+        ineligible_used.renewal_eligibility = Some("INELIGIBLE".into());
+        assert_eq!(
+            codes(&ineligible_used),
+            vec![(Code::AcmCertRenewalAtRisk, Severity::Warning)]
+        );
+    }
+
+    #[test]
+    fn an_imported_certificate_is_a_renewal_risk_only_inside_the_warning_window() {
+        let mut far = cert(40);
+        far.cert_type = "IMPORTED".into();
+        assert!(codes(&far).is_empty(), "40 days: nothing to do yet");
+        let mut near = cert(20);
+        near.cert_type = "IMPORTED".into();
+        assert_eq!(
+            codes(&near),
+            vec![
+                (Code::AcmCertExpiring, Severity::Warning),
+                (Code::AcmCertRenewalAtRisk, Severity::Warning)
+            ]
+        );
     }
 
     #[test]
