@@ -53,7 +53,19 @@ pub struct Config {
     pub dns_server: Option<std::net::SocketAddr>,
     /// In Lambda, keep each invocation's evidence in this S3 bucket.
     pub save_evidence_bucket: Option<String>,
+    /// In Lambda, record each delivery in this DynamoDB table, so a retried event pages no one
+    /// twice.
+    pub delivery_table: Option<String>,
+    /// The invocation result is kept under this many bytes (checks, then evidence, then the
+    /// lowest findings give way, as in the SNS message).
+    pub result_max_bytes: usize,
 }
+
+/// Lambda refuses a response over 6 MB (6,291,456 bytes); the default leaves room for the
+/// runtime's envelope.
+pub const RESULT_MAX_BYTES: usize = 5 * 1024 * 1024;
+const RESULT_MAX_BYTES_LIMIT: usize = 6 * 1024 * 1024;
+const RESULT_MIN_BYTES: usize = 1024;
 
 impl Default for Config {
     fn default() -> Self {
@@ -69,6 +81,8 @@ impl Default for Config {
             notify_when_healthy: false,
             dns_server: None,
             save_evidence_bucket: None,
+            delivery_table: None,
+            result_max_bytes: RESULT_MAX_BYTES,
         }
     }
 }
@@ -183,6 +197,29 @@ impl Config {
             }
             config.save_evidence_bucket = Some(v);
         }
+        if let Some(v) = get("DELIVERY_TABLE") {
+            if !valid_table_name(&v) {
+                return Err(invalid(
+                    "DELIVERY_TABLE",
+                    &v,
+                    "a DynamoDB table name: 3 to 255 letters, digits, underscores, hyphens and dots",
+                ));
+            }
+            config.delivery_table = Some(v);
+        }
+        if let Some(v) = get("RESULT_MAX_BYTES") {
+            config.result_max_bytes = v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (RESULT_MIN_BYTES..=RESULT_MAX_BYTES_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        "RESULT_MAX_BYTES",
+                        &v,
+                        &format!("bytes from {RESULT_MIN_BYTES} to {RESULT_MAX_BYTES_LIMIT} (Lambda's 6 MB response limit)"),
+                    )
+                })?;
+        }
         if let Some(v) = get("NOTIFY_WHEN_HEALTHY") {
             config.notify_when_healthy = match v.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" => true,
@@ -240,6 +277,14 @@ fn valid_bucket_name(name: &str) -> bool {
         && edge_ok(name.chars().next())
         && edge_ok(name.chars().last())
         && !name.contains("..")
+}
+
+/// DynamoDB's table naming rules.
+fn valid_table_name(name: &str) -> bool {
+    (3..=255).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 fn parse_regions(value: &str) -> Option<Vec<String>> {
@@ -358,6 +403,25 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn the_delivery_table_and_the_result_bound_are_checked() {
+        let c = config(&[
+            ("DELIVERY_TABLE", "cf-doctor-deliveries"),
+            ("RESULT_MAX_BYTES", "262144"),
+        ])
+        .unwrap();
+        assert_eq!(c.delivery_table.as_deref(), Some("cf-doctor-deliveries"));
+        assert_eq!(c.result_max_bytes, 262_144);
+        assert_eq!(config(&[]).unwrap().result_max_bytes, RESULT_MAX_BYTES);
+        let err = config(&[("DELIVERY_TABLE", "a table")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("DELIVERY_TABLE=\"a table\""),
+            "{err}"
+        );
+        let err = config(&[("RESULT_MAX_BYTES", "7000000")]).unwrap_err();
+        assert!(err.to_string().contains("6 MB"), "{err}");
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The Lambda face: serves events through the runtime. Failures are logged whole (event or report)
-//! and returned as errors, so Lambda retries or its on-failure destination keeps the event.
+//! and returned as typed errors (`errorType`: UnrecognisedEvent, MalformedEvent,
+//! UnknownDistribution, AwsUnreachable, AwsError, DeliveryFailed), so Lambda retries or its
+//! on-failure destination keeps the event, and dead-lettered events can be sorted by type.
 
-use lambda_runtime::{service_fn, LambdaEvent};
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 
 use crate::replay::{EvidenceLog, EvidenceStore};
-use crate::{exit, App, RunOptions, TargetResult};
+use crate::{exit, trigger, App, RunError, RunOptions, TargetResult};
 
 /// The Lambda face: configuration from the environment, clients built once, then events served
 /// until the runtime stops us. Returns the process exit code.
@@ -39,16 +41,36 @@ pub async fn run(app: App) -> Result<(), lambda_runtime::Error> {
         let options = RunOptions {
             deadline: deadline_of(&event.context),
             evidence: app.evidence_store.as_ref().map(|_| EvidenceLog::default()),
+            delivery_key: Some(delivery_key(&event)),
             ..RunOptions::new(true)
         };
         let handled = Box::pin(app.handle_event(&event.payload, &options)).await;
         if let (Some(store), Some(log)) = (&app.evidence_store, &options.evidence) {
             keep_evidence(store, log, &event.context.request_id).await;
         }
-        let results = handled.map_err(lambda_runtime::Error::from)?;
-        Ok::<Value, lambda_runtime::Error>(TargetResult::response(&results))
+        let results = handled.map_err(typed)?;
+        Ok::<Value, Diagnostic>(TargetResult::response_within(
+            &results,
+            app.config.result_max_bytes,
+        ))
     }))
     .await
+}
+
+/// What deliveries are recorded under: the event's own id, the same in every copy of it (Lambda's
+/// retries, and a duplicate delivery by EventBridge or SNS); for an event without one, the request
+/// id, which Lambda keeps across its retries of an asynchronous event.
+fn delivery_key(event: &LambdaEvent<Value>) -> String {
+    trigger::event_id(&event.payload)
+        .unwrap_or_else(|| format!("request:{}", event.context.request_id))
+}
+
+/// The error as Lambda records it: a type to filter on, and the message.
+fn typed(error: RunError) -> Diagnostic {
+    Diagnostic {
+        error_type: error.error_type().to_string(),
+        error_message: error.to_string(),
+    }
 }
 
 /// Stores the invocation's evidence when there is any. A failure is logged, never the

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod exit;
 pub mod handler;
 pub mod logging;
@@ -21,10 +22,12 @@ use cf_doctor_collect::probe::{Prober, TlsSetup};
 use cf_doctor_collect::sweep::{Progress, Scope, Silent, SweepOptions};
 use cf_doctor_collect::{CollectError, Collector};
 use cf_doctor_model::replay::Run;
-use cf_doctor_model::{Diagnosis, Recovery, TriggerInfo, Verdict};
+use cf_doctor_model::{Diagnosis, Recovery, TriggerInfo};
 use config::Config;
+use notify::records::DeliveryRecords;
+use notify::report_log::{log_report, Occasion};
 use notify::slack::WebhookSource;
-use notify::{DeliveryError, Notice, Notifier};
+use notify::{DeliveryError, Notifier};
 use trigger::{Target, TriggerError};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +52,23 @@ pub enum RunError {
         error: DeliveryError,
         reports: Vec<Box<Diagnosis>>,
     },
+}
+
+impl RunError {
+    /// The error type the Lambda reports (`errorType`), so that dead-lettered events can be
+    /// sorted without reading their messages.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            RunError::Trigger(TriggerError::Unrecognised { .. } | TriggerError::Empty) => {
+                "UnrecognisedEvent"
+            }
+            RunError::Trigger(_) => "MalformedEvent",
+            RunError::Collect(CollectError::DistributionNotFound(_)) => "UnknownDistribution",
+            RunError::Collect(CollectError::Unreachable { .. }) => "AwsUnreachable",
+            RunError::Collect(CollectError::Aws { .. }) => "AwsError",
+            RunError::Delivery { .. } => "DeliveryFailed",
+        }
+    }
 }
 
 /// What one target produced: a diagnosis, or an acknowledgement of an alarm leaving ALARM.
@@ -85,6 +105,29 @@ impl TargetResult {
         }
     }
 
+    /// The invocation result within `max_bytes` (Lambda refuses a response over 6 MB): each
+    /// diagnosis gets its share, and one that does not fit gives way as the SNS message does
+    /// (checks replaced by their counts, then evidence, then the lowest findings), saying so in
+    /// `truncated`. The full reports are in the log.
+    pub fn response_within(results: &[TargetResult], max_bytes: usize) -> Value {
+        let share = max_bytes / results.len().max(1);
+        let bounded = |result: &TargetResult| match result {
+            TargetResult::Diagnosed(d) => {
+                let text = cf_doctor_render::sns::within(
+                    d,
+                    share.saturating_sub(64),
+                    "the invocation result is kept under RESULT_MAX_BYTES (Lambda's response limit is 6 MB); the full report is in the function's log",
+                );
+                serde_json::from_str(&text).unwrap_or(Value::Null)
+            }
+            other => other.to_json(),
+        };
+        match results {
+            [single] => bounded(single),
+            many => Value::Array(many.iter().map(bounded).collect()),
+        }
+    }
+
     /// Exit code by verdict (an acknowledgement is fine).
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -106,6 +149,9 @@ pub struct RunOptions {
     pub evidence: Option<replay::EvidenceLog>,
     /// A sweep also probes the origins of disabled distributions (`--include-disabled`).
     pub include_disabled: bool,
+    /// The event's identity, the same in every retry of it: deliveries are recorded under it
+    /// (Lambda only; None in the CLI, which keeps no records).
+    pub delivery_key: Option<String>,
 }
 
 impl RunOptions {
@@ -116,6 +162,7 @@ impl RunOptions {
             progress: std::sync::Arc::new(Silent),
             evidence: None,
             include_disabled: false,
+            delivery_key: None,
         }
     }
 }
@@ -128,6 +175,8 @@ pub struct App {
     pub notifier: Notifier,
     /// Where the Lambda keeps each invocation's evidence (`SAVE_EVIDENCE_BUCKET`).
     pub evidence_store: Option<replay::EvidenceStore>,
+    /// Where deliveries are recorded, so a retried event pages no one twice (`DELIVERY_TABLE`).
+    pub delivery_records: Option<DeliveryRecords>,
 }
 
 impl App {
@@ -153,10 +202,12 @@ impl App {
                 (None, Some(id)) => Some(WebhookSource::from_secret_id(id, sdk)),
                 (None, None) => None,
             }
-            .map(|source| {
-                notify::slack::SlackChannel::new(source, std::time::Duration::from_secs(10))
-            }),
+            .map(|source| notify::slack::SlackChannel::new(source, notify::SLACK_ATTEMPT_TIMEOUT)),
         };
+        let delivery_records = config.delivery_table.as_ref().map(|table| DeliveryRecords {
+            client: aws_sdk_dynamodb::Client::new(sdk),
+            table: table.clone(),
+        });
         let evidence_store =
             config
                 .save_evidence_bucket
@@ -167,6 +218,7 @@ impl App {
                 });
         Ok(App {
             evidence_store,
+            delivery_records,
             collector: Collector::new(
                 sdk,
                 prober,
@@ -236,9 +288,9 @@ impl App {
             }
             Err(RunError::Delivery { error, reports }) => {
                 // No report is lost: the whole report goes to the log before the invocation fails.
+                tracing::error!(%error, "delivery failed");
                 for report in &reports {
-                    let report = serde_json::to_string(report).unwrap_or_default();
-                    tracing::error!(%error, %report, "delivery failed; full report follows in this line");
+                    log_report(report, Occasion::Undelivered);
                 }
                 Err(RunError::Delivery { error, reports })
             }
@@ -261,20 +313,40 @@ impl App {
             .await
     }
 
+    /// Runs every target of the event, even when one of them fails (a metric-math alarm naming a
+    /// distribution that no longer exists still gets the others diagnosed and delivered); each
+    /// report is logged whole as it is made; the first failure is returned after delivery.
     pub async fn run_targets(
         &self,
         targets: Vec<Target>,
         options: &RunOptions,
     ) -> Result<Vec<TargetResult>, RunError> {
+        let several = targets.len() > 1;
         let mut results = Vec::new();
+        let mut failed = None;
         for target in targets {
             // Boxed: each trigger kind is a deep future; boxing keeps the dispatcher's own future small.
-            results.push(Box::pin(self.run_target(target, options)).await?);
+            match Box::pin(self.run_target(target, options)).await {
+                Ok(result) => {
+                    if let TargetResult::Diagnosed(d) = &result {
+                        log_report(d, Occasion::Made);
+                    }
+                    results.push(result);
+                }
+                Err(e) if several => {
+                    tracing::error!(error = %e, "one target of the event failed; the others are still reported");
+                    failed.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
+            }
         }
         if options.notify {
-            self.deliver(&results).await?;
+            self.deliver(&results, options).await?;
         }
-        Ok(results)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(results),
+        }
     }
 
     pub async fn run_target(
@@ -359,44 +431,14 @@ impl App {
         )
     }
 
-    /// Delivers each diagnosis that calls for it (healthy ones only with NOTIFY_WHEN_HEALTHY).
-    pub async fn deliver(&self, results: &[TargetResult]) -> Result<(), RunError> {
-        let mut failures = Vec::new();
-        let mut failed_reports = Vec::new();
-        for result in results {
-            let notice = match result {
-                TargetResult::Diagnosed(d)
-                    if d.verdict == Verdict::Ok && !self.config.notify_when_healthy =>
-                {
-                    tracing::info!("healthy: nothing delivered (NOTIFY_WHEN_HEALTHY=false)");
-                    continue;
-                }
-                TargetResult::Diagnosed(d) => Notice::Report(d),
-                TargetResult::Acknowledged {
-                    recovery: Some(recovery),
-                    note,
-                    ..
-                } => Notice::Recovery { recovery, note },
-                TargetResult::Acknowledged { recovery: None, .. } => continue,
-            };
-            match self.notifier.deliver(notice).await {
-                Ok(channels) => tracing::info!(?channels, "delivered"),
-                Err(e) => {
-                    failures.extend(e.failures);
-                    if let TargetResult::Diagnosed(d) = result {
-                        failed_reports.push(d.clone());
-                    }
-                }
-            }
-        }
-        if failures.is_empty() {
-            Ok(())
-        } else {
-            Err(RunError::Delivery {
-                error: DeliveryError { failures },
-                reports: failed_reports,
-            })
-        }
+    /// Delivers each diagnosis that calls for it (healthy ones only with NOTIFY_WHEN_HEALTHY) and
+    /// each recovery, all at once (see [`delivery`] for what is retried and what is not).
+    pub async fn deliver(
+        &self,
+        results: &[TargetResult],
+        options: &RunOptions,
+    ) -> Result<(), RunError> {
+        delivery::deliver(self, results, options.delivery_key.as_deref()).await
     }
 }
 

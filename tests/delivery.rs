@@ -140,6 +140,78 @@ async fn the_webhook_is_read_from_secrets_manager_or_ssm() {
     );
 }
 
+/// A webhook that Slack says is gone (403, 404, 410) is read again from its secret, once: a
+/// rotated secret delivers; a secret that still holds the dead webhook is said, with no second
+/// re-read. Secrets Manager is moto's, behind the testkit proxy that counts the reads.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_slack_says_is_gone_is_read_again_from_its_secret_once() {
+    let proxy = cf_doctor_testkit::aws_proxy(&moto().endpoint).await;
+    let sdk = sdk_config(&proxy.endpoint).await;
+    let sink = slack_sink().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let name = "cf-doctor/rotated-webhook";
+    secrets
+        .create_secret()
+        .name(name)
+        .secret_string(format!("{}/old", sink.url))
+        .send()
+        .await
+        .unwrap();
+    let notifier = Notifier {
+        sns: None,
+        slack: Some(SlackChannel::new(
+            WebhookSource::from_secret_id(name, &sdk),
+            Duration::from_secs(5),
+        )),
+    };
+    let reads = || proxy.count("secretsmanager", "GetSecretValue");
+    let notice = report(Some(Severity::Critical));
+    notifier.deliver(Notice::Report(&notice)).await.unwrap();
+    assert_eq!(reads(), 1, "read on first use");
+
+    // The webhook is rotated: the old one answers 410 (channel archived), the secret the new one.
+    secrets
+        .put_secret_value()
+        .secret_id(name)
+        .secret_string(format!("{}/new", sink.url))
+        .send()
+        .await
+        .unwrap();
+    sink.reply_with(vec![Reply::Status(410)]);
+    notifier.deliver(Notice::Report(&notice)).await.unwrap();
+    assert_eq!(reads(), 2, "read again once");
+    let paths: Vec<String> = sink.posts().iter().map(|p| p.path.clone()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/services/T000/B000/XXXX/old",
+            "/services/T000/B000/XXXX/old",
+            "/services/T000/B000/XXXX/new"
+        ]
+    );
+    notifier.deliver(Notice::Report(&notice)).await.unwrap();
+    assert_eq!(reads(), 2, "the new webhook is kept");
+
+    // Revoked and not rotated: one re-read, no loop, and the error says what to do.
+    sink.reply_with(vec![Reply::Status(403), Reply::Status(403)]);
+    let err = notifier
+        .deliver(Notice::Report(&notice))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(reads(), 3, "one re-read, not more");
+    assert_eq!(
+        sink.posts().len(),
+        5,
+        "the re-read found the same webhook: not posted again"
+    );
+    assert!(
+        err.contains("HTTP 403") && err.contains("still holds the same webhook: rotate it"),
+        "{err}"
+    );
+    assert!(!err.contains(&sink.url), "{err}");
+}
+
 #[tokio::test]
 async fn sns_subscribers_get_json_email_gets_text_and_a_filter_policy_pages_only_on_critical() {
     let sdk = sdk_config(&moto().endpoint).await;

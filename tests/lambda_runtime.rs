@@ -7,7 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use cf_doctor_testkit::{aws_env, moto, runtime_api, RuntimeApi};
+use cf_doctor_testkit::{moto, runtime_api};
+use common::bootstrap::Bootstrap;
 use common::lab;
 use serde_json::Value;
 
@@ -106,46 +107,6 @@ fn assert_diagnosis_shape(name: &str, d: &Value) {
     assert!(d["duration_ms"].is_u64(), "{name}: duration_ms");
 }
 
-/// The real binary as Lambda starts it, against `aws_endpoint`, with its log read as it comes
-/// (so a full pipe never blocks the function). Killed by `stop`, or on drop if an assertion fails.
-struct Bootstrap {
-    child: tokio::process::Child,
-    log: tokio::task::JoinHandle<String>,
-}
-
-impl Bootstrap {
-    fn start(aws_endpoint: &str, api: &RuntimeApi, env: &[(&str, &str)]) -> Bootstrap {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cf-doctor"))
-            .env_clear()
-            .envs(aws_env(aws_endpoint))
-            .env("AWS_LAMBDA_RUNTIME_API", api.endpoint())
-            .env("AWS_LAMBDA_FUNCTION_NAME", "cf-doctor")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-            .envs(env.iter().copied())
-            .kill_on_drop(true)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("the bootstrap binary starts");
-        let mut pipe = child.stderr.take().expect("stderr is piped");
-        let log = tokio::spawn(async move {
-            use tokio::io::AsyncReadExt;
-            let mut text = String::new();
-            pipe.read_to_string(&mut text).await.ok();
-            text
-        });
-        Bootstrap { child, log }
-    }
-
-    /// Kills the process and returns everything it logged.
-    async fn stop(mut self) -> String {
-        self.child.kill().await.ok();
-        self.log.await.unwrap_or_default()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn every_sample_event_is_answered_by_the_lambda_face() {
     let lab = lab().await;
@@ -239,7 +200,10 @@ async fn every_sample_event_is_answered_by_the_lambda_face() {
         .result
         .as_ref()
         .expect_err("an unknown event is an error result");
-    assert!(bad["errorType"].is_string(), "{bad}");
+    assert_eq!(
+        bad["errorType"], "UnrecognisedEvent",
+        "a type dead-letter triage can filter on: {bad}"
+    );
     let message = bad["errorMessage"].as_str().unwrap();
     assert!(
         message.contains("source=\"aws.s3\"") && message.contains("accepted events"),
@@ -284,6 +248,7 @@ async fn an_unreachable_aws_endpoint_is_an_error_result_naming_it() {
         message.contains(&endpoint) && message.contains("cloudfront:GetDistribution"),
         "{message}"
     );
+    assert_eq!(error["errorType"], "AwsUnreachable", "{error}");
     assert!(
         stderr.lines().any(|l| l.contains(&endpoint)),
         "the log names the endpoint:\n{stderr}"
@@ -367,4 +332,33 @@ async fn with_an_evidence_bucket_each_invocation_keeps_its_evidence_and_it_repla
         run.duration_ms,
     );
     assert_eq!(&serde_json::to_value(&replayed).unwrap(), response);
+}
+
+/// A failed invocation says what kind of failure it was (errorType), so that the failed-events
+/// queue can be sorted without reading every message.
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_invocations_carry_an_error_type_to_sort_dead_letters_by() {
+    let events = vec![
+        serde_json::json!({"diagnose": "ENOSUCHDIST1"}),
+        serde_json::json!({"sweep": {"include_disabled": "yes"}}),
+        serde_json::json!({"source": "aws.s3", "detail-type": "Object Created"}),
+    ];
+    let api = runtime_api(events, Duration::from_secs(300)).await;
+    let bootstrap = Bootstrap::start(&moto().endpoint, &api, &[]);
+    let answers = api.wait_for(3, Duration::from_secs(120)).await;
+    let stderr = bootstrap.stop().await;
+    let types: Vec<String> = answers
+        .iter()
+        .map(|a| {
+            a.result.as_ref().expect_err("each one fails")["errorType"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        types,
+        ["UnknownDistribution", "MalformedEvent", "UnrecognisedEvent"],
+        "{stderr}"
+    );
 }

@@ -205,7 +205,11 @@ async fn only_certificates_the_summary_cannot_decide_are_described_and_every_rea
     assert_eq!(reason("failed").as_deref(), Some("renewal-failed"));
     assert_eq!(reason("pending").as_deref(), Some("pending-validation"));
     assert_eq!(reason("imported").as_deref(), Some("imported"));
-    assert_eq!(reason("imported-later"), None, "100 days: a count, not a finding");
+    assert_eq!(
+        reason("imported-later"),
+        None,
+        "100 days: a count, not a finding"
+    );
     assert_eq!(reason("fine"), None);
     assert!(d
         .findings

@@ -1,6 +1,8 @@
 //! Slack incoming webhook delivery. The webhook URL is a credential: it never appears in an error,
 //! a log line or a report. It comes from SLACK_WEBHOOK_URL, or from Secrets Manager / SSM, read on
-//! first use and kept for the life of the container.
+//! first use and kept for the life of the container; when Slack says the webhook is gone (403,
+//! 404, 410: revoked, deleted, channel archived), the cached URL is dropped and the secret read
+//! again, once, in case it was rotated.
 
 use std::time::Duration;
 
@@ -8,7 +10,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use tokio::sync::OnceCell;
+use tokio::sync::Mutex;
 
 use crate::config::Secret;
 use cf_doctor_aws::error_text;
@@ -51,6 +53,11 @@ impl WebhookSource {
                 secret_id: id.to_string(),
             }
         }
+    }
+
+    /// Whether reading it again can give a different URL (a rotated secret).
+    fn can_change(&self) -> bool {
+        !matches!(self, WebhookSource::Url(_))
     }
 
     fn describe(&self) -> String {
@@ -114,9 +121,26 @@ const MAX_ATTEMPTS: usize = 3;
 #[derive(Clone)]
 pub struct SlackChannel {
     source: WebhookSource,
-    webhook: std::sync::Arc<OnceCell<Secret>>,
+    /// The webhook as last read; dropped when Slack says it is gone.
+    webhook: std::sync::Arc<Mutex<Option<Secret>>>,
     client: HttpsClient,
+    /// The bound on one HTTP attempt.
     timeout: Duration,
+}
+
+/// Why one POST did not deliver.
+enum PostError {
+    /// 403, 404 or 410: the webhook was revoked, deleted, or its channel archived.
+    Gone(String),
+    Other(String),
+}
+
+impl PostError {
+    fn text(self) -> String {
+        match self {
+            PostError::Gone(text) | PostError::Other(text) => text,
+        }
+    }
 }
 
 impl std::fmt::Debug for SlackChannel {
@@ -138,55 +162,103 @@ impl SlackChannel {
             .build();
         SlackChannel {
             source,
-            webhook: std::sync::Arc::new(OnceCell::new()),
+            webhook: std::sync::Arc::new(Mutex::new(None)),
             client: Client::builder(TokioExecutor::new()).build(connector),
             timeout,
         }
     }
 
-    /// Posts a Block Kit payload; 429 is retried after Retry-After (bounded), anything else non-2xx
-    /// is an error that quotes Slack's answer but never the URL.
+    /// Posts a Block Kit payload; 429 is retried after Retry-After (bounded); a webhook Slack says
+    /// is gone is read again from its secret and tried once more; anything else non-2xx is an
+    /// error that quotes Slack's answer but never the URL.
     pub async fn post(&self, payload: &serde_json::Value) -> Result<(), String> {
-        let webhook = self
-            .webhook
-            .get_or_try_init(|| self.source.fetch())
+        let body = Bytes::from(serde_json::to_vec(payload).map_err(|e| e.to_string())?);
+        let webhook = self.webhook().await?;
+        match self.post_to(&webhook, &body).await {
+            Err(PostError::Gone(text)) if self.source.can_change() => {
+                tracing::warn!(
+                    source = %self.source.describe(),
+                    "Slack says the webhook is gone; reading it again in case it was rotated"
+                );
+                self.forget().await;
+                let fresh = self.webhook().await?;
+                if fresh == webhook {
+                    return Err(format!(
+                        "{text}; {} still holds the same webhook: rotate it",
+                        self.source.describe()
+                    ));
+                }
+                self.post_to(&fresh, &body).await.map_err(|e| {
+                    format!(
+                        "{} (after reading {} again)",
+                        e.text(),
+                        self.source.describe()
+                    )
+                })
+            }
+            other => other.map_err(PostError::text),
+        }
+    }
+
+    /// The webhook, read from its source when not cached (the read is bounded).
+    async fn webhook(&self) -> Result<Secret, String> {
+        let mut cached = self.webhook.lock().await;
+        if let Some(webhook) = cached.as_ref() {
+            return Ok(webhook.clone());
+        }
+        let read = tokio::time::timeout(super::SECRET_READ_TIMEOUT, self.source.fetch())
             .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "no answer within {} ms",
+                    super::SECRET_READ_TIMEOUT.as_millis()
+                ))
+            })
             .map_err(|e| {
                 format!(
                     "cannot read the webhook from {}: {e}",
                     self.source.describe()
                 )
             })?;
-        let body = Bytes::from(serde_json::to_vec(payload).map_err(|e| e.to_string())?);
+        *cached = Some(read.clone());
+        Ok(read)
+    }
+
+    async fn forget(&self) {
+        *self.webhook.lock().await = None;
+    }
+
+    /// One delivery to one URL: up to three attempts while Slack answers 429.
+    async fn post_to(&self, webhook: &Secret, body: &Bytes) -> Result<(), PostError> {
         let mut waited = Duration::ZERO;
         for attempt in 1..=MAX_ATTEMPTS {
             let request = hyper::Request::post(webhook.expose())
                 .header(hyper::header::CONTENT_TYPE, "application/json")
                 .body(Full::new(body.clone()))
                 .map_err(|_| {
-                    format!(
+                    PostError::Other(format!(
                         "the webhook from {} is not a valid URL",
                         self.source.describe()
-                    )
+                    ))
                 })?;
             let response = tokio::time::timeout(self.timeout, self.client.request(request))
                 .await
                 .map_err(|_| {
-                    format!(
+                    PostError::Other(format!(
                         "the Slack webhook did not answer within {} ms",
                         self.timeout.as_millis()
-                    )
+                    ))
                 })?
                 // hyper's error text can include the URI: say only what kind of failure it was.
                 .map_err(|e| {
-                    format!(
+                    PostError::Other(format!(
                         "cannot reach the Slack webhook ({})",
                         if e.is_connect() {
                             "connection failed"
                         } else {
                             "request failed"
                         }
-                    )
+                    ))
                 })?;
             let status = response.status();
             if status.is_success() {
@@ -222,11 +294,17 @@ impl SlackChannel {
                     continue;
                 }
             }
-            return Err(format!(
+            let error = format!(
                 "the Slack webhook answered HTTP {status} after {attempt} attempt(s): {text}"
-            ));
+            );
+            return Err(match status.as_u16() {
+                403 | 404 | 410 => PostError::Gone(error),
+                _ => PostError::Other(error),
+            });
         }
-        Err("the Slack webhook kept answering 429".into())
+        Err(PostError::Other(
+            "the Slack webhook kept answering 429".into(),
+        ))
     }
 }
 

@@ -93,8 +93,11 @@ impl Budget {
     }
 }
 
-/// Room kept for delivering the report after the last piece of work.
-pub const DELIVERY_RESERVE: std::time::Duration = std::time::Duration::from_secs(3);
+/// Room kept for delivering the report after the last piece of work: what delivery can really
+/// take (reading the Slack webhook secret, SNS and Slack with its Retry-After waits, the delivery
+/// records), each call bounded in the notify module, which checks at compile time that the sum
+/// fits in this.
+pub const DELIVERY_RESERVE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The clients for what lives in an origin region.
 #[derive(Debug, Clone)]

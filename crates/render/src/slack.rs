@@ -97,7 +97,7 @@ pub fn payload(d: &Diagnosis) -> Value {
     }
     if d.findings.len() > SHOWN_FINDINGS {
         blocks.push(context(&format!(
-            "and {} more findings (the full report is in the SNS message and the function's log)",
+            "and {} more findings (the full report is in the function's log)",
             d.findings.len() - SHOWN_FINDINGS
         )));
     }

@@ -127,8 +127,18 @@ fn clean_subject(raw: &str) -> String {
 
 /// The diagnosis JSON within `limit` bytes. What does not fit goes in this order, and the message
 /// says what went: the checks (their counts stay), then the evidence of lower findings, then the
-/// lowest findings themselves. The full report is in the log and the invocation result.
+/// lowest findings themselves. The full report is in the function's log.
 pub fn body_within(d: &Diagnosis, limit: usize) -> String {
+    within(
+        d,
+        limit,
+        "SNS messages are limited to 256 KB; the full report is in the function's log",
+    )
+}
+
+/// The diagnosis JSON within `limit` bytes, giving way as [`body_within`] does; `reason` says
+/// why in the `truncated` field.
+pub fn within(d: &Diagnosis, limit: usize, reason: &str) -> String {
     let full = serde_json::to_string(d).unwrap_or_default();
     if full.len() <= limit {
         return full;
@@ -140,7 +150,7 @@ pub fn body_within(d: &Diagnosis, limit: usize) -> String {
     }
     value["checks"] = serde_json::json!([]);
     value["truncated"] = serde_json::json!({
-        "reason": "SNS messages are limited to 256 KB; the full report is in the function's log and result",
+        "reason": reason,
         "checks_omitted": d.checks.len(),
         "check_outcomes": outcomes,
     });
@@ -149,6 +159,13 @@ pub fn body_within(d: &Diagnosis, limit: usize) -> String {
             .map(|s| s.len() <= limit)
             .unwrap_or(false)
     };
+    // The metric readings (context) go next, counted.
+    if !fits(&value) && !d.metrics.is_empty() {
+        if let Some(map) = value.as_object_mut() {
+            map.remove("metrics");
+        }
+        value["truncated"]["metrics_omitted"] = serde_json::json!(d.metrics.len());
+    }
     let findings = d.findings.len();
     // Evidence goes first, from the lowest-ranked finding up; the top finding keeps its evidence.
     let mut stripped = 0;
@@ -169,6 +186,11 @@ pub fn body_within(d: &Diagnosis, limit: usize) -> String {
         list.pop();
         dropped += 1;
         value["truncated"]["findings_omitted"] = serde_json::json!(dropped);
+    }
+    // Last, the top finding's own evidence (its title and remediation stay).
+    if !fits(&value) && findings > 0 {
+        value["findings"][0]["evidence"] = serde_json::json!({"omitted": true});
+        value["truncated"]["evidence_omitted_from"] = serde_json::json!(findings - dropped);
     }
     serde_json::to_string(&value).unwrap_or(full)
 }

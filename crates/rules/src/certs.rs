@@ -174,7 +174,7 @@ fn renewal_finding(
     let (reason, remediation) = renewal_risk(cert)?;
     // An imported certificate is re-imported by hand before it expires: that is a task only once
     // the expiry is inside the warning window (the digest counts the others).
-    if reason == "imported" && !days_left.is_some_and(|d| d <= thresholds.expiry_warn_days) {
+    if reason == "imported" && days_left.is_none_or(|d| d > thresholds.expiry_warn_days) {
         return None;
     }
     let severity = if days_left.is_some_and(|d| d <= thresholds.expiry_critical_days) {
