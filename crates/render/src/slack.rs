@@ -48,13 +48,17 @@ fn button(text: &str, url: &str) -> Value {
     json!({"type": "button", "text": {"type": "plain_text", "text": truncate(text, 75)}, "url": url})
 }
 
-pub fn payload(d: &Diagnosis) -> Value {
-    let icon = match d.verdict {
+fn verdict_icon(verdict: Verdict) -> &'static str {
+    match verdict {
         Verdict::Critical => ":red_circle:",
         Verdict::Warning => ":large_orange_circle:",
         Verdict::Ok => ":large_green_circle:",
         Verdict::Unknown => ":white_circle:",
-    };
+    }
+}
+
+pub fn payload(d: &Diagnosis) -> Value {
+    let icon = verdict_icon(d.verdict);
     let target = match &d.trigger.distribution_id {
         Some(id) => format!("distribution {id}"),
         None => subject_of(d),
@@ -69,21 +73,30 @@ pub fn payload(d: &Diagnosis) -> Value {
     );
     let mut blocks =
         vec![json!({"type": "header", "text": {"type": "plain_text", "text": header}})];
-    let lead = if is_digest(d) {
-        "*Most urgent*"
+    let todo = if is_digest(d) {
+        todo_list(d)
     } else {
-        "*Probable cause*"
+        Vec::new()
     };
-    let cause = match d.findings.first() {
-        Some(first) if d.probable_cause.is_some() => {
-            format!("{icon} {lead} `{}`: {}", first.code, escape(&first.title))
-        }
-        _ => format!("{icon} {}", escape(&d.summary)),
-    };
-    blocks.push(section(&cause));
-    if is_digest(d) {
-        blocks.extend(todo_list(d));
-    } else if let Some(comparison) = d.findings.first().and_then(comparison) {
+    if todo.is_empty() {
+        // An incident: its probable cause first. A digest with nothing to do: its summary.
+        let cause = match d.findings.first() {
+            Some(first) if d.probable_cause.is_some() && !is_digest(d) => format!(
+                "{icon} *Probable cause* `{}`: {}",
+                first.code,
+                escape(&first.title)
+            ),
+            _ => format!("{icon} {}", escape(&d.summary)),
+        };
+        blocks.push(section(&cause));
+    }
+    blocks.extend(todo);
+    if let Some(comparison) = d
+        .findings
+        .first()
+        .filter(|_| !is_digest(d))
+        .and_then(comparison)
+    {
         blocks.push(section(&comparison));
     }
     blocks.push(context(&format!(
@@ -110,9 +123,10 @@ pub fn payload(d: &Diagnosis) -> Value {
 }
 
 /// A digest's first screen: the critical findings (to do today), the warnings (soon), one line
-/// each, and how many notes follow.
+/// each, and how many notes follow; empty when there is nothing to do.
 fn todo_list(d: &Diagnosis) -> Vec<Value> {
     let mut blocks = Vec::new();
+    let icon = verdict_icon(d.verdict);
     for (severity, heading) in [
         (Severity::Critical, "To do today"),
         (Severity::Warning, "Soon"),
@@ -122,6 +136,9 @@ fn todo_list(d: &Diagnosis) -> Vec<Value> {
             continue;
         }
         let mut text = format!("*{heading}* ({} {})", listed.len(), severity.as_str());
+        if blocks.is_empty() {
+            text = format!("{icon} {text}");
+        }
         for f in listed.iter().take(TODO_SHOWN) {
             text.push_str(&format!(
                 "\n• `{}` {}",
@@ -135,11 +152,9 @@ fn todo_list(d: &Diagnosis) -> Vec<Value> {
         blocks.push(section(&text));
     }
     let notes = of_severity(d, Severity::Info).len();
-    if d.findings.is_empty() {
-        blocks.push(section("Nothing to do today."));
-    } else if notes > 0 {
+    if !blocks.is_empty() && notes > 0 {
         blocks.push(context(&format!(
-            "{notes} note(s) (info: housekeeping such as unused certificates) in the full report"
+            "{notes} note(s) (info: housekeeping such as unused certificates) follow"
         )));
     }
     blocks
@@ -411,17 +426,17 @@ mod tests {
         );
         let p = payload(&d);
         let blocks = p["blocks"].as_array().unwrap();
-        let today = blocks[2]["text"]["text"].as_str().unwrap();
-        assert!(today.starts_with("*To do today* (12 critical)"), "{today}");
+        let today = blocks[1]["text"]["text"].as_str().unwrap();
+        assert!(
+            today.starts_with(":red_circle: *To do today* (12 critical)"),
+            "the first thing under the header: {today}"
+        );
         assert!(today.contains("• `acm-cert-expired` certificate 0 expired"));
         assert!(today.ends_with("… and 2 more"), "{today}");
-        let soon = blocks[3]["text"]["text"].as_str().unwrap();
+        let soon = blocks[2]["text"]["text"].as_str().unwrap();
         assert!(soon.starts_with("*Soon* (1 warning)"), "{soon}");
         assert!(p.to_string().contains("1 note(s)"));
-        assert!(blocks[1]["text"]["text"]
-            .as_str()
-            .unwrap()
-            .contains("*Most urgent*"));
+        assert!(!p.to_string().contains("Probable cause"));
     }
 
     #[test]

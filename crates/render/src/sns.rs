@@ -137,61 +137,78 @@ pub fn body_within(d: &Diagnosis, limit: usize) -> String {
 }
 
 /// The diagnosis JSON within `limit` bytes, giving way as [`body_within`] does; `reason` says
-/// why in the `truncated` field.
+/// why in the `truncated` field. Sizes are measured once per finding and kept up to date as
+/// things go, so a digest of thousands of findings costs one pass, not one serialisation per
+/// finding given up.
 pub fn within(d: &Diagnosis, limit: usize, reason: &str) -> String {
+    use serde_json::{json, Value};
     let full = serde_json::to_string(d).unwrap_or_default();
     if full.len() <= limit {
         return full;
     }
+    let len = |v: &Value| serde_json::to_string(v).map(|s| s.len()).unwrap_or(0);
+    // Room for the counters `truncated` gains below.
+    const COUNTERS: usize = 128;
+    let fits = |size: usize| size + COUNTERS <= limit;
+
     let mut value = serde_json::to_value(d).unwrap_or_default();
+    let mut findings: Vec<Value> = match value.get_mut("findings").map(Value::take) {
+        Some(Value::Array(list)) => list,
+        _ => Vec::new(),
+    };
+    value["findings"] = json!([]);
     let mut outcomes: std::collections::BTreeMap<String, usize> = Default::default();
     for c in &d.checks {
         *outcomes.entry(c.outcome.as_str().to_string()).or_default() += 1;
     }
-    value["checks"] = serde_json::json!([]);
-    value["truncated"] = serde_json::json!({
+    value["checks"] = json!([]);
+    value["truncated"] = json!({
         "reason": reason,
         "checks_omitted": d.checks.len(),
         "check_outcomes": outcomes,
     });
-    let fits = |v: &serde_json::Value| {
-        serde_json::to_string(v)
-            .map(|s| s.len() <= limit)
-            .unwrap_or(false)
-    };
+    let mut sizes: Vec<usize> = findings.iter().map(len).collect();
+    let listed = |sizes: &[usize]| sizes.iter().sum::<usize>() + sizes.len().saturating_sub(1);
+    let mut base = len(&value);
+
     // The metric readings (context) go next, counted.
-    if !fits(&value) && !d.metrics.is_empty() {
+    if !fits(base + listed(&sizes)) && !d.metrics.is_empty() {
         if let Some(map) = value.as_object_mut() {
             map.remove("metrics");
         }
-        value["truncated"]["metrics_omitted"] = serde_json::json!(d.metrics.len());
+        value["truncated"]["metrics_omitted"] = json!(d.metrics.len());
+        base = len(&value);
     }
-    let findings = d.findings.len();
     // Evidence goes first, from the lowest-ranked finding up; the top finding keeps its evidence.
+    let omitted = json!({"omitted": true});
+    let omitted_len = len(&omitted);
     let mut stripped = 0;
-    while !fits(&value) && stripped + 1 < findings {
-        let index = findings - 1 - stripped;
-        value["findings"][index]["evidence"] = serde_json::json!({"omitted": true});
+    while !fits(base + listed(&sizes)) && stripped + 1 < findings.len() {
+        let index = findings.len() - 1 - stripped;
+        let evidence_len = len(&findings[index]["evidence"]);
+        findings[index]["evidence"] = omitted.clone();
+        sizes[index] = sizes[index] + omitted_len - evidence_len;
         stripped += 1;
-        value["truncated"]["evidence_omitted_from"] = serde_json::json!(stripped);
     }
+    if stripped > 0 {
+        value["truncated"]["evidence_omitted_from"] = json!(stripped);
+    }
+    // Then the lowest findings themselves.
     let mut dropped = 0;
-    while !fits(&value) {
-        let Some(list) = value["findings"].as_array_mut() else {
-            break;
-        };
-        if list.len() <= 1 {
-            break;
-        }
-        list.pop();
+    while !fits(base + listed(&sizes)) && findings.len() > 1 {
+        findings.pop();
+        sizes.pop();
         dropped += 1;
-        value["truncated"]["findings_omitted"] = serde_json::json!(dropped);
+    }
+    if dropped > 0 {
+        value["truncated"]["findings_omitted"] = json!(dropped);
     }
     // Last, the top finding's own evidence (its title and remediation stay).
-    if !fits(&value) && findings > 0 {
-        value["findings"][0]["evidence"] = serde_json::json!({"omitted": true});
-        value["truncated"]["evidence_omitted_from"] = serde_json::json!(findings - dropped);
+    if !fits(base + listed(&sizes)) && !findings.is_empty() {
+        findings[0]["evidence"] = omitted;
+        value["truncated"]["evidence_omitted_from"] = json!(findings.len());
     }
+    value["findings"] = Value::Array(findings);
     serde_json::to_string(&value).unwrap_or(full)
 }
 
