@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::certs;
 use cf_doctor_model::evidence::OriginProbe;
-use cf_doctor_model::{Code, Diagnosis, Evidence, Finding, Severity};
+use cf_doctor_model::{Code, Diagnosis, Evidence, Finding, Layer, Severity};
 
 /// Distributions named in a grouped finding's title; the evidence lists them all.
 const NAMED_IN_TITLE: usize = 3;
@@ -34,7 +34,7 @@ pub fn by_root_cause(
     for (probe, findings) in per_probe {
         let affected = distribution_label(evidence, &probe.distribution_id);
         for finding in findings {
-            let key = root_cause(&finding);
+            let key = root_cause(&finding, probe);
             let endpoint = probe.endpoint();
             match groups.iter_mut().find(|(k, ..)| *k == key) {
                 Some((_, kept, distributions, endpoints)) => {
@@ -60,8 +60,10 @@ pub fn by_root_cause(
         .collect()
 }
 
-/// What makes two origin findings one cause.
-fn root_cause(finding: &Finding) -> String {
+/// What makes two origin findings one cause: the same certificate, or the same fault at the same
+/// endpoint reached with the same name (two distributions forwarding different Hosts to one origin
+/// meet different names there).
+fn root_cause(finding: &Finding, probe: &OriginProbe) -> String {
     let certificate = match finding.code {
         Code::OriginCertExpired
         | Code::OriginCertExpiring
@@ -77,7 +79,11 @@ fn root_cause(finding: &Finding) -> String {
         .unwrap_or(&finding.resource);
     match certificate {
         Some(id) => format!("{}|certificate|{id}", finding.code),
-        None => format!("{}|endpoint|{endpoint}", finding.code),
+        // Below TLS the name sent does not matter; from the handshake up it does.
+        None if finding.code.layer() <= Layer::Connection => {
+            format!("{}|endpoint|{endpoint}", finding.code)
+        }
+        None => format!("{}|endpoint|{endpoint}|{}", finding.code, probe.server_name),
     }
 }
 

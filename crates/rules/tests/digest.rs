@@ -207,6 +207,45 @@ fn two_distributions_behind_one_refusing_origin_are_one_finding() {
 }
 
 #[test]
+fn one_origin_reached_with_two_names_fails_once_per_name() {
+    // Two distributions forward different viewer Hosts to one origin, whose certificate covers
+    // neither: each name is its own fault (and its own fix).
+    let mismatch = |i: usize, name: &str| {
+        let mut p = probe(
+            i,
+            "shared.origin.example",
+            Some(wildcard_expired_3_days_ago()),
+        );
+        p.server_name = name.into();
+        let tls = p.addresses[0].tls.as_mut().unwrap();
+        tls.presented_chain[0].not_after = now() + Duration::days(200);
+        tls.presented_chain[0].names = vec!["shared.origin.example".into()];
+        tls.handshake = Handshake::Completed {
+            protocol: "TLSv1.2".into(),
+            cipher_suite: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".into(),
+        };
+        tls.verification = Verification::Rejected {
+            reason: VerifyFailure::NameMismatch,
+            error: "certificate not valid for name".into(),
+        };
+        p
+    };
+    let e = evidence(
+        vec![distribution(1, true), distribution(2, true)],
+        vec![mismatch(1, "shop1.example"), mismatch(2, "shop2.example")],
+    );
+    let d = sweep(&e);
+    let names: Vec<&str> = d
+        .findings
+        .iter()
+        .filter(|f| f.code == Code::OriginCertNameMismatch)
+        .map(|f| f.evidence["expected_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{:#?}", d.findings);
+    assert!(names.contains(&"shop1.example") && names.contains(&"shop2.example"));
+}
+
+#[test]
 fn an_alarm_report_is_not_a_digest() {
     let e = evidence(
         vec![distribution(1, false)],
