@@ -1,10 +1,11 @@
 //! `make bench`: measures the release cf-doctor against moto and loopback origins and prints
 //! figures (never asserts them). One alarm diagnosis (wall, peak RSS), a silent origin (bounded by
 //! the probe timeout), cold start (process start to the first GET /runtime/invocation/next), the
-//! sweep of 500 distributions and 2,500 certificates (wall, RSS, AWS calls from moto's recorder),
-//! and 500 origins answering in 200 ms (concurrency).
+//! sweep of 500 distributions and 2,500 certificates (wall, RSS, AWS calls from moto's recorder,
+//! and the digest: its findings and the size of the SNS message it publishes), and 500 origins
+//! answering in 200 ms (concurrency).
 //!
-//! Usage: cf-doctor-bench --cf-doctor PATH [--quick]
+//! Usage: cf-doctor-bench --cf-doctor PATH [--quick] [--sweep-only]
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -105,6 +106,132 @@ fn recorded_operations(endpoint: &str) -> BTreeMap<String, usize> {
     counts
 }
 
+/// The digest the sweep delivers: how many findings (by severity), and the SNS message it
+/// publishes (subject, and the size of the structured message), read from moto's recorder.
+/// NOTIFY_WHEN_HEALTHY=true: a quiet digest is still published, so that it can be measured.
+async fn digest_figures(
+    bin: &str,
+    sdk: &aws_config::SdkConfig,
+    endpoint: &str,
+    sweep_env: &[(String, String)],
+) {
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let topic = sns
+        .create_topic()
+        .name("bench-digest")
+        .send()
+        .await
+        .expect("moto creates the topic")
+        .topic_arn
+        .unwrap_or_default();
+    let mut env = sweep_env.to_vec();
+    env.push(("SNS_TOPIC_ARN".into(), topic));
+    env.push(("NOTIFY_WHEN_HEALTHY".into(), "true".into()));
+    http(endpoint, "POST", "/moto-api/recorder/reset-recording");
+    http(endpoint, "POST", "/moto-api/recorder/start-recording");
+    let out = Command::new(bin)
+        .args(["sweep", "--format", "json", "--notify"])
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stderr(Stdio::null())
+        .output()
+        .expect("cf-doctor runs");
+    http(endpoint, "POST", "/moto-api/recorder/stop-recording");
+    let digest: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let findings = digest["findings"].as_array().cloned().unwrap_or_default();
+    let mut by_severity: BTreeMap<String, usize> = BTreeMap::new();
+    for f in &findings {
+        *by_severity
+            .entry(f["severity"].as_str().unwrap_or("?").to_string())
+            .or_default() += 1;
+    }
+    println!(
+        "  digest: {} finding(s) {by_severity:?}, verdict {}, exit {}",
+        findings.len(),
+        digest["verdict"],
+        out.status.code().unwrap_or(-1)
+    );
+    println!("  summary: {}", digest["summary"].as_str().unwrap_or(""));
+    match published(endpoint) {
+        Some((subject, message)) => println!(
+            "  SNS message: {} bytes (structured: JSON for subscribers and the email text), subject {subject:?}",
+            message.len()
+        ),
+        None => println!("  SNS message: none published"),
+    }
+}
+
+/// The subject and message of the Publish call in moto's recording.
+fn published(endpoint: &str) -> Option<(String, String)> {
+    let text = http_get(endpoint, "/moto-api/recorder/download-recording");
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|entry| {
+            let body = entry["body"].as_str()?;
+            // moto's recorder keeps a request body read as bytes in base64.
+            Some(if entry["body_encoded"] == true {
+                String::from_utf8_lossy(&base64_decode(body)).into_owned()
+            } else {
+                body.to_string()
+            })
+        })
+        .find(|body| body.split('&').any(|kv| kv == "Action=Publish"))
+        .map(|body| {
+            let field = |name: &str| {
+                body.split('&')
+                    .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                    .map(form_decode)
+                    .unwrap_or_default()
+            };
+            (field("Subject"), field("Message"))
+        })
+}
+
+/// Standard base64 (with padding), as moto's recorder writes it.
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut bits, mut count) = (0u32, 0);
+    for sextet in text.bytes().filter_map(value) {
+        bits = (bits << 6) | u32::from(sextet);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    out
+}
+
+/// application/x-www-form-urlencoded decoding.
+fn form_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&value[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 2;
+                }
+                Err(_) => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn http_get(endpoint: &str, path: &str) -> String {
     http(endpoint, "GET", path)
 }
@@ -131,11 +258,13 @@ async fn main() {
     {
         Some(b) => b.clone(),
         None => {
-            eprintln!("usage: cf-doctor-bench --cf-doctor PATH [--quick]");
+            eprintln!("usage: cf-doctor-bench --cf-doctor PATH [--quick] [--sweep-only]");
             std::process::exit(64);
         }
     };
     let quick = args.iter().any(|a| a == "--quick");
+    // Only the sweep and its digest (e.g. to compare two builds' digests).
+    let sweep_only = args.iter().any(|a| a == "--sweep-only");
     let runs = if quick { 5 } else { 20 };
     println!(
         "cf-doctor benchmark ({bin}), {} CPU(s)\n",
@@ -143,12 +272,20 @@ async fn main() {
             .map(|n| n.get())
             .unwrap_or(1)
     );
+    let ca = TestCa::new("bench root");
+    let ca_path = ca_file(&ca);
+    if !sweep_only {
+        alarm_figures(&bin, runs, &ca, &ca_path).await;
+    }
+    sweep_figures(&bin, quick, sweep_only, &ca, &ca_path).await;
+}
 
+/// 1 to 3: one alarm diagnosis, a silent origin, the cold start.
+async fn alarm_figures(bin: &str, runs: usize, ca: &TestCa, ca_path: &tempfile::NamedTempFile) {
+    let bin = bin.to_string();
     // 1. One alarm diagnosis, the founding outage.
     let moto = Moto::start();
     let sdk = sdk_config(&moto.endpoint).await;
-    let ca = TestCa::new("bench root");
-    let ca_path = ca_file(&ca);
     let expired = ca.leaf(&LeafSpec::valid_for(&["origin.bench.test"]).expired_days_ago(3));
     let origin = tls_origin(OriginConfig::new(
         expired.full_chain(),
@@ -252,7 +389,17 @@ async fn main() {
     );
     println!("  target: under 30 ms");
     drop(moto);
+}
 
+/// 4 and 5: the sweep (and its digest), then 500 slow origins.
+async fn sweep_figures(
+    bin: &str,
+    quick: bool,
+    sweep_only: bool,
+    ca: &TestCa,
+    ca_path: &tempfile::NamedTempFile,
+) {
+    let bin = bin.to_string();
     // 4. The sweep: 500 distributions, 2,500 certificates.
     let (distributions, certificates) = if quick { (100, 500) } else { (500, 2500) };
     let moto = Moto::start();
@@ -302,7 +449,11 @@ async fn main() {
     println!("sweep of {distributions} distributions / {certificates} certificates: {}, peak RSS {:.1} MB, exit {}", ms(sweep.wall), sweep.max_rss_kb as f64 / 1024.0, sweep.code);
     println!("  AWS calls: {calls:?} (target: no per-distribution GetDistribution; DescribeCertificate only where needed)");
     println!("  target: under 64 MB RSS");
+    digest_figures(&bin, &sdk, &moto.endpoint, &sweep_env).await;
     drop(moto);
+    if sweep_only {
+        return;
+    }
 
     // 5. 500 origins answering in 200 ms: concurrency, not 500 x 200 ms.
     let moto = Moto::start();
