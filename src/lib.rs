@@ -136,6 +136,12 @@ impl App {
             timeout: config.probe_timeout,
             resolve: config.resolve.clone(),
             tls: TlsSetup::new(config.ca_file.as_deref())?,
+            // Origin names are resolved with the configured DNS server when there is one (a
+            // split-horizon zone, the testkit's server); else with the system's resolver.
+            resolver: config
+                .dns_server
+                .and_then(|server| cf_doctor_collect::probe::dns::resolver(Some(server)))
+                .map(std::sync::Arc::new),
         };
         let notifier = Notifier {
             sns: config
