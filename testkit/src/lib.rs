@@ -10,6 +10,7 @@ pub mod dns;
 mod http;
 pub mod moto;
 pub mod netns;
+pub mod openssl_origin;
 pub mod origin;
 pub mod pki;
 pub mod proxy;
@@ -24,10 +25,12 @@ pub use aws::{
 pub use dns::{dns_server, dns_server_with, DnsServer, Record};
 pub use moto::{aws_env, moto, sdk_config, Moto, OwnedMoto};
 pub use netns::isolated;
+pub use openssl_origin::{legacy_tls_origin, openssl_mtls_origin, LegacyTls, OpensslOrigin};
 pub use origin::{
-    closed_port, plain_http_origin, silent_origin, tls_origin, tls_origin_at, Origin, OriginConfig,
+    closed_port, plain_http_origin, silent_origin, tls_origin, tls_origin_at,
+    tls_origin_dual_stack, Origin, OriginConfig,
 };
-pub use pki::{self_signed, Leaf, LeafSpec, TestCa};
+pub use pki::{self_signed, CrossSignedChain, Leaf, LeafSpec, TestCa};
 pub use proxy::{aws_proxy, AwsProxy, Call, Fault, FaultKind};
 pub use runtime_api::{runtime_api, Invocation, RuntimeApi};
 pub use slack_sink::{slack_sink, Recorded, Reply, SlackSink};
