@@ -6,6 +6,7 @@
 //! and must never touch a real account.
 
 pub mod aws;
+pub mod cloudfront_xml;
 pub mod dns;
 mod http;
 pub mod moto;
@@ -20,7 +21,8 @@ pub mod slack_sink;
 pub mod syn_dropper;
 
 pub use aws::{
-    create_distribution, import_certificate, receive_all, topic_with_queue, DistributionSpec,
+    create_distribution, import_certificate, receive_all, topic_with_queue, BehaviorSpec,
+    DistributionSpec,
 };
 pub use dns::{dns_server, dns_server_with, DnsServer, Record};
 pub use moto::{aws_env, moto, sdk_config, Moto, OwnedMoto};
