@@ -401,6 +401,16 @@ fn classify(error: &std::io::Error, asked_for_client_certificate: bool) -> Hands
             rustls::AlertDescription::HandshakeFailure
             | rustls::AlertDescription::InsufficientSecurity,
         )) => Some(MismatchCause::Cipher),
+        // A server older than the supported_versions extension answers with its own older
+        // version, which rustls refuses itself.
+        Some(rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig
+            | rustls::PeerIncompatible::ServerDoesNotSupportTls12Or13,
+        )) => Some(MismatchCause::Version),
+        Some(rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::NoCipherSuitesInCommon
+            | rustls::PeerIncompatible::NoKxGroupsInCommon,
+        )) => Some(MismatchCause::Cipher),
         Some(rustls::Error::PeerIncompatible(_)) => Some(MismatchCause::Unknown),
         _ => None,
     };
