@@ -14,7 +14,7 @@ use cf_doctor_aws::calls::{process_counter, CallCount};
 use cf_doctor_model::{Diagnosis, Evidence};
 
 pub use emf::Unit;
-pub use measure::{Record, DIMENSIONS, NAMES};
+pub use measure::{Record, NAMES, RECORDS};
 
 use crate::{RunError, TargetResult};
 

@@ -34,8 +34,42 @@ pub const NAMES: &[&str] = &[
     "DeliveryFailures",
 ];
 
-/// Every dimension name cf-doctor uses.
-pub const DIMENSIONS: &[&str] = &["DistributionId", "Scope", "CertificateId", "Domain"];
+/// Every kind of record cf-doctor emits: its dimension names and the metrics it may carry.
+pub const RECORDS: &[(&[&str], &[&str])] = &[
+    (
+        &["DistributionId"],
+        &[
+            "Verdict",
+            "CriticalFindings",
+            "WarningFindings",
+            "InfoFindings",
+        ],
+    ),
+    (
+        &["Scope"],
+        &[
+            "Verdict",
+            "CriticalFindings",
+            "WarningFindings",
+            "InfoFindings",
+            "SweepDuration",
+            "DistributionsSeen",
+            "CertificatesSeen",
+            "InspectionGaps",
+            "CertificateDaysLeft",
+        ],
+    ),
+    (&["CertificateId", "Domain"], &["CertificateDaysLeft"]),
+    (
+        &[],
+        &[
+            "AwsCalls",
+            "AwsRetries",
+            "ProbeFailures",
+            "DeliveryFailures",
+        ],
+    ),
+];
 
 /// The checks that are live probes (DNS, TCP, TLS, HTTP to an origin; the request through the
 /// edge), as opposed to AWS API reads.
@@ -184,7 +218,7 @@ pub fn certificate_runway(evidence: &Evidence) -> Vec<Runway> {
     let in_acm: Vec<(&AcmCertificate, DateTime<Utc>)> = evidence
         .certificates
         .iter()
-        .filter(|c| !c.used_as.is_empty() || !c.in_use_by.is_empty())
+        .filter(|c| acm_in_use(c))
         .filter_map(|c| c.not_after.map(|t| (c, t)))
         .collect();
     let mut runway: Vec<Runway> = in_acm
@@ -220,6 +254,12 @@ pub fn certificate_runway(evidence: &Evidence) -> Vec<Runway> {
     runway.sort_by(|a, b| (a.days_left, &a.id).cmp(&(b.days_left, &b.id)));
     runway.dedup_by(|a, b| a.id == b.id);
     runway
+}
+
+/// Whether the evidence ties an ACM certificate to a user: cf-doctor found it as a viewer or
+/// listener certificate (`used_as`), or ACM named its users (`in_use_by`, from DescribeCertificate).
+fn acm_in_use(c: &AcmCertificate) -> bool {
+    !c.used_as.is_empty() || !c.in_use_by.is_empty()
 }
 
 /// `arn:aws:acm:REGION:ACCOUNT:certificate/ID` -> `ID`.
@@ -499,31 +539,41 @@ mod tests {
     }
 
     #[test]
-    fn every_metric_a_record_can_hold_is_listed_in_names() {
+    fn every_record_is_of_a_kind_records_lists_and_names_lists_every_metric() {
         let mut evidence = Evidence {
             now: now(),
             ..Evidence::default()
         };
         evidence.certificates = vec![acm("c", "s.example", 5, true)];
+        let distribution = of_diagnosis(
+            &diagnosis(trigger("alarm", Some("E1")), Verdict::Ok, vec![]),
+            &evidence,
+        );
         let sweep = of_diagnosis(
             &diagnosis(trigger("schedule", None), Verdict::Ok, vec![]),
             &evidence,
         );
         let run = of_run(CallCount::default(), 0, 0);
-        let mut emitted: Vec<&str> = sweep
-            .iter()
-            .chain([&run])
-            .flat_map(|r| r.metrics.iter().map(|m| m.0))
-            .collect();
-        emitted.sort();
-        emitted.dedup();
-        let mut names = NAMES.to_vec();
-        names.sort();
-        assert_eq!(emitted, names);
-        for record in sweep.iter().chain([&run]) {
-            for (dimension, _) in &record.dimensions {
-                assert!(DIMENSIONS.contains(dimension), "{dimension}");
+        let all: Vec<&Record> = distribution.iter().chain(&sweep).chain([&run]).collect();
+        for record in &all {
+            let dimensions: Vec<&str> = record.dimensions.iter().map(|(d, _)| *d).collect();
+            let (_, allowed) = RECORDS
+                .iter()
+                .find(|(d, _)| *d == dimensions.as_slice())
+                .unwrap_or_else(|| panic!("no kind of record has dimensions {dimensions:?}"));
+            for (name, _, _) in &record.metrics {
+                assert!(allowed.contains(name), "{name} under {dimensions:?}");
             }
         }
+        assert_eq!(all.len(), 4, "one record of each kind");
+        let mut listed: Vec<&str> = RECORDS
+            .iter()
+            .flat_map(|(_, m)| m.iter().copied())
+            .collect();
+        listed.sort();
+        listed.dedup();
+        let mut names = NAMES.to_vec();
+        names.sort();
+        assert_eq!(listed, names);
     }
 }
