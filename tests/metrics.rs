@@ -110,7 +110,7 @@ fn named_metrics(dashboard: &Value) -> Vec<Named> {
                 Value::String(namespace) => {
                     let strings: Vec<&str> = line.iter().filter_map(Value::as_str).collect();
                     assert!(
-                        strings.len() % 2 == 0,
+                        strings.len().is_multiple_of(2),
                         "dimension without a value: {line:?}"
                     );
                     let mut dimensions: Vec<String> =

@@ -460,7 +460,8 @@ mod tests {
         assert_eq!(sweep.metric("DistributionsSeen"), Some(0.0));
         assert_eq!(sweep.metric("InspectionGaps"), Some(1.0));
         assert_eq!(sweep.metric("Verdict"), Some(2.0));
-        let per_certificate: Vec<(Vec<(&str, String)>, Option<f64>)> = records[1..]
+        type DaysBy = (Vec<(&'static str, String)>, Option<f64>);
+        let per_certificate: Vec<DaysBy> = records[1..]
             .iter()
             .map(|r| (r.dimensions.clone(), r.metric("CertificateDaysLeft")))
             .collect();
