@@ -572,3 +572,63 @@ async fn aws_calls_and_retries_are_the_requests_each_invocation_sent() {
         "no request outside the invocations"
     );
 }
+
+/// A report that reaches neither channel (SNS answers NotFound, Slack 500): the invocation fails,
+/// and the run line counts both failed deliveries while the diagnosis is still measured.
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_deliveries_are_counted_in_the_run_metrics() {
+    let lab = lab().await;
+    let (_origin, id) = lab
+        .expired_origin("lambda-undelivered.origin.test", 1)
+        .await;
+    let slack = cf_doctor_testkit::slack_sink().await;
+    slack.reply_with(vec![cf_doctor_testkit::Reply::Status(500)]);
+    let api = runtime_api(
+        vec![serde_json::json!({"diagnose": id})],
+        Duration::from_secs(300),
+    )
+    .await;
+    let bootstrap = Bootstrap::start(
+        &moto().endpoint,
+        &api,
+        &[
+            (
+                "CF_DOCTOR_RESOLVE",
+                "lambda-undelivered.origin.test=127.0.0.1",
+            ),
+            ("ORIGIN_CA_FILE", &lab.ca_file.path().to_string_lossy()),
+            ("PROBE_TIMEOUT_MS", "1500"),
+            (
+                "SNS_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:123456789012:no-such-topic",
+            ),
+            ("SLACK_WEBHOOK_URL", &slack.url),
+            ("METRICS_NAMESPACE", "Ops/CfDoctor"),
+        ],
+    );
+    let answers = api.wait_for(1, Duration::from_secs(120)).await;
+    let stderr = bootstrap.stop().await;
+    assert!(
+        answers[0].result.is_err(),
+        "delivery failed: an error result"
+    );
+    let docs = common::emf::documents(&stderr);
+    for doc in &docs {
+        common::emf::check(doc).unwrap_or_else(|e| panic!("{e}: {doc}"));
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "Ops/CfDoctor"
+        );
+    }
+    let mine = emf_of(&docs, &answers[0]);
+    let run = mine
+        .iter()
+        .find(|d| d["DeliveryFailures"].is_u64())
+        .unwrap_or_else(|| panic!("no run line:\n{stderr}"));
+    assert_eq!(run["DeliveryFailures"], 2, "SNS and Slack: {run}");
+    let diagnosis = mine
+        .iter()
+        .find(|d| d["DistributionId"] == id.as_str())
+        .expect("the diagnosis is measured though it was not delivered");
+    assert_eq!(diagnosis["Verdict"], 2);
+}

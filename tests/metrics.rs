@@ -336,3 +336,53 @@ fn the_checker_rejects_what_the_specification_forbids() {
     );
     assert!(broken(&|d| d["_aws"]["Extra"] = Value::from(1)).is_err());
 }
+
+/// The CLI runs the same engine but writes no metrics: they are for CloudWatch, in Lambda only.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_writes_no_metrics_lines() {
+    use tokio::io::AsyncWriteExt;
+    let lab = common::lab().await;
+    let (_origin, id) = lab.expired_origin("cli-metrics.origin.test", 1).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cf-doctor"))
+        .args(["invoke", "-", "--format", "json"])
+        .args([
+            "--resolve",
+            "cli-metrics.origin.test=127.0.0.1",
+            "--ca-file",
+        ])
+        .arg(lab.ca_file.path())
+        .env_clear()
+        .envs(cf_doctor_testkit::aws_env(
+            &cf_doctor_testkit::moto().endpoint,
+        ))
+        .env("PROBE_TIMEOUT_MS", "1500")
+        .env("METRICS_NAMESPACE", "CfDoctor")
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the cf-doctor binary runs");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(serde_json::json!({"diagnose": id}).to_string().as_bytes())
+        .await
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(2), "critical: {stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("the report on stdout");
+    assert_eq!(report["probable_cause"], "origin-cert-expired");
+    assert!(
+        !stdout.contains("_aws") && !stderr.contains("_aws"),
+        "no EMF line outside Lambda:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("diagnosis"),
+        "the log itself is still written: {stderr}"
+    );
+}
