@@ -46,7 +46,7 @@ pub fn init(in_lambda: bool) {
 }
 
 /// The Lambda face's subscriber (without the level filter), writing lines to `writer`.
-pub fn lambda_subscriber<W>(writer: W) -> impl Subscriber + for<'a> LookupSpan<'a>
+fn lambda_subscriber<W>(writer: W) -> impl Subscriber + for<'a> LookupSpan<'a>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {

@@ -123,7 +123,7 @@ impl Meter {
     }
 }
 
-/// How many deliveries failed in a run: one per channel and report that could not be delivered.
+/// How many deliveries failed in a run: one per channel and message (report or recovery note).
 pub fn delivery_failures(outcome: &Result<Vec<TargetResult>, RunError>) -> usize {
     match outcome {
         Err(RunError::Delivery { error, .. }) => error.failures.len(),
