@@ -270,10 +270,7 @@ fn certificate_id(arn: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cf_doctor_model::evidence::{
-        AddressProbe, CertInfo, DnsResult, Handshake, OriginProbe, TcpResult, TlsResult,
-        Verification,
-    };
+    use cf_doctor_model::evidence::OriginProbe;
     use cf_doctor_model::{Check, Finding, TriggerInfo};
     use chrono::{Duration, TimeZone};
 
@@ -305,77 +302,75 @@ mod tests {
         }
     }
 
+    // Evidence is built from its JSON form (as saved evidence is read), so fields the model gains
+    // later, which default when absent, need no change here.
     fn acm(id: &str, domain: &str, days: i64, used: bool) -> AcmCertificate {
-        AcmCertificate {
-            arn: format!("arn:aws:acm:us-east-1:123456789012:certificate/{id}"),
-            region: "us-east-1".into(),
-            domain_name: domain.into(),
-            subject_alternative_names: vec![domain.into()],
-            status: "ISSUED".into(),
-            cert_type: "AMAZON_ISSUED".into(),
-            not_before: Some(now() - Duration::days(300)),
-            not_after: Some(now() + Duration::days(days)),
-            renewal_eligibility: None,
-            renewal_status: None,
-            renewal_status_reason: None,
-            validation_methods: Vec::new(),
-            in_use_by: Vec::new(),
-            used_as: if used {
-                vec![format!("viewer certificate of E1 ({domain})")]
-            } else {
-                Vec::new()
-            },
-        }
+        let used_as: Vec<String> = if used {
+            vec![format!("viewer certificate of E1 ({domain})")]
+        } else {
+            Vec::new()
+        };
+        serde_json::from_value(serde_json::json!({
+            "arn": format!("arn:aws:acm:us-east-1:123456789012:certificate/{id}"),
+            "region": "us-east-1",
+            "domain_name": domain,
+            "subject_alternative_names": [domain],
+            "status": "ISSUED",
+            "cert_type": "AMAZON_ISSUED",
+            "not_before": now() - Duration::days(300),
+            "not_after": now() + Duration::days(days),
+            "renewal_eligibility": null,
+            "renewal_status": null,
+            "renewal_status_reason": null,
+            "validation_methods": [],
+            "in_use_by": [],
+            "used_as": used_as,
+        }))
+        .expect("an ACM certificate")
     }
 
     fn origin_presenting(host: &str, serial: &str, names: &[&str], days: i64) -> OriginProbe {
-        let leaf = CertInfo {
-            subject: format!("CN={host}"),
-            issuer: "CN=ca".into(),
-            not_before: now() - Duration::days(300),
-            not_after: now() + Duration::days(days),
-            names: names.iter().map(|n| n.to_string()).collect(),
-            self_signed: false,
-            is_ca: false,
-            serial: serial.into(),
-        };
-        let address = |ip: &str| AddressProbe {
-            address: ip.parse().unwrap(),
-            tcp: TcpResult::Connected { duration_ms: 1 },
-            tls: Some(TlsResult {
-                offered: vec!["TLSv1.2".into()],
-                handshake: Handshake::Completed {
-                    protocol: "TLSv1.2".into(),
-                    cipher_suite: "x".into(),
+        let leaf = serde_json::json!({
+            "subject": format!("CN={host}"),
+            "issuer": "CN=ca",
+            "not_before": now() - Duration::days(300),
+            "not_after": now() + Duration::days(days),
+            "names": names,
+            "self_signed": false,
+            "is_ca": false,
+            "serial": serial,
+        });
+        let address = |ip: &str| {
+            serde_json::json!({
+                "address": ip,
+                "tcp": {"outcome": "connected", "duration_ms": 1},
+                "tls": {
+                    "offered": ["TLSv1.2"],
+                    "handshake": {"outcome": "completed", "protocol": "TLSv1.2", "cipher_suite": "x"},
+                    "verification": {"outcome": "trusted", "trust_source": "public-roots"},
+                    "presented_chain": [leaf.clone()],
+                    "origin_speaks_tls13_only": null,
+                    "duration_ms": 1,
                 },
-                verification: Verification::Trusted {
-                    trust_source: "public-roots".into(),
-                },
-                presented_chain: vec![leaf.clone()],
-                origin_speaks_tls13_only: None,
-                duration_ms: 1,
-            }),
-            http: None,
+                "http": null,
+            })
         };
-        OriginProbe {
-            distribution_id: "E1".into(),
-            origin_id: "o".into(),
-            host: host.into(),
-            port: 443,
-            https: true,
-            server_name: host.into(),
-            host_header: host.into(),
-            ssl_protocols: vec!["TLSv1.2".into()],
-            read_timeout_ms: 30_000,
-            probe_timeout_ms: 5_000,
-            dns: DnsResult::Resolved {
-                addresses: vec![],
-                source: "dns".into(),
-                duration_ms: 1,
-            },
+        serde_json::from_value(serde_json::json!({
+            "distribution_id": "E1",
+            "origin_id": "o",
+            "host": host,
+            "port": 443,
+            "https": true,
+            "server_name": host,
+            "host_header": host,
+            "ssl_protocols": ["TLSv1.2"],
+            "read_timeout_ms": 30_000,
+            "probe_timeout_ms": 5_000,
+            "dns": {"outcome": "resolved", "addresses": ["192.0.2.1", "192.0.2.2"], "source": "dns", "duration_ms": 1},
             // Two addresses presenting the same certificate: counted once.
-            addresses: vec![address("192.0.2.1"), address("192.0.2.2")],
-        }
+            "addresses": [address("192.0.2.1"), address("192.0.2.2")],
+        }))
+        .expect("an origin probe")
     }
 
     #[test]
