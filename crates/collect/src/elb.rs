@@ -241,9 +241,10 @@ impl Collector {
                 load_balancer,
                 matched_by,
             } => {
+                // Found only in a region already read; a fresh run would simply read it again.
                 let run = regions
-                    .get_mut(&region)
-                    .expect("a load balancer is found only in a region that was read");
+                    .entry(region.clone())
+                    .or_insert_with(|| RegionRun::new(&region, self.infra_for(&region)));
                 let inspected =
                     inspect::inspect(origin, run, &load_balancer, matched_by, evidence).await;
                 let mut detail = format!("{} in {region}, matched by {matched_by}", inspected.name);
@@ -261,33 +262,21 @@ impl Collector {
                 candidates,
                 search_complete,
             } => {
-                let named: Vec<String> = candidates
-                    .iter()
-                    .map(|c| format!("{} ({})", c.name, c.region))
-                    .collect();
-                let detail = format!(
-                    "{} candidate(s) by certificate, none inspected: {} (HTTPS listeners on port {} whose certificate covers {}){}; make the origin domain the load balancer's DNS name or a CNAME to it to have it inspected",
-                    candidates.len(),
-                    named.join(", "),
-                    origin.port,
-                    origin.host,
-                    if search_complete { "" } else { "; the search could not read every load balancer (see the gaps)" }
-                );
-                evidence
-                    .load_balancer_candidates
-                    .push(LoadBalancerCandidates {
-                        distribution_id: origin.distribution_id.clone(),
-                        origin_host: origin.host.clone(),
-                        origin_port: origin.port,
-                        candidates,
-                        search_complete,
-                    });
+                let candidates = LoadBalancerCandidates {
+                    distribution_id: origin.distribution_id.clone(),
+                    origin_host: origin.host.clone(),
+                    origin_port: origin.port,
+                    candidates,
+                    search_complete,
+                };
+                let detail = candidates_in_words(&candidates);
+                evidence.load_balancer_candidates.push(candidates);
                 (CheckOutcome::Skipped, detail)
             }
             find::Found::Incomplete => (
                 CheckOutcome::Error,
                 format!(
-                    "no load balancer in {} found by DNS name; the search by certificate could not read every load balancer (see the gaps), so whether one serves this origin is unknown",
+                    "unknown whether a load balancer in {} serves this origin: the search could not read every load balancer (see the gaps)",
                     searched.join(", ")
                 ),
             ),
@@ -307,6 +296,27 @@ impl Collector {
             Some(detail),
         ));
     }
+}
+
+/// `2 candidate(s) by certificate, none inspected: a (eu-west-1), b (eu-west-1) ...`.
+fn candidates_in_words(found: &LoadBalancerCandidates) -> String {
+    let named: Vec<String> = found
+        .candidates
+        .iter()
+        .map(|c| format!("{} ({})", c.name, c.region))
+        .collect();
+    let incomplete = if found.search_complete {
+        ""
+    } else {
+        "; the search could not read every load balancer (see the gaps)"
+    };
+    format!(
+        "{} candidate(s) by certificate, none inspected: {} (HTTPS listeners on port {} whose certificate covers {}){incomplete}; make the origin domain the load balancer's DNS name, or a CNAME to it, to have it inspected",
+        named.len(),
+        named.join(", "),
+        found.origin_port,
+        found.origin_host,
+    )
 }
 
 #[cfg(test)]

@@ -39,6 +39,19 @@ impl Route<'_> {
     }
 }
 
+/// The Host CloudFront sends, in words: `app.example (the origin domain)`, `the viewer's
+/// (www.example, example)` or `unknown (...)`.
+pub fn host_in_words(host: &CloudfrontHost) -> String {
+    match host {
+        CloudfrontHost::OriginDomain { host } => format!("{host} (the origin domain)"),
+        CloudfrontHost::Viewer { hosts } => format!("the viewer's ({})", hosts.join(", ")),
+        CloudfrontHost::Unknown => {
+            "unknown (an origin request policy could not be read, or the evidence predates it)"
+                .to_string()
+        }
+    }
+}
+
 /// A condition in words, without any value that may be a secret (header values).
 pub fn describe(condition: &RuleCondition) -> String {
     match condition {

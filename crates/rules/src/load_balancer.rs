@@ -189,8 +189,8 @@ fn target_findings(lb: &LoadBalancer, listener: &Listener) -> Option<Finding> {
                 "target_groups": groups.iter().map(|g| &g.arn).collect::<Vec<_>>(),
                 "not_healthy": not_healthy,
                 "cloudfront_requests": named,
-                "sure": dead.iter().all(|(w, _)| w.sure),
-                "cloudfront_host": lb.cloudfront_host,
+                "every_request": dead.iter().any(|(w, _)| w.sure),
+                "cloudfront_host": routing::host_in_words(&lb.cloudfront_host),
             }))
             .remediation("The load balancer has nothing to send these requests to: check the targets' health check (path, port, security group from the load balancer), that instances are running, and the application logs."),
     )

@@ -22,7 +22,7 @@ const MAX_SCANNED: usize = 100;
 pub(super) enum Found {
     One {
         region: String,
-        load_balancer: elb::LoadBalancer,
+        load_balancer: Box<elb::LoadBalancer>,
         /// `dns-name`, `cname` or `certificate`.
         matched_by: &'static str,
     },
@@ -71,7 +71,7 @@ pub(super) async fn find(
             let (load_balancer, matched_by) = found;
             return Found::One {
                 region: region.clone(),
-                load_balancer: load_balancer.clone(),
+                load_balancer: Box::new(load_balancer.clone()),
                 matched_by,
             };
         }
@@ -118,7 +118,7 @@ pub(super) async fn find(
         [] => Found::Incomplete,
         [(region, only)] if complete => Found::One {
             region: region.clone(),
-            load_balancer: only.load_balancer.clone(),
+            load_balancer: Box::new(only.load_balancer.clone()),
             matched_by: "certificate",
         },
         _ => Found::Candidates {
