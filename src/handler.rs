@@ -17,6 +17,7 @@ pub async fn main() -> i32 {
             return exit::USAGE;
         }
     };
+    crate::metrics::enable(&config.metrics_namespace);
     let app = match App::start(config).await {
         Ok(app) => app,
         Err(e) => {
@@ -36,15 +37,18 @@ pub async fn main() -> i32 {
 pub async fn run(app: App) -> Result<(), lambda_runtime::Error> {
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let meter = crate::metrics::Meter::start();
         let options = RunOptions {
             deadline: deadline_of(&event.context),
             evidence: app.evidence_store.as_ref().map(|_| EvidenceLog::default()),
+            meter: Some(meter.clone()),
             ..RunOptions::new(true)
         };
         let handled = Box::pin(app.handle_event(&event.payload, &options)).await;
         if let (Some(store), Some(log)) = (&app.evidence_store, &options.evidence) {
             keep_evidence(store, log, &event.context.request_id).await;
         }
+        meter.finish(crate::metrics::delivery_failures(&handled));
         let results = handled.map_err(lambda_runtime::Error::from)?;
         Ok::<Value, lambda_runtime::Error>(TargetResult::response(&results))
     }))

@@ -7,6 +7,7 @@ pub mod config;
 pub mod exit;
 pub mod handler;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod progress;
 pub mod replay;
@@ -104,6 +105,8 @@ pub struct RunOptions {
     pub progress: std::sync::Arc<dyn Progress>,
     /// Where each diagnosis' evidence goes when it is to be saved (`--save-evidence`).
     pub evidence: Option<replay::EvidenceLog>,
+    /// The run's metrics, in Lambda: each diagnosis is measured as it is made.
+    pub meter: Option<metrics::Meter>,
 }
 
 impl RunOptions {
@@ -113,6 +116,7 @@ impl RunOptions {
             deadline: None,
             progress: std::sync::Arc::new(Silent),
             evidence: None,
+            meter: None,
         }
     }
 }
@@ -136,6 +140,12 @@ impl App {
             timeout: config.probe_timeout,
             resolve: config.resolve.clone(),
             tls: TlsSetup::new(config.ca_file.as_deref())?,
+            // Origin names are resolved with the configured DNS server when there is one (a
+            // split-horizon zone, the testkit's server); else with the system's resolver.
+            resolver: config
+                .dns_server
+                .and_then(|server| cf_doctor_collect::probe::dns::resolver(Some(server)))
+                .map(std::sync::Arc::new),
         };
         let notifier = Notifier {
             sns: config
@@ -226,7 +236,7 @@ impl App {
             Ok(results) => {
                 for result in &results {
                     if let TargetResult::Diagnosed(d) = result {
-                        tracing::info!(verdict = d.verdict.as_str(), probable_cause = ?d.probable_cause, summary = %d.summary, "diagnosis");
+                        logging::diagnosis(d);
                     }
                 }
                 Ok(results)
@@ -396,6 +406,9 @@ fn conclude(run: Run, options: &RunOptions) -> Diagnosis {
         run.started_at,
         run.duration_ms,
     );
+    if let Some(meter) = &options.meter {
+        meter.diagnosed(&diagnosis, &run.evidence);
+    }
     if let Some(log) = &options.evidence {
         log.keep(run);
     }

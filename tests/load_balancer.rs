@@ -1014,6 +1014,8 @@ mod unhealthy_targets_mocked {
             timeout: Duration::from_millis(1500),
             resolve,
             tls: TlsSetup::new(None).unwrap(),
+            // The only origin name is pinned above: nothing is resolved.
+            resolver: None,
         };
         let mut c = Collector::new(&sdk, prober, Thresholds::default(), &[], None);
         c.cloudfront = mock_client!(aws_sdk_cloudfront, RuleMode::MatchAny, [&get]);

@@ -118,36 +118,39 @@ fn same_dns_name(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
-/// The Host CloudFront sends `origin`: the viewer's (one of the aliases) when its cache
-/// behaviours forward Host, else the origin domain; unknown when an origin request policy could
-/// not be read, since it may forward Host.
+/// The Host CloudFront sends `origin`: the viewer's (any alias; a wildcard alias stands for every
+/// name under it) when its cache behaviours forward Host, and the origin domain too when some
+/// behaviour that reaches it does not; else the origin domain. Unknown when a policy that decides
+/// it could not be read.
 fn cloudfront_host(
     distribution: &Distribution,
     origin: &Origin,
     policy_unread: bool,
 ) -> CloudfrontHost {
-    if origin.forwarded_host.is_some() {
-        let hosts = if distribution.aliases.is_empty() {
-            vec![distribution.domain_name.clone()]
-        } else {
-            distribution.aliases.clone()
-        };
-        CloudfrontHost::Viewer { hosts }
-    } else if policy_unread {
-        CloudfrontHost::Unknown
-    } else {
-        CloudfrontHost::OriginDomain {
-            host: origin.domain_name.clone(),
+    match &origin.forwarded_host {
+        Some(forwarded) => {
+            let mut hosts = if distribution.aliases.is_empty() {
+                vec![distribution.domain_name.clone()]
+            } else {
+                distribution.aliases.clone()
+            };
+            if forwarded.origin_domain_too {
+                hosts.push(origin.domain_name.clone());
+            }
+            CloudfrontHost::Viewer { hosts }
         }
+        None if policy_unread => CloudfrontHost::Unknown,
+        None => CloudfrontHost::OriginDomain {
+            host: origin.domain_name.clone(),
+        },
     }
 }
 
 /// Every custom origin of the collected distributions, once per host, port and Host sent.
 fn origin_refs(evidence: &Evidence) -> Vec<OriginRef> {
-    let policy_unread = evidence
-        .gaps
-        .iter()
-        .any(|g| g.action == "cloudfront:GetOriginRequestPolicy");
+    let policy_unread = evidence.gaps.iter().any(|g| {
+        g.action == "cloudfront:GetOriginRequestPolicy" || g.action == "cloudfront:GetCachePolicy"
+    });
     let mut origins: Vec<OriginRef> = Vec::new();
     for d in &evidence.distributions {
         for o in &d.origins {
@@ -322,7 +325,7 @@ fn candidates_in_words(found: &LoadBalancerCandidates) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cf_doctor_model::evidence::{CustomOrigin, ViewerCertificate};
+    use cf_doctor_model::evidence::{CustomOrigin, ForwardedHost, ViewerCertificate};
 
     #[test]
     fn the_region_is_read_from_alb_and_nlb_names() {
@@ -349,7 +352,7 @@ mod tests {
         ));
     }
 
-    fn distribution(aliases: &[&str], forwarded: bool) -> (Distribution, Origin) {
+    fn distribution(aliases: &[&str], forwarded: Option<bool>) -> (Distribution, Origin) {
         let origin = Origin {
             id: "o".into(),
             domain_name: "origin.shop.example".into(),
@@ -360,10 +363,15 @@ mod tests {
                 ssl_protocols: vec!["TLSv1.2".into()],
                 read_timeout_s: 30,
                 connection_timeout_s: 10,
+                ip_address_type: Default::default(),
             }),
-            forwarded_host: forwarded
-                .then(|| aliases.first().map(|a| a.to_string()))
-                .flatten(),
+            // Some(origin_domain_too): Host is forwarded.
+            forwarded_host: forwarded.map(|origin_domain_too| ForwardedHost {
+                host: aliases[0].to_string(),
+                wildcard_alias: None,
+                forwarded_by: vec!["cache behaviour *: origin request policy AllViewer".into()],
+                origin_domain_too,
+            }),
         };
         let d = Distribution {
             id: "E1".into(),
@@ -381,7 +389,7 @@ mod tests {
 
     #[test]
     fn cloudfront_sends_the_origin_domain_unless_host_is_forwarded() {
-        let (d, o) = distribution(&["www.shop.example", "shop.example"], false);
+        let (d, o) = distribution(&["www.shop.example", "shop.example"], None);
         assert_eq!(
             cloudfront_host(&d, &o, false),
             CloudfrontHost::OriginDomain {
@@ -393,13 +401,21 @@ mod tests {
             CloudfrontHost::Unknown,
             "an unread origin request policy may forward Host"
         );
-        let (d, o) = distribution(&["www.shop.example", "shop.example"], true);
+        let (d, o) = distribution(&["www.shop.example", "shop.example"], Some(false));
         assert_eq!(
             cloudfront_host(&d, &o, false),
             CloudfrontHost::Viewer {
                 hosts: vec!["www.shop.example".into(), "shop.example".into()]
             },
             "any alias a viewer asks for"
+        );
+        let (d, o) = distribution(&["*.shop.example"], Some(true));
+        assert_eq!(
+            cloudfront_host(&d, &o, false),
+            CloudfrontHost::Viewer {
+                hosts: vec!["*.shop.example".into(), "origin.shop.example".into()]
+            },
+            "a behaviour that does not forward Host sends the origin domain too"
         );
     }
 }

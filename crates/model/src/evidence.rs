@@ -121,9 +121,27 @@ pub struct Origin {
     pub id: String,
     pub domain_name: String,
     pub kind: OriginKind,
-    /// The viewer Host CloudFront forwards to this origin (when its cache behaviours forward the
-    /// Host header): the origin certificate must then cover it, and it is the TLS SNI.
-    pub forwarded_host: Option<String>,
+    /// The viewer Host CloudFront forwards to this origin, when a cache behaviour that reaches it
+    /// forwards the Host header: then it is the TLS SNI, and the certificate must cover it or the
+    /// origin domain.
+    pub forwarded_host: Option<ForwardedHost>,
+}
+
+/// The Host CloudFront sends an origin whose cache behaviours forward the viewer's Host header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForwardedHost {
+    /// The name a viewer sends, as probed: the first alias, or a concrete name under it when that
+    /// alias is a wildcard (a wildcard is never a TLS server name).
+    pub host: String,
+    /// The alias as configured, when it is a wildcard (`*.shop.example`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wildcard_alias: Option<String>,
+    /// What forwards it, in words ("cache behaviour /api/*: origin request policy AllViewer").
+    pub forwarded_by: Vec<String>,
+    /// Some cache behaviour that reaches this origin does not forward Host: CloudFront then sends
+    /// the origin domain, and both are probed.
+    #[serde(default)]
+    pub origin_domain_too: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -143,6 +161,55 @@ pub struct CustomOrigin {
     pub ssl_protocols: Vec<String>,
     pub read_timeout_s: u32,
     pub connection_timeout_s: u32,
+    /// Which addresses CloudFront connects to (`IpAddressType`).
+    #[serde(default)]
+    pub ip_address_type: IpAddressType,
+}
+
+/// `CustomOriginConfig.IpAddressType`: which of the origin's DNS records CloudFront uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpAddressType {
+    /// A records only: CloudFront's default.
+    #[default]
+    Ipv4,
+    /// AAAA records only.
+    Ipv6,
+    /// Both.
+    Dualstack,
+}
+
+impl IpAddressType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpAddressType::Ipv4 => "ipv4",
+            IpAddressType::Ipv6 => "ipv6",
+            IpAddressType::Dualstack => "dualstack",
+        }
+    }
+
+    /// Whether CloudFront connects to this address.
+    pub fn uses(self, address: &IpAddr) -> bool {
+        match self {
+            IpAddressType::Ipv4 => address.is_ipv4(),
+            IpAddressType::Ipv6 => address.is_ipv6(),
+            IpAddressType::Dualstack => true,
+        }
+    }
+
+    /// Whether CloudFront uses addresses of the family `other` stands for (Ipv4 or Ipv6).
+    pub fn uses_family_of(self, other: IpAddressType) -> bool {
+        self == IpAddressType::Dualstack || self == other
+    }
+
+    /// The DNS records CloudFront reads, in words.
+    pub fn records(self) -> &'static str {
+        match self {
+            IpAddressType::Ipv4 => "A",
+            IpAddressType::Ipv6 => "AAAA",
+            IpAddressType::Dualstack => "A and AAAA",
+        }
+    }
 }
 
 /// How CloudFront connects to an origin: over TLS or not, and on which port.
@@ -211,11 +278,21 @@ pub struct OriginProbe {
     pub host: String,
     pub port: u16,
     pub https: bool,
-    /// SNI sent and certificate name expected: the origin domain, or the forwarded viewer Host.
+    /// SNI sent: the origin domain, or the forwarded viewer Host.
     pub server_name: String,
     /// The Host header of the direct request.
     pub host_header: String,
+    /// The names the certificate may match for CloudFront: the origin domain, and the forwarded
+    /// Host when there is one (AWS's 502 page: either will do).
+    #[serde(default)]
+    pub accepted_names: Vec<String>,
+    /// Why this server name, when it is not simply the origin domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name_note: Option<String>,
+    /// OriginSslProtocols: the protocols CloudFront offers this origin (a list, not a minimum).
     pub ssl_protocols: Vec<String>,
+    #[serde(default)]
+    pub ip_address_type: IpAddressType,
     pub read_timeout_ms: u64,
     pub probe_timeout_ms: u64,
     pub dns: DnsResult,
@@ -231,11 +308,14 @@ impl OriginProbe {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum DnsResult {
-    /// `source` is `dns` or `override` (--resolve / CF_DOCTOR_RESOLVE).
+    /// `source` is `dns` or `override` (--resolve / CF_DOCTOR_RESOLVE). `addresses` are those
+    /// CloudFront connects to (by IpAddressType); `not_used` the others the name has.
     Resolved {
         addresses: Vec<IpAddr>,
         source: String,
         duration_ms: u64,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        not_used: Vec<IpAddr>,
     },
     Failed {
         error: String,
@@ -258,10 +338,27 @@ pub struct AddressProbe {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum TcpResult {
-    Connected { duration_ms: u64 },
-    Refused { duration_ms: u64 },
-    TimedOut { duration_ms: u64 },
-    Failed { error: String, duration_ms: u64 },
+    Connected {
+        duration_ms: u64,
+    },
+    /// A real RST: something answered on the address and refused the port.
+    Refused {
+        duration_ms: u64,
+    },
+    /// No answer at all: packets dropped on the way, or by a firewall.
+    TimedOut {
+        duration_ms: u64,
+    },
+    /// This machine cannot send to the address (no route, no address of that family): a fact
+    /// about where cf-doctor runs, not about the origin.
+    Unreachable {
+        error: String,
+        duration_ms: u64,
+    },
+    Failed {
+        error: String,
+        duration_ms: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -285,8 +382,16 @@ pub enum Handshake {
         protocol: String,
         cipher_suite: String,
     },
-    /// No common protocol version or cipher suite.
+    /// No common protocol version or cipher suite with what this probe offered.
     ProtocolMismatch {
+        error: String,
+        /// What the origin's refusal says it was about.
+        #[serde(default)]
+        cause: MismatchCause,
+    },
+    /// The origin asked for a client certificate (origin mTLS) and ended the handshake without
+    /// one. The certificate it presented had been read by then.
+    ClientCertificateRequired {
         error: String,
     },
     Failed {
@@ -296,12 +401,30 @@ pub enum Handshake {
     TimedOut,
 }
 
+/// What an origin's refusal of the handshake was about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MismatchCause {
+    /// A `protocol_version` alert: it does not speak the protocol offered.
+    Version,
+    /// A `handshake_failure` or `insufficient_security` alert: no cipher suite in common.
+    Cipher,
+    #[default]
+    Unknown,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum Verification {
     /// Trusted; `trust_source` is `public-roots` or `ca-file:<path>` (CloudFront itself accepts only
     /// publicly trusted origin certificates, so the report says when trust came from the file).
-    Trusted { trust_source: String },
+    Trusted {
+        trust_source: String,
+        /// The accepted name the certificate was verified for, when it is not the SNI sent (the
+        /// origin domain, with the viewer Host forwarded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        matched_name: Option<String>,
+    },
     Rejected {
         reason: VerifyFailure,
         error: String,

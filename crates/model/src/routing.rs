@@ -151,13 +151,18 @@ fn condition_meets(condition: &RuleCondition, host: &CloudfrontHost) -> Meets {
         }
         _ => return Meets::Maybe,
     };
+    // A wildcard alias stands for every name under it: a pattern that matches it as written
+    // matches them all; one that does not may still match some.
     let matching = hosts
         .iter()
         .filter(|h| values.iter().any(|v| host_matches(v, h)))
         .count();
+    let some_of_a_wildcard = hosts
+        .iter()
+        .any(|h| h.contains(['*', '?']) && !values.iter().any(|v| host_matches(v, h)));
     if matching == hosts.len() {
         Meets::Yes
-    } else if matching > 0 || !regex_values.is_empty() {
+    } else if matching > 0 || some_of_a_wildcard || !regex_values.is_empty() {
         // A regular expression is not evaluated here: it may take the hosts the values do not.
         Meets::Maybe
     } else {
@@ -341,6 +346,23 @@ mod tests {
             "the other alias falls through to the default"
         );
         assert!(!routes[0].sure && !routes[1].sure);
+    }
+
+    #[test]
+    fn a_wildcard_alias_meets_a_pattern_covering_it_surely_and_a_single_name_maybe() {
+        let viewer = CloudfrontHost::Viewer {
+            hosts: vec!["*.shop.example".into()],
+        };
+        let all = rule(1, vec![host_header(&["*.shop.example"])], "a");
+        let one = rule(1, vec![host_header(&["app.shop.example"])], "a");
+        let other = rule(1, vec![host_header(&["*.other.example"])], "a");
+        assert_eq!(meets(&all, &viewer), Meets::Yes);
+        assert_eq!(meets(&one, &viewer), Meets::Maybe);
+        assert_eq!(
+            meets(&other, &viewer),
+            Meets::Maybe,
+            "wildcards are not compared with one another"
+        );
     }
 
     #[test]

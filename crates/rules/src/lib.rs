@@ -6,6 +6,7 @@ mod certs;
 mod distribution;
 mod edge;
 mod gaps;
+mod handshake;
 mod load_balancer;
 mod origin_tls;
 mod per_address;
@@ -23,7 +24,7 @@ pub fn evaluate(evidence: &Evidence) -> Vec<Finding> {
     findings.extend(distribution::findings(evidence));
     findings.extend(certs::findings(evidence));
     for probe in &evidence.origin_probes {
-        let mut found = reachability::findings(probe);
+        let mut found = reachability::findings(probe, evidence);
         found.extend(origin_tls::findings(probe, evidence));
         // Side by side with the direct request: what viewers get through CloudFront.
         if let Some(via) = edge::via_cloudfront(evidence, &probe.distribution_id) {

@@ -6,7 +6,6 @@ use serde_json::json;
 
 use cf_doctor_model::evidence::{Listener, LoadBalancer, TargetGroupHealth};
 use cf_doctor_model::routing;
-use cf_doctor_model::tls::protocol_rank;
 use cf_doctor_model::{Code, Evidence, Finding, Severity};
 
 pub fn findings(evidence: &Evidence) -> Vec<Finding> {
@@ -78,19 +77,20 @@ fn load_balancer_findings(lb: &LoadBalancer) -> Vec<Finding> {
         ),
         Some(listener) => {
             if let Some(admitted) = &listener.policy_protocols {
-                // CloudFront speaks from the configured minimum up to TLS 1.2 to origins.
-                let minimum = lb.origin_ssl_protocols.iter().filter_map(|p| protocol_rank(p)).min().unwrap_or(3);
-                let common = admitted.iter().filter_map(|p| protocol_rank(p)).any(|r| (minimum..=3).contains(&r));
+                // OriginSslProtocols lists what CloudFront may use (not a minimum); CloudFront
+                // never speaks TLS 1.3 to origins. A protocol in both lists is a handshake.
+                let listed = cf_doctor_model::tls::listed_or_default(&lb.origin_ssl_protocols);
+                let common = listed.iter().any(|p| admitted.contains(p));
                 if lb.origin_protocol == "HTTPS" && !common {
                     out.push(
                         Finding::new(Code::OriginTlsProtocolMismatch, Severity::Critical, &listener.arn)
                             .statuses(&[502])
                             .title(format!(
-                                "Listener TLS policy {} of {} admits {}, none of which CloudFront offers ({})",
+                                "Listener TLS policy {} of {} admits {}, none of which CloudFront may use with this origin ({})",
                                 listener.ssl_policy.as_deref().unwrap_or("?"), lb.name, admitted.join(", "), lb.origin_ssl_protocols.join(", ")
                             ))
                             .evidence(json!({"ssl_policy": listener.ssl_policy, "policy_protocols": admitted, "origin_ssl_protocols": lb.origin_ssl_protocols}))
-                            .remediation("Choose a listener security policy that includes TLS 1.2 (e.g. ELBSecurityPolicy-TLS13-1-2-2021-06): CloudFront speaks at most TLS 1.2 to origins."),
+                            .remediation("Add TLSv1.2 to the origin's OriginSslProtocols and choose a listener security policy that includes TLS 1.2 (e.g. ELBSecurityPolicy-TLS13-1-2-2021-06): CloudFront speaks at most TLS 1.2 to origins."),
                     );
                 }
             }
@@ -306,18 +306,29 @@ mod tests {
             .any(|f| f.code == Code::OriginTlsProtocolMismatch)
     }
 
+    // Corrected (issue 12): these tests once read OriginSslProtocols as a minimum, so a listener
+    // admitting TLS 1.2 matched an origin listing only TLSv1. It is the list of protocols
+    // CloudFront may use (API reference, OriginSslProtocols).
     #[test]
-    fn origin_ssl_protocols_is_a_minimum_so_tls12_listeners_always_match() {
-        assert!(!mismatch(&["TLSv1"], &["TLSv1.2", "TLSv1.3"]));
-        assert!(!mismatch(&["TLSv1.2"], &["TLSv1.2"]));
+    fn origin_ssl_protocols_is_a_list_so_only_a_shared_protocol_matches() {
+        assert!(!mismatch(&["TLSv1.2"], &["TLSv1.2", "TLSv1.3"]));
         assert!(
             !mismatch(&[], &["TLSv1.2"]),
-            "unspecified means the default minimum"
+            "an empty list is the default, TLSv1.2"
+        );
+        assert!(!mismatch(&["TLSv1.1", "TLSv1.2"], &["TLSv1.2"]));
+        assert!(!mismatch(
+            &["TLSv1", "TLSv1.1", "TLSv1.2"],
+            &["TLSv1", "TLSv1.1"]
+        ));
+        assert!(
+            mismatch(&["TLSv1"], &["TLSv1.2", "TLSv1.3"]),
+            "CloudFront may use only TLSv1, which the listener does not admit"
         );
     }
 
     #[test]
-    fn a_tls13_only_policy_or_one_below_the_minimum_is_a_mismatch() {
+    fn a_tls13_only_policy_or_one_without_a_listed_protocol_is_a_mismatch() {
         assert!(mismatch(&["TLSv1.2"], &["TLSv1.3"]));
         assert!(mismatch(&["TLSv1.2"], &["TLSv1", "TLSv1.1"]));
     }
