@@ -6,9 +6,11 @@
 //! API rates, and shared by every origin. Every call that fails is a gap naming the action; the
 //! rest still completes.
 
+mod admission;
 mod cidr;
 mod find;
 mod inspect;
+mod listener_rules;
 mod security_groups;
 
 use std::collections::{BTreeMap, BTreeSet};
