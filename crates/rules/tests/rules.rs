@@ -75,6 +75,7 @@ fn evidence(addresses: Vec<AddressProbe>) -> Evidence {
             addresses,
         }],
         load_balancers: vec![],
+        load_balancer_candidates: vec![],
         metrics: vec![],
         edge_probes: vec![],
         gaps: vec![],
