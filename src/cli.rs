@@ -67,6 +67,16 @@ pub enum Command {
     },
 }
 
+/// The exit code of an argument error: 64 for a usage error (printed on stderr), 0 for --help
+/// and --version (printed on stdout).
+pub fn exit_code_of(error: &clap::Error) -> i32 {
+    if error.use_stderr() {
+        exit::USAGE
+    } else {
+        exit::OK
+    }
+}
+
 /// Parses arguments and configuration; usage errors exit 64 (help and version exit 0).
 pub fn parse() -> Result<(Cli, Config), i32> {
     let cli = match Cli::try_parse() {

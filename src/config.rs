@@ -59,6 +59,8 @@ pub struct Config {
     /// The invocation result is kept under this many bytes (checks, then evidence, then the
     /// lowest findings give way, as in the SNS message).
     pub result_max_bytes: usize,
+    /// The CloudWatch namespace of cf-doctor's own metrics (EMF lines, in Lambda).
+    pub metrics_namespace: String,
 }
 
 /// Lambda refuses a response over 6 MB (6,291,456 bytes); the default leaves room for the
@@ -83,6 +85,7 @@ impl Default for Config {
             save_evidence_bucket: None,
             delivery_table: None,
             result_max_bytes: RESULT_MAX_BYTES,
+            metrics_namespace: crate::metrics::DEFAULT_NAMESPACE.to_string(),
         }
     }
 }
@@ -220,6 +223,16 @@ impl Config {
                     )
                 })?;
         }
+        if let Some(v) = get("METRICS_NAMESPACE") {
+            if !valid_metrics_namespace(&v) {
+                return Err(invalid(
+                    "METRICS_NAMESPACE",
+                    &v,
+                    "a CloudWatch namespace: 1 to 255 letters, digits, spaces and . - _ / # :, not starting with AWS/ (reserved for AWS)",
+                ));
+            }
+            config.metrics_namespace = v;
+        }
         if let Some(v) = get("NOTIFY_WHEN_HEALTHY") {
             config.notify_when_healthy = match v.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" => true,
@@ -285,6 +298,16 @@ fn valid_table_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// CloudWatch namespaces: ASCII letters, digits, space and `. - _ / # :`, at most 255, and
+/// `AWS/` is reserved for AWS's own (PutMetricData, Namespace).
+fn valid_metrics_namespace(namespace: &str) -> bool {
+    (1..=255).contains(&namespace.len())
+        && namespace
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " .-_/#:".contains(c))
+        && !namespace.starts_with("AWS/")
 }
 
 fn parse_regions(value: &str) -> Option<Vec<String>> {
@@ -433,5 +456,31 @@ mod tests {
             vec!["eu-west-1", "us-east-1"]
         );
         assert!(config(&[("ORIGIN_REGIONS", "Europe")]).is_err());
+    }
+
+    #[test]
+    fn the_metrics_namespace_defaults_to_cf_doctor_and_must_be_a_cloudwatch_namespace() {
+        assert_eq!(config(&[]).unwrap().metrics_namespace, "CfDoctor");
+        assert_eq!(
+            config(&[("METRICS_NAMESPACE", "Team/CfDoctor prod")])
+                .unwrap()
+                .metrics_namespace,
+            "Team/CfDoctor prod"
+        );
+        let too_long = "n".repeat(256);
+        for bad in [
+            "AWS/CloudFront",
+            "cf-doctor!",
+            "caf\u{e9}",
+            too_long.as_str(),
+        ] {
+            let err = config(&[("METRICS_NAMESPACE", bad)]).unwrap_err();
+            assert!(
+                err.to_string().starts_with(&format!(
+                    "METRICS_NAMESPACE={bad:?} is not valid: a CloudWatch namespace"
+                )),
+                "{err}"
+            );
+        }
     }
 }

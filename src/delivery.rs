@@ -5,9 +5,10 @@
 //! retry would page again on the channels that worked: then a report that reached at least one
 //! channel is a success, and the failed channel is logged with the full report.
 
+use crate::notify::failures::DeliveryFailures;
 use crate::notify::records::Claim;
 use crate::notify::report_log::{log_report, Occasion};
-use crate::notify::{emf, Channel, DeliveryError, Notice};
+use crate::notify::{Channel, DeliveryError, Notice};
 use crate::{App, RunError, TargetResult};
 use cf_doctor_model::{Diagnosis, Verdict};
 
@@ -25,11 +26,13 @@ enum Outcome {
 }
 
 /// Delivers what `results` call for; an error when a retry is needed (and will page no one
-/// twice), or when a report reached no channel at all.
+/// twice), or when a report reached no channel at all. Every failed delivery is counted in
+/// `failures`.
 pub async fn deliver(
     app: &App,
     results: &[TargetResult],
     event_key: Option<&str>,
+    failures_seen: &DeliveryFailures,
 ) -> Result<(), RunError> {
     let notices: Vec<(usize, Notice<'_>, Option<&Diagnosis>)> = results
         .iter()
@@ -39,7 +42,7 @@ pub async fn deliver(
     let outcomes = futures::future::join_all(
         notices
             .iter()
-            .map(|(i, notice, _)| deliver_notice(app, *i, *notice, event_key)),
+            .map(|(i, notice, _)| deliver_notice(app, *i, *notice, event_key, failures_seen)),
     )
     .await;
     let mut failures = Vec::new();
@@ -122,6 +125,7 @@ async fn deliver_notice(
     index: usize,
     notice: Notice<'_>,
     event_key: Option<&str>,
+    failures_seen: &DeliveryFailures,
 ) -> Vec<(Channel, Outcome)> {
     let attempts = app
         .notifier
@@ -131,7 +135,7 @@ async fn deliver_notice(
             let key = event_key.map(|k| format!("{k}#{index}#{}", channel.as_str()));
             let outcome = deliver_once(app, channel, notice, key.as_deref()).await;
             if let Outcome::Failed { .. } = outcome {
-                emf::count_delivery_failure(channel.as_str());
+                failures_seen.count(channel.as_str());
             }
             (channel, outcome)
         });

@@ -19,6 +19,7 @@ pub async fn main() -> i32 {
             return exit::USAGE;
         }
     };
+    crate::metrics::enable(&config.metrics_namespace);
     let app = match App::start(config).await {
         Ok(app) => app,
         Err(e) => {
@@ -38,16 +39,20 @@ pub async fn main() -> i32 {
 pub async fn run(app: App) -> Result<(), lambda_runtime::Error> {
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let meter = crate::metrics::Meter::start();
         let options = RunOptions {
             deadline: deadline_of(&event.context),
             evidence: app.evidence_store.as_ref().map(|_| EvidenceLog::default()),
             delivery_key: Some(delivery_key(&event)),
+            meter: Some(meter.clone()),
             ..RunOptions::new(true)
         };
         let handled = Box::pin(app.handle_event(&event.payload, &options)).await;
         if let (Some(store), Some(log)) = (&app.evidence_store, &options.evidence) {
             keep_evidence(store, log, &event.context.request_id).await;
         }
+        // Every failed delivery, including those that did not fail the invocation.
+        meter.finish(options.delivery_failures.total());
         let results = handled.map_err(typed)?;
         Ok::<Value, Diagnostic>(TargetResult::response_within(
             &results,

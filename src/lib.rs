@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod exit;
 pub mod handler;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod progress;
 pub mod replay;
@@ -152,6 +153,10 @@ pub struct RunOptions {
     /// The event's identity, the same in every retry of it: deliveries are recorded under it
     /// (Lambda only; None in the CLI, which keeps no records).
     pub delivery_key: Option<String>,
+    /// The run's metrics, in Lambda: each diagnosis is measured as it is made.
+    pub meter: Option<metrics::Meter>,
+    /// The deliveries that failed in this run, for the run's metrics.
+    pub delivery_failures: notify::failures::DeliveryFailures,
 }
 
 impl RunOptions {
@@ -163,6 +168,8 @@ impl RunOptions {
             evidence: None,
             include_disabled: false,
             delivery_key: None,
+            meter: None,
+            delivery_failures: Default::default(),
         }
     }
 }
@@ -188,6 +195,12 @@ impl App {
             timeout: config.probe_timeout,
             resolve: config.resolve.clone(),
             tls: TlsSetup::new(config.ca_file.as_deref())?,
+            // Origin names are resolved with the configured DNS server when there is one (a
+            // split-horizon zone, the testkit's server); else with the system's resolver.
+            resolver: config
+                .dns_server
+                .and_then(|server| cf_doctor_collect::probe::dns::resolver(Some(server)))
+                .map(std::sync::Arc::new),
         };
         let notifier = Notifier {
             sns: config
@@ -281,7 +294,7 @@ impl App {
             Ok(results) => {
                 for result in &results {
                     if let TargetResult::Diagnosed(d) = result {
-                        tracing::info!(verdict = d.verdict.as_str(), probable_cause = ?d.probable_cause, summary = %d.summary, "diagnosis");
+                        logging::diagnosis(d);
                     }
                 }
                 Ok(results)
@@ -438,7 +451,13 @@ impl App {
         results: &[TargetResult],
         options: &RunOptions,
     ) -> Result<(), RunError> {
-        delivery::deliver(self, results, options.delivery_key.as_deref()).await
+        delivery::deliver(
+            self,
+            results,
+            options.delivery_key.as_deref(),
+            &options.delivery_failures,
+        )
+        .await
     }
 }
 
@@ -451,6 +470,9 @@ fn conclude(run: Run, options: &RunOptions) -> Diagnosis {
         run.started_at,
         run.duration_ms,
     );
+    if let Some(meter) = &options.meter {
+        meter.diagnosed(&diagnosis, &run.evidence);
+    }
     if let Some(log) = &options.evidence {
         log.keep(run);
     }

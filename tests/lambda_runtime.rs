@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use cf_doctor_testkit::{moto, runtime_api};
+use cf_doctor_testkit::{aws_proxy, moto, runtime_api, Fault, FaultKind};
 use common::bootstrap::Bootstrap;
 use common::lab;
 use serde_json::Value;
@@ -223,6 +223,184 @@ async fn every_sample_event_is_answered_by_the_lambda_face() {
             .all(|l| { serde_json::from_str::<Value>(l).is_ok() }),
         "every log line in Lambda is JSON; log tail:\n{tail}"
     );
+    assert_lambda_log_format(&stderr, &answers);
+    assert_metrics_of_every_sample(&stderr, &names, &answers, &id);
+}
+
+/// Every line is one JSON object with Lambda's log fields at the top; each diagnosis line names
+/// its invocation and carries the probable cause as the contract spells it.
+fn assert_lambda_log_format(stderr: &str, answers: &[runtime_api::Invocation]) {
+    for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+        let line: Value = serde_json::from_str(line).unwrap();
+        let at = line["timestamp"].as_str().unwrap_or_default();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(at).is_ok(),
+            "timestamp (RFC 3339): {line}"
+        );
+        assert!(
+            ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
+                .contains(&line["level"].as_str().unwrap_or("")),
+            "level: {line}"
+        );
+        assert!(line["message"].is_string(), "message: {line}");
+    }
+    for answer in answers {
+        let Ok(response) = &answer.result else {
+            continue;
+        };
+        if response["schema"] != "cf-doctor/diagnosis/v1" {
+            continue;
+        }
+        let logged: Vec<Value> = stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l["message"] == "diagnosis" && l["requestId"] == answer.request_id.as_str())
+            .collect();
+        assert_eq!(logged.len(), 1, "{}: one diagnosis line", answer.request_id);
+        assert_eq!(logged[0]["verdict"], response["verdict"]);
+        // The code itself, never a debug form like Some(OriginCertExpired); absent when none.
+        assert_eq!(
+            logged[0].get("probable_cause").unwrap_or(&Value::Null),
+            &response["probable_cause"],
+            "{}",
+            logged[0]
+        );
+    }
+}
+
+/// The metrics lines of one invocation.
+fn emf_of<'a>(docs: &'a [Value], answer: &runtime_api::Invocation) -> Vec<&'a Value> {
+    docs.iter()
+        .filter(|d| d["requestId"] == answer.request_id.as_str())
+        .collect()
+}
+
+/// EMF lines on every run, valid per the specification, with the founding outage's values:
+/// the alarm and manual diagnoses of the expired origin are critical with one critical finding,
+/// and the sweeps see its certificate as expired.
+fn assert_metrics_of_every_sample(
+    stderr: &str,
+    names: &[String],
+    answers: &[runtime_api::Invocation],
+    id: &str,
+) {
+    let docs = common::emf::documents(stderr);
+    for doc in &docs {
+        common::emf::check(doc).unwrap_or_else(|e| panic!("not valid EMF ({e}): {doc}"));
+        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], "CfDoctor");
+    }
+    for (index, answer) in answers.iter().enumerate() {
+        let name = names
+            .get(index)
+            .map(String::as_str)
+            .unwrap_or("the unknown event");
+        let mine = emf_of(&docs, answer);
+        let runs: Vec<&&Value> = mine
+            .iter()
+            .filter(|d| common::emf::dimensions(d).is_empty())
+            .collect();
+        assert_eq!(runs.len(), 1, "{name}: one run line: {mine:?}");
+        let run = runs[0];
+        assert_eq!(
+            common::emf::metric_names(run),
+            [
+                "AwsCalls",
+                "AwsRetries",
+                "ProbeFailures",
+                "DeliveryFailures"
+            ],
+            "{name}"
+        );
+        assert_eq!(run["DeliveryFailures"], 0, "{name}: nothing to deliver to");
+        let by = |dimension: &str| -> Vec<&&Value> {
+            mine.iter()
+                .filter(|d| common::emf::dimensions(d) == [dimension])
+                .collect()
+        };
+        let expected = names.get(index).map(|n| expectation(n));
+        match expected {
+            None | Some(Expect::Acknowledged) => {
+                assert_eq!(mine.len(), 1, "{name}: the run line only: {mine:?}");
+                if expected.is_none() {
+                    assert_eq!(
+                        run["AwsCalls"], 0,
+                        "an event that is not accepted calls no AWS API"
+                    );
+                }
+            }
+            Some(Expect::Diagnosis(_, Some(_))) => {
+                let diagnosis = by("DistributionId");
+                assert_eq!(diagnosis.len(), 1, "{name}: {mine:?}");
+                let d = diagnosis[0];
+                assert_eq!(d["DistributionId"], id, "{name}");
+                assert_eq!(d["Verdict"], 2, "{name}: critical is 2: {d}");
+                assert_eq!(d["CriticalFindings"], 1, "{name}: {d}");
+                assert!(
+                    d["WarningFindings"].is_u64() && d["InfoFindings"].is_u64(),
+                    "{d}"
+                );
+                assert_eq!(
+                    run["ProbeFailures"], 1,
+                    "{name}: the TLS handshake to the origin"
+                );
+                assert!(run["AwsCalls"].as_u64() >= Some(1), "{name}: {run}");
+            }
+            Some(Expect::Diagnoses(distributions)) => {
+                let diagnoses = by("DistributionId");
+                assert_eq!(
+                    diagnoses.len(),
+                    distributions.len(),
+                    "{name}: one line per distribution diagnosed: {mine:?}"
+                );
+                for d in diagnoses {
+                    assert_eq!(d["Verdict"], 2, "{name}: {d}");
+                }
+                assert_eq!(
+                    run["ProbeFailures"],
+                    distributions.len() as u64,
+                    "{name}: one TLS handshake per origin"
+                );
+            }
+            Some(Expect::Diagnosis(kind, None)) => {
+                let sweep = by("Scope");
+                assert_eq!(sweep.len(), 1, "{name}: {mine:?}");
+                let s = sweep[0];
+                let scope = if kind == "acm-event" {
+                    "certificate"
+                } else {
+                    "account"
+                };
+                assert_eq!(s["Scope"], scope, "{name}");
+                for metric in [
+                    "Verdict",
+                    "SweepDuration",
+                    "DistributionsSeen",
+                    "CertificatesSeen",
+                    "InspectionGaps",
+                ] {
+                    assert!(s[metric].is_number(), "{name}: {metric} in {s}");
+                }
+                if scope == "account" {
+                    assert!(s["DistributionsSeen"].as_u64() >= Some(1), "{name}: {s}");
+                    // The founding outage's origin certificate expired a day ago.
+                    assert!(s["CertificateDaysLeft"].as_i64() < Some(0), "{name}: {s}");
+                    let expired = mine.iter().find(|d| d["Domain"] == "lambda.origin.test");
+                    let expired = expired.unwrap_or_else(|| {
+                        panic!("{name}: no line for the expired origin's certificate: {mine:?}")
+                    });
+                    assert_eq!(
+                        common::emf::dimensions(expired),
+                        ["CertificateId", "Domain"]
+                    );
+                    assert!(
+                        expired["CertificateDaysLeft"].as_i64() < Some(0),
+                        "{expired}"
+                    );
+                    assert!(mine.len() <= 2 + 20, "{name}: at most 20 certificate lines");
+                }
+            }
+        }
+    }
 }
 
 /// With the AWS endpoint unreachable, Lambda gets an error result naming the endpoint (so its
@@ -361,4 +539,138 @@ async fn failed_invocations_carry_an_error_type_to_sort_dead_letters_by() {
         ["UnknownDistribution", "MalformedEvent", "UnrecognisedEvent"],
         "{stderr}"
     );
+}
+
+/// AwsCalls and AwsRetries count exactly the requests the invocation sent: the testkit proxy in
+/// front of moto records every request, and throttles the first GetDistribution once (the SDK
+/// retries it: one retry, not a second call).
+#[tokio::test(flavor = "multi_thread")]
+async fn aws_calls_and_retries_are_the_requests_each_invocation_sent() {
+    let lab = lab().await;
+    let (_origin, id) = lab.expired_origin("lambda-calls.origin.test", 1).await;
+    let proxy = aws_proxy(&moto().endpoint).await;
+    proxy.inject(Fault::on(
+        "cloudfront",
+        "GetDistribution",
+        1,
+        FaultKind::Throttle,
+    ));
+    let event = serde_json::json!({"diagnose": id});
+    let api = runtime_api(vec![event.clone(), event], Duration::from_secs(300)).await;
+    let bootstrap = Bootstrap::start(
+        &proxy.endpoint,
+        &api,
+        &[
+            ("CF_DOCTOR_RESOLVE", "lambda-calls.origin.test=127.0.0.1"),
+            ("ORIGIN_CA_FILE", &lab.ca_file.path().to_string_lossy()),
+            ("PROBE_TIMEOUT_MS", "1500"),
+        ],
+    );
+    let answers = api.wait_for(2, Duration::from_secs(120)).await;
+    let stderr = bootstrap.stop().await;
+    assert_eq!(answers.len(), 2, "log:\n{stderr}");
+    let docs = common::emf::documents(&stderr);
+    let calls = proxy.calls();
+    let mut counted = Vec::new();
+    for answer in &answers {
+        let run = emf_of(&docs, answer)
+            .into_iter()
+            .find(|d| d["AwsCalls"].is_u64())
+            .unwrap_or_else(|| panic!("no run line for {}:\n{stderr}", answer.request_id));
+        let (aws_calls, aws_retries) = (
+            run["AwsCalls"].as_u64().unwrap(),
+            run["AwsRetries"].as_u64().unwrap(),
+        );
+        // What the proxy received while this invocation was being served.
+        let sent = calls
+            .iter()
+            .filter(|c| {
+                let at = c.at.into_std();
+                at >= answer.handed_out && at <= answer.answered
+            })
+            .count() as u64;
+        assert_eq!(
+            aws_calls + aws_retries,
+            sent,
+            "{}: {run}",
+            answer.request_id
+        );
+        assert!(aws_calls >= 1, "{run}");
+        counted.push((aws_calls, aws_retries));
+    }
+    assert_eq!(proxy.faults_left(), 0, "the throttle was used");
+    assert_eq!(
+        counted[0].1, 1,
+        "the throttled GetDistribution was retried once"
+    );
+    assert_eq!(counted[1].1, 0);
+    assert_eq!(
+        counted[0].0, counted[1].0,
+        "the same diagnosis makes the same calls"
+    );
+    assert_eq!(
+        counted.iter().map(|(c, r)| c + r).sum::<u64>(),
+        calls.len() as u64,
+        "no request outside the invocations"
+    );
+}
+
+/// A report that reaches neither channel (SNS answers NotFound, Slack 500): the invocation fails,
+/// and the run line counts both failed deliveries while the diagnosis is still measured.
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_deliveries_are_counted_in_the_run_metrics() {
+    let lab = lab().await;
+    let (_origin, id) = lab
+        .expired_origin("lambda-undelivered.origin.test", 1)
+        .await;
+    let slack = cf_doctor_testkit::slack_sink().await;
+    slack.reply_with(vec![cf_doctor_testkit::Reply::Status(500)]);
+    let api = runtime_api(
+        vec![serde_json::json!({"diagnose": id})],
+        Duration::from_secs(300),
+    )
+    .await;
+    let bootstrap = Bootstrap::start(
+        &moto().endpoint,
+        &api,
+        &[
+            (
+                "CF_DOCTOR_RESOLVE",
+                "lambda-undelivered.origin.test=127.0.0.1",
+            ),
+            ("ORIGIN_CA_FILE", &lab.ca_file.path().to_string_lossy()),
+            ("PROBE_TIMEOUT_MS", "1500"),
+            (
+                "SNS_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:123456789012:no-such-topic",
+            ),
+            ("SLACK_WEBHOOK_URL", &slack.url),
+            ("METRICS_NAMESPACE", "Ops/CfDoctor"),
+        ],
+    );
+    let answers = api.wait_for(1, Duration::from_secs(120)).await;
+    let stderr = bootstrap.stop().await;
+    assert!(
+        answers[0].result.is_err(),
+        "delivery failed: an error result"
+    );
+    let docs = common::emf::documents(&stderr);
+    for doc in &docs {
+        common::emf::check(doc).unwrap_or_else(|e| panic!("{e}: {doc}"));
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "Ops/CfDoctor"
+        );
+    }
+    let mine = emf_of(&docs, &answers[0]);
+    let run = mine
+        .iter()
+        .find(|d| d["DeliveryFailures"].is_u64())
+        .unwrap_or_else(|| panic!("no run line:\n{stderr}"));
+    assert_eq!(run["DeliveryFailures"], 2, "SNS and Slack: {run}");
+    let diagnosis = mine
+        .iter()
+        .find(|d| d["DistributionId"] == id.as_str())
+        .expect("the diagnosis is measured though it was not delivered");
+    assert_eq!(diagnosis["Verdict"], 2);
 }

@@ -144,6 +144,7 @@ fn collector(cloudfront: aws_sdk_cloudfront::Client, acm: aws_sdk_acm::Client) -
             timeout: Duration::from_millis(500),
             resolve: BTreeMap::new(),
             tls: TlsSetup::new(None).unwrap(),
+            resolver: None,
         }),
         cnames: None,
         thresholds: Thresholds::default(),
@@ -378,6 +379,7 @@ async fn diagnose_with_infra(infra: InfraClients) -> cf_doctor_model::Diagnosis 
         timeout: Duration::from_millis(500),
         resolve,
         tls: TlsSetup::new(None).unwrap(),
+        resolver: None,
     });
     diagnose(&c).await
 }

@@ -100,6 +100,7 @@ fn collector(cloudfront: aws_sdk_cloudfront::Client, acm: aws_sdk_acm::Client) -
             timeout: Duration::from_millis(500),
             resolve: BTreeMap::new(),
             tls: TlsSetup::new(None).unwrap(),
+            resolver: None,
         }),
         cnames: None,
         thresholds: Thresholds::default(),

@@ -8,10 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudfront::types::{
-    Aliases, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, MinimumProtocolVersion,
-    Origin, OriginGroup, OriginGroupFailoverCriteria, OriginGroupMember, OriginGroupMembers,
-    OriginGroups, OriginProtocolPolicy, OriginSslProtocols, Origins, S3OriginConfig, SslProtocol,
-    SslSupportMethod, StatusCodes, ViewerCertificate, ViewerProtocolPolicy,
+    Aliases, CacheBehavior, CacheBehaviors, CookiePreference, CustomOriginConfig,
+    DefaultCacheBehavior, DistributionConfig, ForwardedValues, Headers, ItemSelection,
+    MinimumProtocolVersion, Origin, OriginGroup, OriginGroupFailoverCriteria, OriginGroupMember,
+    OriginGroupMembers, OriginGroups, OriginProtocolPolicy, OriginSslProtocols, Origins,
+    S3OriginConfig, SslProtocol, SslSupportMethod, StatusCodes, ViewerCertificate,
+    ViewerProtocolPolicy,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -26,6 +28,16 @@ pub const ORIGIN_GROUP_ID: &str = "failover-group";
 pub const CACHING_OPTIMIZED_POLICY_ID: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
 
 /// What to put in a seeded distribution (one custom origin).
+///
+/// moto 5.2.5 stores and returns what this can express: aliases as given (wildcards such as
+/// `*.shop.example` included), and for every cache behaviour its PathPattern, TargetOriginId,
+/// CachePolicyId, OriginRequestPolicyId and ForwardedValues (legacy headers). It does not check
+/// that a behaviour's target origin exists (CloudFront does), nor that a cache policy and
+/// ForwardedValues are not set together (CloudFront refuses that with InvalidArgument; so does
+/// this module, by panicking). An id a behaviour does not have comes back as an empty element
+/// (`CachePolicyId` of a legacy behaviour, `OriginRequestPolicyId` of any extra behaviour
+/// without one), which the SDK reads as `Some("")`; the default behaviour's missing
+/// OriginRequestPolicyId is omitted (`None`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DistributionSpec {
     pub origin_domain: String,
@@ -44,6 +56,52 @@ pub struct DistributionSpec {
     pub s3_failover: Option<String>,
     /// The origin request policy on the default cache behaviour (none when `None`).
     pub origin_request_policy_id: Option<String>,
+    /// The cache policy on the default cache behaviour; `None` makes it a legacy behaviour
+    /// (ForwardedValues and TTLs instead of a cache policy).
+    pub cache_policy_id: Option<String>,
+    /// Legacy ForwardedValues headers on the default behaviour (e.g. `Host`), only when
+    /// `cache_policy_id` is `None`.
+    pub forwarded_headers: Vec<String>,
+    /// Cache behaviours besides the default one, in precedence order.
+    pub behaviors: Vec<BehaviorSpec>,
+}
+
+/// One cache behaviour besides the default: requests matching `path_pattern` go to
+/// `target_origin_id` with these policies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BehaviorSpec {
+    /// e.g. `/api/*`.
+    pub path_pattern: String,
+    /// [`ORIGIN_ID`], [`S3_ORIGIN_ID`], or any id (moto does not check it exists).
+    pub target_origin_id: String,
+    /// `None`: a legacy behaviour (ForwardedValues with `forwarded_headers`).
+    pub cache_policy_id: Option<String>,
+    pub origin_request_policy_id: Option<String>,
+    /// Legacy ForwardedValues headers, only when `cache_policy_id` is `None`.
+    pub forwarded_headers: Vec<String>,
+}
+
+impl BehaviorSpec {
+    /// `path_pattern` to the custom origin, CachingOptimized, no origin request policy.
+    pub fn new(path_pattern: &str) -> BehaviorSpec {
+        BehaviorSpec {
+            path_pattern: path_pattern.to_string(),
+            target_origin_id: ORIGIN_ID.to_string(),
+            cache_policy_id: Some(CACHING_OPTIMIZED_POLICY_ID.to_string()),
+            origin_request_policy_id: None,
+            forwarded_headers: Vec::new(),
+        }
+    }
+
+    /// `path_pattern` to the custom origin as a legacy behaviour forwarding `headers`
+    /// (ForwardedValues, no cache or origin request policy).
+    pub fn legacy(path_pattern: &str, headers: &[&str]) -> BehaviorSpec {
+        BehaviorSpec {
+            cache_policy_id: None,
+            forwarded_headers: headers.iter().map(|h| h.to_string()).collect(),
+            ..BehaviorSpec::new(path_pattern)
+        }
+    }
 }
 
 impl DistributionSpec {
@@ -63,8 +121,89 @@ impl DistributionSpec {
             comment: format!("cf-doctor testkit: {domain}"),
             s3_failover: None,
             origin_request_policy_id: None,
+            cache_policy_id: Some(CACHING_OPTIMIZED_POLICY_ID.to_string()),
+            forwarded_headers: Vec::new(),
+            behaviors: Vec::new(),
         }
     }
+}
+
+/// Legacy cache settings: these headers forwarded (and in the cache key), no query strings, no
+/// cookies. What a behaviour without a cache policy needs (CloudFront requires either).
+fn forwarded_values(headers: &[String]) -> ForwardedValues {
+    let headers = built(
+        "Headers",
+        Headers::builder()
+            .quantity(headers.len() as i32)
+            .set_items((!headers.is_empty()).then(|| headers.to_vec()))
+            .build(),
+    );
+    let cookies = built(
+        "CookiePreference",
+        CookiePreference::builder()
+            .forward(ItemSelection::None)
+            .build(),
+    );
+    built(
+        "ForwardedValues",
+        ForwardedValues::builder()
+            .query_string(false)
+            .cookies(cookies)
+            .headers(headers)
+            .build(),
+    )
+}
+
+/// CloudFront refuses ForwardedValues next to a cache policy (InvalidArgument); moto would
+/// store both, so a spec asking for that is a mistake in the test.
+fn legacy_headers_need_no_cache_policy(
+    what: &str,
+    cache_policy: &Option<String>,
+    headers: &[String],
+) {
+    assert!(
+        cache_policy.is_none() || headers.is_empty(),
+        "{what}: forwarded_headers {headers:?} need cache_policy_id: None (CloudFront refuses ForwardedValues next to a cache policy)"
+    );
+}
+
+// ForwardedValues and MinTTL: see default_behavior.
+#[allow(deprecated)]
+fn cache_behaviors(specs: &[BehaviorSpec]) -> Option<CacheBehaviors> {
+    if specs.is_empty() {
+        return None;
+    }
+    let items = specs
+        .iter()
+        .map(|b| {
+            legacy_headers_need_no_cache_policy(
+                &format!("behaviour {}", b.path_pattern),
+                &b.cache_policy_id,
+                &b.forwarded_headers,
+            );
+            let legacy = b.cache_policy_id.is_none();
+            built(
+                "CacheBehavior",
+                CacheBehavior::builder()
+                    .path_pattern(&b.path_pattern)
+                    .target_origin_id(&b.target_origin_id)
+                    .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+                    .set_cache_policy_id(b.cache_policy_id.clone())
+                    .set_origin_request_policy_id(b.origin_request_policy_id.clone())
+                    .set_forwarded_values(legacy.then(|| forwarded_values(&b.forwarded_headers)))
+                    .set_min_ttl(legacy.then_some(0))
+                    .compress(true)
+                    .build(),
+            )
+        })
+        .collect::<Vec<_>>();
+    Some(built(
+        "CacheBehaviors",
+        CacheBehaviors::builder()
+            .quantity(items.len() as i32)
+            .set_items(Some(items))
+            .build(),
+    ))
 }
 
 /// Builder errors can only come from a required field this module forgot to set.
@@ -134,19 +273,7 @@ fn distribution_config(spec: &DistributionSpec) -> DistributionConfig {
             .set_items(Some(origins))
             .build(),
     );
-    let behavior = built(
-        "DefaultCacheBehavior",
-        DefaultCacheBehavior::builder()
-            // Always the custom origin: moto 5.2.5 refuses a behaviour that targets an origin
-            // group (NoSuchOrigin), which CloudFront needs for failover; cf-doctor's expansion of
-            // group targets is unit-tested in src/collect/cloudfront.rs.
-            .target_origin_id(ORIGIN_ID)
-            .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
-            .cache_policy_id(CACHING_OPTIMIZED_POLICY_ID)
-            .set_origin_request_policy_id(spec.origin_request_policy_id.clone())
-            .compress(true)
-            .build(),
-    );
+    let behavior = default_behavior(spec);
     let aliases = built(
         "Aliases",
         Aliases::builder()
@@ -172,10 +299,39 @@ fn distribution_config(spec: &DistributionSpec) -> DistributionConfig {
             .aliases(aliases)
             .origins(origins)
             .default_cache_behavior(behavior)
+            .set_cache_behaviors(cache_behaviors(&spec.behaviors))
             .comment(&spec.comment)
             .enabled(spec.enabled)
             .viewer_certificate(viewer)
             .set_origin_groups(groups)
+            .build(),
+    )
+}
+
+/// The default behaviour: to the custom origin, with the spec's policies or legacy settings.
+// ForwardedValues and MinTTL are deprecated in the API for new distributions, but legacy
+// distributions still have them, and cf-doctor must read them.
+#[allow(deprecated)]
+fn default_behavior(spec: &DistributionSpec) -> DefaultCacheBehavior {
+    legacy_headers_need_no_cache_policy(
+        "the default behaviour",
+        &spec.cache_policy_id,
+        &spec.forwarded_headers,
+    );
+    let legacy = spec.cache_policy_id.is_none();
+    built(
+        "DefaultCacheBehavior",
+        DefaultCacheBehavior::builder()
+            // Always the custom origin: moto 5.2.5 refuses a behaviour that targets an origin
+            // group (NoSuchOrigin), which CloudFront needs for failover; cf-doctor's expansion of
+            // group targets is unit-tested in src/collect/cloudfront.rs.
+            .target_origin_id(ORIGIN_ID)
+            .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+            .set_cache_policy_id(spec.cache_policy_id.clone())
+            .set_origin_request_policy_id(spec.origin_request_policy_id.clone())
+            .set_forwarded_values(legacy.then(|| forwarded_values(&spec.forwarded_headers)))
+            .set_min_ttl(legacy.then_some(0))
+            .compress(true)
             .build(),
     )
 }

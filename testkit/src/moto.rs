@@ -61,7 +61,14 @@ impl Drop for OwnedMoto {
 /// `static` is never dropped.
 ///
 /// Tests sharing it must not assume an empty account: list by the ids they created.
+///
+/// It lives in the process's own network namespace: inside [`crate::isolated`] it is out of
+/// reach, so asking for it there panics; start a private one with [`Moto::start`] instead.
 pub fn moto() -> &'static Moto {
+    assert!(
+        crate::netns::in_original_network_namespace(),
+        "moto() is the process-wide moto_server in the test process's own network namespace, unreachable from inside isolated(): use Moto::start() there"
+    );
     static SHARED: OnceLock<Moto> = OnceLock::new();
     SHARED.get_or_init(|| {
         let (endpoint, child) = launch();
@@ -73,7 +80,8 @@ pub fn moto() -> &'static Moto {
 }
 
 impl Moto {
-    /// Starts a private moto_server, killed when the returned handle is dropped.
+    /// Starts a private moto_server, killed when the returned handle is dropped. Inside
+    /// [`crate::isolated`] it is started in (and reachable only from) the isolated network.
     pub fn start() -> OwnedMoto {
         let (endpoint, child) = launch();
         OwnedMoto {
@@ -210,7 +218,19 @@ type SpawnRequest = (PathBuf, u16, mpsc::Sender<std::io::Result<Child>>);
 /// child spawned from a test thread would be killed as soon as that test finished, while the
 /// shared `static` instance is meant to outlive it. The dedicated thread blocks on its channel
 /// forever (the sender lives in a static), so the signal only comes when the process dies.
+///
+/// A child inherits the network namespace of the thread that forks it, so inside
+/// [`crate::isolated`] moto is forked from the calling thread instead: it must live in the
+/// isolated network, and dies with that thread (which is when the namespace ends).
 fn spawn_with_pdeathsig(path: &std::path::Path, port: u16) -> Child {
+    if !crate::netns::in_original_network_namespace() {
+        return spawn_moto(path, port).unwrap_or_else(|e| {
+            panic!(
+                "cannot execute moto_server at {}: {e}: recreate the venv with `make venv`",
+                path.display()
+            )
+        });
+    }
     static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
     let spawner = SPAWNER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<SpawnRequest>();
@@ -248,9 +268,6 @@ fn spawn_with_pdeathsig(path: &std::path::Path, port: u16) -> Child {
 }
 
 fn spawn_moto(path: &std::path::Path, port: u16) -> std::io::Result<Child> {
-    // SAFETY-relevant: the pre_exec closure runs between fork and exec and must only make
-    // async-signal-safe calls; prctl, getppid and _exit are plain syscalls.
-    let parent = std::process::id() as libc::pid_t;
     let mut cmd = Command::new(path);
     cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdin(Stdio::null())
@@ -258,6 +275,16 @@ fn spawn_moto(path: &std::path::Path, port: u16) -> std::io::Result<Child> {
         .stderr(Stdio::piped())
         // Unbuffered so the stderr tail in a failure message is up to date.
         .env("PYTHONUNBUFFERED", "1");
+    die_with_spawning_thread(&mut cmd);
+    cmd.spawn()
+}
+
+/// Has the kernel SIGKILL the child when the thread that spawns it exits (PR_SET_PDEATHSIG), so
+/// a test server outlives neither a crashed nor a killed test process.
+pub(crate) fn die_with_spawning_thread(cmd: &mut Command) {
+    // SAFETY-relevant: the pre_exec closure runs between fork and exec and must only make
+    // async-signal-safe calls; prctl, getppid and _exit are plain syscalls.
+    let parent = std::process::id() as libc::pid_t;
     unsafe {
         cmd.pre_exec(move || {
             if libc::prctl(
@@ -277,34 +304,44 @@ fn spawn_moto(path: &std::path::Path, port: u16) -> std::io::Result<Child> {
             Ok(())
         });
     }
-    cmd.spawn()
 }
 
-type Tail = Arc<Mutex<VecDeque<String>>>;
+pub(crate) type Tail = Arc<Mutex<VecDeque<String>>>;
 
 /// Keeps reading moto's stderr for its whole life: werkzeug logs every request there, and a
 /// full, unread pipe would block moto. The last lines are kept for failure messages.
 fn drain_stderr(child: &mut Child) -> Tail {
     let tail: Tail = Arc::default();
     if let Some(stderr) = child.stderr.take() {
-        let sink = Arc::clone(&tail);
-        let _ = std::thread::Builder::new()
-            .name("moto-stderr".into())
-            .spawn(move || {
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    let mut tail = sink.lock().unwrap_or_else(|p| p.into_inner());
-                    if tail.len() == STDERR_TAIL_LINES {
-                        tail.pop_front();
-                    }
-                    tail.push_back(line);
-                }
-            });
+        drain_into(stderr, "moto-stderr", &tail);
     }
     tail
 }
 
-fn tail_text(tail: &Tail) -> String {
+/// Reads `from` line by line on its own thread until it closes, keeping the last lines in
+/// `tail` (a child's pipe that nobody reads eventually blocks the child).
+pub(crate) fn drain_into<R: Read + Send + 'static>(from: R, thread_name: &str, tail: &Tail) {
+    let sink = Arc::clone(tail);
+    let _ = std::thread::Builder::new()
+        .name(thread_name.into())
+        .spawn(move || {
+            for line in BufReader::new(from).lines() {
+                let Ok(line) = line else { break };
+                keep_line(&sink, line);
+            }
+        });
+}
+
+/// Appends `line` to `tail`, forgetting the oldest beyond the last few.
+pub(crate) fn keep_line(tail: &Tail, line: String) {
+    let mut tail = tail.lock().unwrap_or_else(|p| p.into_inner());
+    if tail.len() == STDERR_TAIL_LINES {
+        tail.pop_front();
+    }
+    tail.push_back(line);
+}
+
+pub(crate) fn tail_text(tail: &Tail) -> String {
     let tail = tail.lock().unwrap_or_else(|p| p.into_inner());
     if tail.is_empty() {
         "(empty)".to_string()

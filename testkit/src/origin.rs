@@ -1,8 +1,11 @@
 //! Owns the loopback origins cf-doctor probes in tests: a TLS origin serving any chain (even a
-//! broken one), a plain HTTP origin, a silent origin and a refused port.
+//! broken one), optionally demanding a client certificate (origin mTLS) or listening on both
+//! 127.0.0.1 and ::1 (a dual-stack origin), a plain HTTP origin, a silent origin and a refused
+//! port.
 //!
-//! Each origin listens on 127.0.0.1:0 and runs on the current tokio runtime; dropping the
-//! [`Origin`] stops the listener and every open connection.
+//! Each origin listens on 127.0.0.1:0 (and [::1] on the same port when dual-stack) and runs on
+//! the current tokio runtime; dropping the [`Origin`] stops the listeners and every open
+//! connection.
 //!
 //! Because the origin shares the test's runtime, a test must not block that runtime while the
 //! code under test talks to the origin: running the cf-doctor binary with a blocking
@@ -16,7 +19,7 @@ use std::time::Duration;
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ClientHello, ResolvesServerCert, ServerConfig};
+use rustls::server::{ClientHello, ResolvesServerCert, ServerConfig, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -40,6 +43,9 @@ pub struct OriginConfig {
     pub delay: Duration,
     /// Extra response headers, e.g. `X-Cache: Error from cloudfront` for a stand-in edge.
     pub headers: Vec<(String, String)>,
+    /// Demand a client certificate issued by this CA (origin mTLS): a client without one fails
+    /// the handshake. `None`: no client certificate is requested.
+    pub client_ca: Option<CertificateDer<'static>>,
 }
 
 impl OriginConfig {
@@ -52,16 +58,19 @@ impl OriginConfig {
             status: 200,
             delay: Duration::ZERO,
             headers: Vec::new(),
+            client_ca: None,
         }
     }
 }
 
-/// A running loopback origin. Dropping it closes the listener and all its connections.
+/// A running loopback origin. Dropping it closes its listeners and all their connections.
 #[derive(Debug)]
 pub struct Origin {
+    /// Where it listens on IPv4 (127.0.0.1); see [`Origin::addrs`] for a dual-stack origin.
     pub addr: SocketAddr,
+    addrs: Vec<SocketAddr>,
     seen: Arc<Seen>,
-    task: AbortHandle,
+    tasks: Vec<AbortHandle>,
 }
 
 #[derive(Debug, Default)]
@@ -69,6 +78,7 @@ struct Seen {
     hosts: Mutex<Vec<String>>,
     snis: Mutex<Vec<String>>,
     connections: Mutex<usize>,
+    arrived_at: Mutex<Vec<SocketAddr>>,
 }
 
 fn push(list: &Mutex<Vec<String>>, value: String) {
@@ -108,12 +118,30 @@ impl Origin {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Every address the origin listens on: `[127.0.0.1:P]`, or `[127.0.0.1:P, [::1]:P]` for a
+    /// dual-stack origin.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// The local address each accepted TCP connection arrived at, in arrival order: tells which
+    /// address family a client used to reach a dual-stack origin.
+    pub fn arrived_at(&self) -> Vec<SocketAddr> {
+        self.seen
+            .arrived_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 impl Drop for Origin {
     fn drop(&mut self) {
-        // Aborting the accept loop drops its JoinSet, which aborts every connection task.
-        self.task.abort();
+        // Aborting an accept loop drops its JoinSet, which aborts every connection task.
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
@@ -130,13 +158,66 @@ where
 {
     crate::serve::accept_loop(listener, move |stream| {
         *seen.connections.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        if let Ok(local) = stream.local_addr() {
+            seen.arrived_at
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(local);
+        }
         handle(stream, Arc::clone(&seen))
     })
 }
 
+fn local_addr(listener: &TcpListener) -> SocketAddr {
+    listener
+        .local_addr()
+        .expect("a bound loopback listener has no local address (getsockname failed): rerun; if it persists, check the sandbox network namespace")
+}
+
+/// An origin whose listeners all run `handle`.
+fn origin_on<F, Fut>(listeners: Vec<TcpListener>, seen: Arc<Seen>, handle: F) -> Origin
+where
+    F: Fn(TcpStream, Arc<Seen>) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let addrs: Vec<SocketAddr> = listeners.iter().map(local_addr).collect();
+    let tasks = listeners
+        .into_iter()
+        .map(|listener| spawn_accept_loop(listener, Arc::clone(&seen), handle.clone()))
+        .collect();
+    Origin {
+        addr: addrs[0],
+        addrs,
+        seen,
+        tasks,
+    }
+}
+
 /// A TLS origin on 127.0.0.1 serving `cfg.chain` (exactly as given) with `cfg.key`.
 pub async fn tls_origin(cfg: OriginConfig) -> Origin {
-    tls_origin_on(cfg, bind().await).await
+    tls_origin_on(cfg, vec![bind().await])
+}
+
+/// Attempts at finding a port free on both 127.0.0.1 and ::1.
+const DUAL_STACK_ATTEMPTS: usize = 20;
+
+/// The same TLS origin on 127.0.0.1:P and [::1]:P (one port, one certificate, one record of
+/// hosts and connections), so a name with an A record 127.0.0.1 and an AAAA record ::1 reaches
+/// one server whichever family the client picks. [`Origin::arrived_at`] tells which it picked.
+pub async fn tls_origin_dual_stack(cfg: OriginConfig) -> Origin {
+    let mut last_error = None;
+    for _ in 0..DUAL_STACK_ATTEMPTS {
+        let v4 = bind().await;
+        let port = local_addr(&v4).port();
+        // The port is free on 127.0.0.1; another process may hold it on ::1: then try another.
+        match TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, port)).await {
+            Ok(v6) => return tls_origin_on(cfg, vec![v4, v6]),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    panic!(
+        "found no port free on both 127.0.0.1 and [::1] in {DUAL_STACK_ATTEMPTS} attempts (last error: {last_error:?}): is IPv6 enabled on loopback (`ip -6 addr show lo` lists ::1)?"
+    )
 }
 
 /// A TLS origin on a given loopback address, e.g. `127.0.0.N:443` for a stand-in CloudFront edge
@@ -149,10 +230,10 @@ pub async fn tls_origin_at(cfg: OriginConfig, addr: SocketAddr) -> Origin {
     let listener = TcpListener::bind(addr).await.unwrap_or_else(|e| {
         panic!("cannot bind {addr} for a stand-in edge: {e} (ports under 1024 need root or CAP_NET_BIND_SERVICE)")
     });
-    tls_origin_on(cfg, listener).await
+    tls_origin_on(cfg, vec![listener])
 }
 
-async fn tls_origin_on(cfg: OriginConfig, listener: TcpListener) -> Origin {
+fn tls_origin_on(cfg: OriginConfig, listeners: Vec<TcpListener>) -> Origin {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let versions: &[&'static rustls::SupportedProtocolVersion] = if cfg.tls13_only {
         &[&rustls::version::TLS13]
@@ -161,19 +242,19 @@ async fn tls_origin_on(cfg: OriginConfig, listener: TcpListener) -> Origin {
     };
     let seen = Arc::new(Seen::default());
     let resolver = FixedChain::new(&provider, cfg.chain, cfg.key, Arc::clone(&seen));
-    let config = ServerConfig::builder_with_provider(provider)
+    let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(versions)
-        .expect("aws-lc-rs provider does not support TLS 1.2/1.3: rustls features out of sync?")
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(resolver));
+        .expect("aws-lc-rs provider does not support TLS 1.2/1.3: rustls features out of sync?");
+    let config = match cfg.client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => builder.with_client_cert_verifier(client_verifier(ca, provider)),
+    }
+    .with_cert_resolver(Arc::new(resolver));
     let acceptor = TlsAcceptor::from(Arc::new(config));
 
-    let addr = listener
-        .local_addr()
-        .expect("a bound loopback listener has no local address (getsockname failed): rerun; if it persists, check the sandbox network namespace");
     let (status, delay) = (cfg.status, cfg.delay);
     let headers = Arc::new(cfg.headers);
-    let task = spawn_accept_loop(listener, Arc::clone(&seen), move |stream, seen| {
+    origin_on(listeners, seen, move |stream, seen| {
         let acceptor = acceptor.clone();
         let headers = Arc::clone(&headers);
         async move {
@@ -183,41 +264,48 @@ async fn tls_origin_on(cfg: OriginConfig, listener: TcpListener) -> Origin {
                 let _ = serve(&mut tls, &seen, status, delay, &headers).await;
             }
         }
+    })
+}
+
+/// Requires a client certificate chaining to `ca` (webpki's verifier is mandatory by default:
+/// a client that sends none fails the handshake).
+fn client_verifier(
+    ca: CertificateDer<'static>,
+    provider: Arc<CryptoProvider>,
+) -> Arc<dyn rustls::server::danger::ClientCertVerifier> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).unwrap_or_else(|e| {
+        panic!("rustls rejected the client CA certificate: {e}: pass TestCa::cert_der()")
     });
-    Origin { addr, seen, task }
+    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .unwrap_or_else(|e| panic!("rustls cannot build a client certificate verifier: {e}"))
 }
 
 /// A plain HTTP origin on 127.0.0.1 answering `status` after `delay`.
 pub async fn plain_http_origin(status: u16, delay: Duration) -> Origin {
-    let listener = bind().await;
-    let addr = listener
-        .local_addr()
-        .expect("a bound loopback listener has no local address (getsockname failed): rerun; if it persists, check the sandbox network namespace");
     let seen = Arc::new(Seen::default());
-    let task = spawn_accept_loop(
-        listener,
-        Arc::clone(&seen),
+    origin_on(
+        vec![bind().await],
+        seen,
         move |mut stream, seen| async move {
             let _ = serve(&mut stream, &seen, status, delay, &[]).await;
         },
-    );
-    Origin { addr, seen, task }
+    )
 }
 
 /// An origin that accepts TCP connections and never sends a byte (a hung backend / black-holed
 /// TLS): sockets stay open until the [`Origin`] is dropped.
+///
+/// Not a firewall: the TCP handshake completes here. For a connect that times out (SYNs
+/// dropped), see [`crate::syn_dropper`].
 pub async fn silent_origin() -> Origin {
-    let listener = bind().await;
-    let addr = listener
-        .local_addr()
-        .expect("a bound loopback listener has no local address (getsockname failed): rerun; if it persists, check the sandbox network namespace");
     let seen = Arc::new(Seen::default());
-    let task = spawn_accept_loop(listener, Arc::clone(&seen), |stream, _| async move {
+    origin_on(vec![bind().await], seen, |stream, _| async move {
         // Hold the socket without reading: the client's ClientHello sits unanswered.
         let _keep_open = stream;
         std::future::pending::<()>().await;
-    });
-    Origin { addr, seen, task }
+    })
 }
 
 /// A loopback port with nothing listening (connections are refused). The port was free a moment

@@ -3,6 +3,11 @@
 //!
 //! Keys are ECDSA P-256 (rcgen's default): generation is instant, and moto's ACM accepts EC keys
 //! on import (it reports them as EC_prime256v1), so RSA is never needed.
+//!
+//! Beyond the plain root -> intermediate -> leaf chain, it builds the chain shapes production
+//! servers send: an expired intermediate on the path ([`TestCa::expired_intermediate`]), an old
+//! expired cross-signed root that is sent but not on the verified path ([`CrossSignedChain`]),
+//! and client certificates for origins that demand one ([`TestCa::client_leaf`]).
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -94,6 +99,51 @@ impl TestCa {
         }
     }
 
+    /// An intermediate CA signed by this CA that expired `days` days ago (issued a year before
+    /// that). A leaf it signs is still within its own window, so the only fault on the path is
+    /// this intermediate: every verifier must refuse the chain (RFC 5280 6.1.3: each certificate
+    /// on the path must be within its validity period).
+    pub fn expired_intermediate(&self, common_name: &str, days: i64) -> TestCa {
+        let not_after = days_from_now(-days);
+        let mut params = ca_params(common_name, not_after);
+        params.not_before = not_after - Duration::days(365);
+        let key = new_key();
+        let cert = params
+            .signed_by(&key, &self.cert, &self.key)
+            .unwrap_or_else(|e| panic!("rcgen refused expired intermediate CA {common_name:?}: {e}: use a plain ASCII common name"));
+        let mut issued_chain = vec![(cert.der().clone(), cert.pem())];
+        issued_chain.extend(self.issued_chain.iter().cloned());
+        TestCa {
+            cert,
+            key,
+            issued_chain,
+        }
+    }
+
+    /// A cross certificate for this CA issued by `issuer`: this CA's subject and public key (so
+    /// anything this CA signed also chains to `issuer`), valid from `not_before` to `not_after`.
+    /// Real example: ISRG Root X1 cross-signed by DST Root CA X3, which expired on 2021-09-30
+    /// while servers kept sending it.
+    pub fn cross_signed_by(
+        &self,
+        issuer: &TestCa,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+    ) -> (CertificateDer<'static>, String) {
+        let mut params = self.cert.params().clone();
+        params.not_before = not_before;
+        params.not_after = not_after;
+        let cert = params
+            .signed_by(&self.key, &issuer.cert, &issuer.key)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "rcgen refused the cross certificate for {:?}: {e}",
+                    self.cert.params().distinguished_name
+                )
+            });
+        (cert.der().clone(), cert.pem())
+    }
+
     /// This CA's certificate, PEM (what a client puts in its trust store for a root).
     pub fn cert_pem(&self) -> String {
         self.cert.pem()
@@ -125,6 +175,78 @@ impl TestCa {
                 )
             });
         Leaf::new(&cert, &key, &self.issued_chain)
+    }
+
+    /// A client certificate (extended key usage clientAuth, not serverAuth) for `spec.names`
+    /// signed by this CA: what a client presents to an origin that demands one (origin mTLS).
+    /// rustls' client verifier refuses a serverAuth-only leaf, so server leaves cannot stand in.
+    pub fn client_leaf(&self, spec: &LeafSpec) -> Leaf {
+        let key = new_key();
+        let mut params = leaf_params(spec);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params
+            .signed_by(&key, &self.cert, &self.key)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "rcgen refused client leaf for {:?}: {e}: names must be DNS names or IPs",
+                    spec.names
+                )
+            });
+        Leaf::new(&cert, &key, &self.issued_chain)
+    }
+}
+
+/// A healthy chain that still carries an old, expired cross-signed root, the way many servers
+/// kept sending Let's Encrypt's "ISRG Root X1 signed by DST Root CA X3" after it expired.
+///
+/// `root` (R) is the trusted root (give `root.cert_pem()` to the client as its CA file);
+/// `intermediate` (I) is signed by R; `leaf` (L) by I; `cross` (X) carries R's subject and public
+/// key, issued by `old_root` (O, trusted by nobody), and expired a year ago. The server sends
+/// [`CrossSignedChain::served`] = L, I, X. A verifier that trusts R stops at I (its issuer is a
+/// trust anchor), so X is not on the verified path and its expiry does not matter.
+pub struct CrossSignedChain {
+    pub root: TestCa,
+    pub old_root: TestCa,
+    pub intermediate: TestCa,
+    pub leaf: Leaf,
+    pub cross: CertificateDer<'static>,
+    pub cross_pem: String,
+}
+
+impl std::fmt::Debug for CrossSignedChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CrossSignedChain")
+            .field("root", &self.root)
+            .field("old_root", &self.old_root)
+            .field("intermediate", &self.intermediate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CrossSignedChain {
+    /// R, O, I, a leaf for `names` valid for 90 days, and X expired 365 days ago.
+    pub fn new(names: &[&str]) -> CrossSignedChain {
+        let root = TestCa::new("testkit root R (trusted)");
+        let old_root = TestCa::new("testkit old root O (trusted by nobody)");
+        let intermediate = root.intermediate("testkit intermediate I");
+        let leaf = intermediate.leaf(&LeafSpec::valid_for(names));
+        let (cross, cross_pem) =
+            root.cross_signed_by(&old_root, days_from_now(-3 * 365), days_from_now(-365));
+        CrossSignedChain {
+            root,
+            old_root,
+            intermediate,
+            leaf,
+            cross,
+            cross_pem,
+        }
+    }
+
+    /// What the server sends: the leaf, the intermediate, then the expired cross certificate.
+    pub fn served(&self) -> Vec<CertificateDer<'static>> {
+        let mut chain = self.leaf.full_chain();
+        chain.push(self.cross.clone());
+        chain
     }
 }
 

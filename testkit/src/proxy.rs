@@ -2,7 +2,9 @@
 //! client) and moto: it records every AWS call (service and region from the SigV4 credential
 //! scope, the operation from `X-Amz-Target`, `Action=` or CloudFront's REST path) and answers the
 //! next matching calls with what moto cannot produce: throttling, AccessDenied, any status, a
-//! reset connection, or a delay.
+//! reset connection, or a delay. It can also rewrite, persistently, the successful responses
+//! moto gives one operation ([`AwsProxy::rewrite`]), to add what moto does not store (see
+//! [`crate::cloudfront_xml`]).
 //!
 //! The proxy listens on 127.0.0.1:0 and forwards to a loopback upstream only. Each forwarded
 //! request uses its own upstream connection (`Connection: close`), while the client side keeps
@@ -126,6 +128,27 @@ impl Fault {
 struct State {
     calls: Vec<Call>,
     faults: Vec<Fault>,
+    rewrites: Vec<Rewrite>,
+}
+
+type RewriteFn = Arc<dyn Fn(&str) -> String + Send + Sync>;
+
+/// A persistent rewrite of the 2xx bodies moto returns for one operation.
+struct Rewrite {
+    service: String,
+    operation: String,
+    apply: RewriteFn,
+    applied: usize,
+}
+
+impl std::fmt::Debug for Rewrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rewrite")
+            .field("service", &self.service)
+            .field("operation", &self.operation)
+            .field("applied", &self.applied)
+            .finish_non_exhaustive()
+    }
 }
 
 impl State {
@@ -211,6 +234,75 @@ impl AwsProxy {
     pub fn faults_left(&self) -> usize {
         self.state().faults.iter().map(|f| f.times).sum()
     }
+
+    /// From now on, every 2xx response body forwarded from upstream for `service`'s
+    /// `operation` is replaced by `f(body)` (rewrites of the same call apply in the order they
+    /// were added). Faulted calls are not rewritten. Persistent: [`AwsProxy::reset`] keeps it;
+    /// [`AwsProxy::clear_rewrites`] removes it. E.g. `proxy.rewrite("cloudfront",
+    /// "GetDistribution", cloudfront_xml::dualstack_origins)`.
+    pub fn rewrite(
+        &self,
+        service: &str,
+        operation: &str,
+        f: impl Fn(&str) -> String + Send + Sync + 'static,
+    ) {
+        self.state().rewrites.push(Rewrite {
+            service: service.to_string(),
+            operation: operation.to_string(),
+            apply: Arc::new(f),
+            applied: 0,
+        });
+    }
+
+    /// How many responses of `service`'s `operation` were rewritten so far.
+    pub fn rewrites_applied(&self, service: &str, operation: &str) -> usize {
+        self.state()
+            .rewrites
+            .iter()
+            .filter(|r| r.service.eq_ignore_ascii_case(service) && r.operation == operation)
+            .map(|r| r.applied)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Removes every rewrite.
+    pub fn clear_rewrites(&self) {
+        self.state().rewrites.clear();
+    }
+}
+
+/// `response` with the rewrites registered for `id` applied, when it is a 2xx with a UTF-8 body
+/// (CloudFront's XML always is).
+fn rewritten(state: &Mutex<State>, id: &Identified, mut response: Response) -> Response {
+    if !(200..300).contains(&response.status) {
+        return response;
+    }
+    let rewrites: Vec<RewriteFn> = {
+        let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+        state
+            .rewrites
+            .iter_mut()
+            .filter(|r| r.service.eq_ignore_ascii_case(&id.service) && r.operation == id.operation)
+            .map(|r| {
+                r.applied += 1;
+                Arc::clone(&r.apply)
+            })
+            .collect()
+    };
+    if rewrites.is_empty() {
+        return response;
+    }
+    let Ok(mut body) = String::from_utf8(std::mem::take(&mut response.body)) else {
+        panic!(
+            "the proxy cannot rewrite {} {}: the upstream body is not UTF-8",
+            id.service, id.operation
+        );
+    };
+    for apply in rewrites {
+        body = apply(&body);
+    }
+    response.body = body.into_bytes();
+    response
 }
 
 /// Starts a proxy on 127.0.0.1:0 forwarding to `upstream` (`http://127.0.0.1:PORT`, e.g.
@@ -271,10 +363,10 @@ async fn serve_connection(mut client: TcpStream, upstream: SocketAddr, state: Ar
             .unwrap_or_else(|p| p.into_inner())
             .record(&id, at);
         let response = match fault {
-            None => forward(upstream, &head, &body).await,
+            None => rewritten(&state, &id, forward(upstream, &head, &body).await),
             Some(FaultKind::Delay(delay)) => {
                 tokio::time::sleep(delay).await;
-                forward(upstream, &head, &body).await
+                rewritten(&state, &id, forward(upstream, &head, &body).await)
             }
             Some(FaultKind::Reset) => {
                 // SO_LINGER 0: closing sends RST instead of FIN, and nothing was answered.

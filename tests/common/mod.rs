@@ -126,3 +126,4 @@ pub fn codes(d: &Diagnosis) -> Vec<&'static str> {
 }
 pub mod alb;
 pub mod bootstrap;
+pub mod emf;

@@ -1,6 +1,9 @@
 //! How cf-doctor talks to AWS: retries with exponential backoff and jitter (throttling and 5xx
 //! included) and explicit timeouts, so a slow or failing API costs a bounded time and becomes a
-//! named gap, not a hang; and AWS errors in words, for gaps and delivery failures alike.
+//! named gap, not a hang; AWS errors in words, for gaps and delivery failures alike; and a count
+//! of the requests sent (`calls`), for cf-doctor's own metrics.
+
+pub mod calls;
 
 use std::time::Duration;
 
@@ -32,13 +35,31 @@ pub fn timeout_config() -> TimeoutConfig {
         .build()
 }
 
-/// The SDK configuration from the environment, with cf-doctor's retry and timeout policy.
+/// The SDK configuration from the environment, with cf-doctor's retry and timeout policy, every
+/// request counted by [`calls::process_counter`].
 pub async fn load() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    configure(
+        aws_config::defaults(aws_config::BehaviorVersion::latest()),
+        calls::process_counter(),
+    )
+    .load()
+    .await
+}
+
+/// cf-doctor's retry and timeout policy on `loader`, with every request counted by `counter`.
+pub fn configure(
+    loader: aws_config::ConfigLoader,
+    counter: &calls::CallCounter,
+) -> aws_config::ConfigLoader {
+    let loader = loader
         .retry_config(retry_config())
-        .timeout_config(timeout_config())
-        .load()
-        .await
+        .timeout_config(timeout_config());
+    match calls::sdk_default_http_client() {
+        Some(client) => loader.http_client(counter.wrap(client)),
+        // Not reached with the `default-https-client` feature this crate builds with; without it
+        // the SDK has no client of its own either.
+        None => loader,
+    }
 }
 
 /// "Code: message" for service errors, the whole cause chain for transport errors.

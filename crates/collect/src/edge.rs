@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use crate::probe::{dns, http, tcp, tls};
 use crate::Collector;
-use cf_doctor_model::evidence::{DnsResult, EdgeProbe, Evidence, Handshake, TcpResult};
+use cf_doctor_model::evidence::{
+    DnsResult, EdgeProbe, Evidence, Handshake, IpAddressType, TcpResult,
+};
 use cf_doctor_model::{Check, CheckOutcome};
 
 impl Collector {
@@ -20,9 +22,9 @@ impl Collector {
                 (
                     d.id.clone(),
                     d.domain_name.clone(),
-                    d.aliases
-                        .first()
-                        .cloned()
+                    // A viewer's Host: a plain alias, or a concrete name under a wildcard one.
+                    crate::host_sent::viewer_host(&d.aliases)
+                        .map(|(host, _)| host)
                         .unwrap_or_else(|| d.domain_name.clone()),
                 )
             })
@@ -81,8 +83,23 @@ impl Collector {
             time_to_first_byte_ms: None,
             error: None,
         };
-        let address = match dns::resolve(domain, 443, &self.prober.resolve, timeout).await {
-            DnsResult::Resolved { addresses, .. } => addresses.first().copied(),
+        // Viewers reach CloudFront over either family; IPv4 first, as a client without IPv6
+        // routes would (a Lambda outside a dual-stack VPC has none).
+        let resolved = dns::resolve(
+            domain,
+            443,
+            IpAddressType::Dualstack,
+            &self.prober.resolve,
+            self.prober.resolver.as_deref(),
+            timeout,
+        )
+        .await;
+        let address = match resolved {
+            DnsResult::Resolved { addresses, .. } => addresses
+                .iter()
+                .find(|a| a.is_ipv4())
+                .or(addresses.first())
+                .copied(),
             DnsResult::Failed { error, .. } => {
                 probe.error = Some(format!("{domain} does not resolve: {error}"));
                 return probe;
@@ -99,18 +116,20 @@ impl Collector {
             probe.error = Some(match tcp {
                 TcpResult::Refused { .. } => "connection refused".into(),
                 TcpResult::TimedOut { .. } => "connection timed out".into(),
-                TcpResult::Failed { error, .. } => error,
+                TcpResult::Unreachable { error, .. } | TcpResult::Failed { error, .. } => error,
                 TcpResult::Connected { .. } => "connected without a stream".into(),
             });
             return probe;
         };
         let versions = [&rustls::version::TLS13, &rustls::version::TLS12];
         let (result, stream) =
-            tls::handshake(&self.prober.tls, stream, host, &versions, timeout).await;
+            tls::handshake(&self.prober.tls, stream, host, &[], &versions, timeout).await;
         let Some(stream) = stream else {
             probe.error = Some(match result.handshake {
                 Handshake::TimedOut => "no TLS answer".into(),
-                Handshake::Failed { error } | Handshake::ProtocolMismatch { error } => error,
+                Handshake::Failed { error }
+                | Handshake::ProtocolMismatch { error, .. }
+                | Handshake::ClientCertificateRequired { error } => error,
                 Handshake::Completed { .. } => "handshake completed without a stream".into(),
             });
             return probe;

@@ -7,6 +7,7 @@ mod alarm;
 pub mod cloudfront;
 pub mod edge;
 pub mod elb;
+pub mod host_sent;
 mod in_use;
 pub mod metrics;
 pub mod probe;
@@ -137,7 +138,7 @@ pub struct Collector {
     pub sdk: aws_config::SdkConfig,
     pub prober: Arc<Prober>,
     /// CNAME lookups for finding a load balancer behind an origin name (None: unavailable).
-    pub cnames: Option<Arc<probe::dns::CnameResolver>>,
+    pub cnames: Option<Arc<probe::dns::Resolver>>,
     pub thresholds: Thresholds,
     /// The SDK is pointed at an emulator (AWS_ENDPOINT_URL): distribution domains are not real,
     /// so the edge is probed only where --resolve pins the domain.
@@ -185,7 +186,7 @@ impl Collector {
             // explicitly configured DNS server, never from the system's resolver.
             cnames: match (dns_server, sdk.endpoint_url().is_some()) {
                 (None, true) => None,
-                (server, _) => probe::dns::cname_resolver(server).map(Arc::new),
+                (server, _) => probe::dns::resolver(server).map(Arc::new),
             },
             thresholds,
             emulated: sdk.endpoint_url().is_some(),
@@ -232,21 +233,53 @@ impl Collector {
     }
 }
 
-/// Every custom origin of a distribution, as the probe reaches it (S3 origins are not probed).
+/// Every custom origin of a distribution, as CloudFront reaches it: once with the origin domain
+/// as SNI and Host, or with the forwarded viewer Host when its cache behaviours forward it (and
+/// both when some do and some do not). S3 origins are not probed.
 pub fn probe_targets(distribution: &Distribution) -> impl Iterator<Item = ProbeTarget> + '_ {
-    distribution
-        .origins
-        .iter()
-        .filter_map(move |origin| match &origin.kind {
-            OriginKind::Custom(custom) => Some(ProbeTarget {
-                distribution_id: distribution.id.clone(),
-                origin_id: origin.id.clone(),
-                host: origin.domain_name.clone(),
-                origin: custom.clone(),
-                forwarded_host: origin.forwarded_host.clone(),
-            }),
-            OriginKind::S3 => None,
-        })
+    distribution.origins.iter().flat_map(move |origin| {
+        let OriginKind::Custom(custom) = &origin.kind else {
+            return Vec::new();
+        };
+        let target = |server_name: &str, accepted: Vec<String>, note: Option<String>| ProbeTarget {
+            distribution_id: distribution.id.clone(),
+            origin_id: origin.id.clone(),
+            host: origin.domain_name.clone(),
+            origin: custom.clone(),
+            server_name: server_name.to_string(),
+            accepted_names: accepted,
+            server_name_note: note,
+        };
+        let domain = origin.domain_name.clone();
+        match &origin.forwarded_host {
+            None => vec![target(&domain, vec![domain.clone()], None)],
+            Some(forwarded) => {
+                let mut note = format!(
+                    "the viewer's Host is forwarded ({})",
+                    forwarded.forwarded_by.join("; ")
+                );
+                if let Some(wildcard) = &forwarded.wildcard_alias {
+                    note.push_str(&format!(
+                        "; the alias {wildcard} is a wildcard, so {} stands for any name under it",
+                        forwarded.host
+                    ));
+                }
+                let mut targets = vec![target(
+                    &forwarded.host,
+                    vec![forwarded.host.clone(), domain.clone()],
+                    Some(note),
+                )];
+                if forwarded.origin_domain_too {
+                    targets.push(target(
+                        &domain,
+                        vec![domain.clone()],
+                        Some("other cache behaviours do not forward the viewer's Host: CloudFront sends the origin domain for them".into()),
+                    ));
+                }
+                targets
+            }
+        }
+    })
 }
 
 /// A gap for work the deadline left no time to start.

@@ -20,6 +20,10 @@ pub struct Evidence {
     /// The load balancers found behind custom origins, with listener, security groups and targets.
     #[serde(default)]
     pub load_balancers: Vec<LoadBalancer>,
+    /// Origins that several load balancers could serve (their HTTPS listeners on the origin port
+    /// all have a certificate covering the origin name): named, none inspected.
+    #[serde(default)]
+    pub load_balancer_candidates: Vec<LoadBalancerCandidates>,
     /// CloudWatch readings of the distribution and its load balancers (latest in the window).
     #[serde(default)]
     pub metrics: Vec<MetricReading>,
@@ -117,9 +121,27 @@ pub struct Origin {
     pub id: String,
     pub domain_name: String,
     pub kind: OriginKind,
-    /// The viewer Host CloudFront forwards to this origin (when its cache behaviours forward the
-    /// Host header): the origin certificate must then cover it, and it is the TLS SNI.
-    pub forwarded_host: Option<String>,
+    /// The viewer Host CloudFront forwards to this origin, when a cache behaviour that reaches it
+    /// forwards the Host header: then it is the TLS SNI, and the certificate must cover it or the
+    /// origin domain.
+    pub forwarded_host: Option<ForwardedHost>,
+}
+
+/// The Host CloudFront sends an origin whose cache behaviours forward the viewer's Host header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForwardedHost {
+    /// The name a viewer sends, as probed: the first alias, or a concrete name under it when that
+    /// alias is a wildcard (a wildcard is never a TLS server name).
+    pub host: String,
+    /// The alias as configured, when it is a wildcard (`*.shop.example`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wildcard_alias: Option<String>,
+    /// What forwards it, in words ("cache behaviour /api/*: origin request policy AllViewer").
+    pub forwarded_by: Vec<String>,
+    /// Some cache behaviour that reaches this origin does not forward Host: CloudFront then sends
+    /// the origin domain, and both are probed.
+    #[serde(default)]
+    pub origin_domain_too: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,6 +161,55 @@ pub struct CustomOrigin {
     pub ssl_protocols: Vec<String>,
     pub read_timeout_s: u32,
     pub connection_timeout_s: u32,
+    /// Which addresses CloudFront connects to (`IpAddressType`).
+    #[serde(default)]
+    pub ip_address_type: IpAddressType,
+}
+
+/// `CustomOriginConfig.IpAddressType`: which of the origin's DNS records CloudFront uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpAddressType {
+    /// A records only: CloudFront's default.
+    #[default]
+    Ipv4,
+    /// AAAA records only.
+    Ipv6,
+    /// Both.
+    Dualstack,
+}
+
+impl IpAddressType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpAddressType::Ipv4 => "ipv4",
+            IpAddressType::Ipv6 => "ipv6",
+            IpAddressType::Dualstack => "dualstack",
+        }
+    }
+
+    /// Whether CloudFront connects to this address.
+    pub fn uses(self, address: &IpAddr) -> bool {
+        match self {
+            IpAddressType::Ipv4 => address.is_ipv4(),
+            IpAddressType::Ipv6 => address.is_ipv6(),
+            IpAddressType::Dualstack => true,
+        }
+    }
+
+    /// Whether CloudFront uses addresses of the family `other` stands for (Ipv4 or Ipv6).
+    pub fn uses_family_of(self, other: IpAddressType) -> bool {
+        self == IpAddressType::Dualstack || self == other
+    }
+
+    /// The DNS records CloudFront reads, in words.
+    pub fn records(self) -> &'static str {
+        match self {
+            IpAddressType::Ipv4 => "A",
+            IpAddressType::Ipv6 => "AAAA",
+            IpAddressType::Dualstack => "A and AAAA",
+        }
+    }
 }
 
 /// How CloudFront connects to an origin: over TLS or not, and on which port.
@@ -211,11 +282,21 @@ pub struct OriginProbe {
     pub host: String,
     pub port: u16,
     pub https: bool,
-    /// SNI sent and certificate name expected: the origin domain, or the forwarded viewer Host.
+    /// SNI sent: the origin domain, or the forwarded viewer Host.
     pub server_name: String,
     /// The Host header of the direct request.
     pub host_header: String,
+    /// The names the certificate may match for CloudFront: the origin domain, and the forwarded
+    /// Host when there is one (AWS's 502 page: either will do).
+    #[serde(default)]
+    pub accepted_names: Vec<String>,
+    /// Why this server name, when it is not simply the origin domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name_note: Option<String>,
+    /// OriginSslProtocols: the protocols CloudFront offers this origin (a list, not a minimum).
     pub ssl_protocols: Vec<String>,
+    #[serde(default)]
+    pub ip_address_type: IpAddressType,
     pub read_timeout_ms: u64,
     pub probe_timeout_ms: u64,
     pub dns: DnsResult,
@@ -231,11 +312,14 @@ impl OriginProbe {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum DnsResult {
-    /// `source` is `dns` or `override` (--resolve / CF_DOCTOR_RESOLVE).
+    /// `source` is `dns` or `override` (--resolve / CF_DOCTOR_RESOLVE). `addresses` are those
+    /// CloudFront connects to (by IpAddressType); `not_used` the others the name has.
     Resolved {
         addresses: Vec<IpAddr>,
         source: String,
         duration_ms: u64,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        not_used: Vec<IpAddr>,
     },
     Failed {
         error: String,
@@ -258,10 +342,27 @@ pub struct AddressProbe {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum TcpResult {
-    Connected { duration_ms: u64 },
-    Refused { duration_ms: u64 },
-    TimedOut { duration_ms: u64 },
-    Failed { error: String, duration_ms: u64 },
+    Connected {
+        duration_ms: u64,
+    },
+    /// A real RST: something answered on the address and refused the port.
+    Refused {
+        duration_ms: u64,
+    },
+    /// No answer at all: packets dropped on the way, or by a firewall.
+    TimedOut {
+        duration_ms: u64,
+    },
+    /// This machine cannot send to the address (no route, no address of that family): a fact
+    /// about where cf-doctor runs, not about the origin.
+    Unreachable {
+        error: String,
+        duration_ms: u64,
+    },
+    Failed {
+        error: String,
+        duration_ms: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -285,8 +386,16 @@ pub enum Handshake {
         protocol: String,
         cipher_suite: String,
     },
-    /// No common protocol version or cipher suite.
+    /// No common protocol version or cipher suite with what this probe offered.
     ProtocolMismatch {
+        error: String,
+        /// What the origin's refusal says it was about.
+        #[serde(default)]
+        cause: MismatchCause,
+    },
+    /// The origin asked for a client certificate (origin mTLS) and ended the handshake without
+    /// one. The certificate it presented had been read by then.
+    ClientCertificateRequired {
         error: String,
     },
     Failed {
@@ -296,12 +405,30 @@ pub enum Handshake {
     TimedOut,
 }
 
+/// What an origin's refusal of the handshake was about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MismatchCause {
+    /// A `protocol_version` alert: it does not speak the protocol offered.
+    Version,
+    /// A `handshake_failure` or `insufficient_security` alert: no cipher suite in common.
+    Cipher,
+    #[default]
+    Unknown,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum Verification {
     /// Trusted; `trust_source` is `public-roots` or `ca-file:<path>` (CloudFront itself accepts only
     /// publicly trusted origin certificates, so the report says when trust came from the file).
-    Trusted { trust_source: String },
+    Trusted {
+        trust_source: String,
+        /// The accepted name the certificate was verified for, when it is not the SNI sent (the
+        /// origin domain, with the viewer Host forwarded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        matched_name: Option<String>,
+    },
     Rejected {
         reason: VerifyFailure,
         error: String,
@@ -383,6 +510,62 @@ pub struct LoadBalancer {
     pub security_groups: Option<Vec<SecurityGroupVerdict>>,
     /// The CloudFront origin-facing managed prefix list in this region, as looked up by name.
     pub cloudfront_prefix_list: Option<String>,
+    /// The Host header CloudFront sends this origin: what the listener's host-header rules see.
+    #[serde(default)]
+    pub cloudfront_host: CloudfrontHost,
+    /// When the security groups admit CloudFront by its ranges (a customer-managed prefix list or
+    /// explicit CIDRs) rather than by the managed prefix list: how many of the ranges in the
+    /// managed list they admit (None: not compared).
+    #[serde(default)]
+    pub cloudfront_ranges: Option<RangeCoverage>,
+}
+
+/// The Host header CloudFront sends an origin, which is what a listener's host-header conditions
+/// are compared with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "kebab-case")]
+pub enum CloudfrontHost {
+    /// Host is not forwarded: CloudFront sends the origin domain.
+    OriginDomain { host: String },
+    /// The viewer's Host is forwarded: one of the distribution's aliases (its cloudfront.net
+    /// domain when it has none), whichever the viewer asked for.
+    Viewer { hosts: Vec<String> },
+    /// Not known (evidence from before it was recorded, or an origin request policy that could
+    /// not be read): any host-header rule may match.
+    #[default]
+    Unknown,
+}
+
+/// How many of CloudFront's origin-facing ranges (the entries of the managed prefix list) the
+/// load balancer's security groups admit on the origin port, all groups together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RangeCoverage {
+    pub admitted: usize,
+    pub of: usize,
+    /// The ranges not admitted (CloudFront connections from them are dropped).
+    pub missing: Vec<String>,
+}
+
+/// An origin found by certificate on more than one load balancer (or on one, when the search
+/// could not read every load balancer): which one serves it cannot be told from the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadBalancerCandidates {
+    pub distribution_id: String,
+    pub origin_host: String,
+    pub origin_port: u16,
+    pub candidates: Vec<LoadBalancerCandidate>,
+    /// False when some load balancer could not be searched (a gap names it).
+    pub search_complete: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadBalancerCandidate {
+    pub arn: String,
+    pub name: String,
+    pub region: String,
+    pub listener_arn: String,
+    /// The listener certificate that covers the origin name.
+    pub certificate_arn: String,
 }
 
 /// A listener as the list of all of them shows it.
@@ -402,8 +585,82 @@ pub struct Listener {
     /// The protocols the TLS policy admits, e.g. `["TLSv1.2", "TLSv1.3"]` (None: not read).
     pub policy_protocols: Option<Vec<String>>,
     pub certificate_arns: Vec<String>,
-    /// Target groups the listener forwards to by default, with their health (None: not read).
+    /// The health of every target group CloudFront's requests may be forwarded to: those of the
+    /// rules that may match them and, unless a rule surely does, the default action's (evidence
+    /// from before rules were read: the default action's only). None: not read.
     pub target_groups: Option<Vec<TargetGroupHealth>>,
+    /// What the listener does with a request no rule matches (None: evidence from before it was
+    /// recorded).
+    #[serde(default)]
+    pub default_action: Option<RuleAction>,
+    /// The listener's other rules, in priority order (None: not read, a gap says why; always None
+    /// for a network load balancer, which has no rules).
+    #[serde(default)]
+    pub rules: Option<Vec<ListenerRule>>,
+}
+
+/// One listener rule other than the default: if every condition holds, its action is taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListenerRule {
+    pub arn: String,
+    /// Lower numbers are evaluated first.
+    pub priority: u32,
+    pub conditions: Vec<RuleCondition>,
+    pub action: RuleAction,
+}
+
+/// A rule condition, as far as cf-doctor can compare it with CloudFront's requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "field", rename_all = "kebab-case")]
+pub enum RuleCondition {
+    /// The request's Host matches one of `values` (case-insensitive, `*` and `?` wildcards) or
+    /// of `regex_values`.
+    HostHeader {
+        values: Vec<String>,
+        #[serde(default)]
+        regex_values: Vec<String>,
+    },
+    PathPattern {
+        values: Vec<String>,
+    },
+    /// The header's name only: in AWS's custom-header pattern its value is the secret CloudFront
+    /// adds to every request, and it never goes into the evidence.
+    HttpHeader {
+        name: String,
+    },
+    /// Query string, method or source IP: what CloudFront's requests carry there is not known.
+    Other {
+        name: String,
+    },
+}
+
+/// What a rule (or the default action) finally does with a request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum RuleAction {
+    Forward {
+        target_groups: Vec<String>,
+    },
+    /// The load balancer answers itself, e.g. 403 in the custom-header pattern.
+    FixedResponse {
+        status_code: String,
+    },
+    Redirect {
+        status_code: String,
+    },
+    /// An action without a final forward, fixed response or redirect.
+    Other {
+        name: String,
+    },
+}
+
+impl RuleAction {
+    pub fn target_groups(&self) -> &[String] {
+        match self {
+            RuleAction::Forward { target_groups } => target_groups,
+            _ => &[],
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -431,6 +688,28 @@ pub struct SecurityGroupVerdict {
     /// Whom the group lets in on the origin port.
     #[serde(default)]
     pub admits: Admission,
+    /// How CloudFront is let in, when it is.
+    #[serde(default)]
+    pub cloudfront_by: Option<AdmittedBy>,
+    /// Why whom the group admits could not be decided (e.g. a prefix list that could not be
+    /// read): such a group is never said to block CloudFront.
+    #[serde(default)]
+    pub undecided: Option<String>,
+}
+
+/// How a security group rule lets CloudFront in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdmittedBy {
+    /// The AWS-managed prefix list `com.amazonaws.global.cloudfront.origin-facing` (or its IPv6
+    /// twin).
+    ManagedPrefixList,
+    /// A customer-managed prefix list whose entries are CloudFront's origin-facing ranges.
+    CustomerPrefixList,
+    /// CloudFront's origin-facing ranges listed in the rule as CIDRs.
+    CloudfrontCidrs,
+    /// 0.0.0.0/0 or ::/0: CloudFront among everyone.
+    Anyone,
 }
 
 /// Whom a security group lets in on the origin port. CloudFront-only is AWS's recommended set-up

@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod finding;
 pub mod names;
 pub mod replay;
+pub mod routing;
 pub mod tls;
 
 pub use check::{Check, CheckOutcome};

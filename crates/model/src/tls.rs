@@ -16,3 +16,12 @@ pub fn protocol_rank(name: &str) -> Option<u8> {
 
 /// The highest protocol CloudFront speaks to origins.
 pub const CLOUDFRONT_ORIGIN_MAX: &str = "TLSv1.2";
+
+/// OriginSslProtocols as CloudFront applies it: an empty list is CloudFront's default, TLSv1.2.
+pub fn listed_or_default(listed: &[String]) -> Vec<String> {
+    if listed.is_empty() {
+        vec![CLOUDFRONT_ORIGIN_MAX.to_string()]
+    } else {
+        listed.to_vec()
+    }
+}

@@ -7,6 +7,7 @@ mod digest;
 mod distribution;
 mod edge;
 mod gaps;
+mod handshake;
 mod load_balancer;
 mod origin_tls;
 mod per_address;
@@ -51,7 +52,7 @@ fn findings_of(evidence: &Evidence, digest: bool) -> Vec<Finding> {
 
 /// What one origin probe shows, beside what viewers got through CloudFront.
 fn origin_findings(probe: &OriginProbe, evidence: &Evidence) -> Vec<Finding> {
-    let mut found = reachability::findings(probe);
+    let mut found = reachability::findings(probe, evidence);
     found.extend(origin_tls::findings(probe, evidence));
     // Side by side with the direct request: what viewers get through CloudFront.
     if let Some(via) = edge::via_cloudfront(evidence, &probe.distribution_id) {

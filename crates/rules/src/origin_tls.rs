@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use crate::handshake;
 use crate::per_address::group_by_code;
 use cf_doctor_model::evidence::{
     CertInfo, Handshake, HttpResult, OriginProbe, Thresholds, TlsResult, Verification,
@@ -49,36 +50,10 @@ fn address_findings(
     evidence: &Evidence,
 ) -> Vec<Finding> {
     let endpoint = probe.endpoint();
-    let now = evidence.now;
-    let mut out = Vec::new();
-    match &tls.handshake {
-        Handshake::ProtocolMismatch { error } => {
-            let tls13 = tls.origin_speaks_tls13_only == Some(true);
-            out.push(
-                Finding::new(Code::OriginTlsProtocolMismatch, Severity::Critical, at)
-                    .statuses(&[502])
-                    .title(if tls13 {
-                        format!("Origin {endpoint} speaks only TLS 1.3; CloudFront offers {} to it", tls.offered.join(", "))
-                    } else {
-                        format!("Origin {endpoint} shares no TLS protocol or cipher with CloudFront")
-                    })
-                    .evidence(json!({"offered": tls.offered, "origin_ssl_protocols": probe.ssl_protocols, "origin_speaks_tls13_only": tls.origin_speaks_tls13_only, "error": error}))
-                    .remediation("Let the origin accept TLS 1.2 with an ECDHE-RSA/ECDSA AES-GCM cipher (ALB: a security policy that includes TLS 1.2, e.g. ELBSecurityPolicy-TLS13-1-2-2021-06), and keep TLSv1.2 in the origin's OriginSslProtocols."),
-            );
-        }
-        Handshake::Failed { .. } => {}
-        Handshake::TimedOut => out.push(
-            Finding::new(Code::OriginConnectionTimeout, Severity::Critical, at)
-                .statuses(&[504])
-                .title(format!("Origin {endpoint} accepts TCP but never answers the TLS handshake"))
-                .evidence(json!({"waited_ms": tls.duration_ms, "server_name": probe.server_name}))
-                .remediation("Something accepts the connection and then stays silent (a hung process, a proxy without a backend, a plain-HTTP service): check what listens on this port."),
-        ),
-        Handshake::Completed { .. } => {}
-    }
-    let mut certificate = certificate_findings(probe, tls, at, now, evidence.thresholds);
+    let mut out: Vec<Finding> = handshake::findings(probe, tls, at).into_iter().collect();
+    let mut certificate = certificate_findings(probe, tls, at, evidence.now, evidence.thresholds);
     if let Handshake::Failed { error } = &tls.handshake {
-        if certificate.is_empty() {
+        if certificate.iter().all(|f| f.severity < Severity::Critical) {
             out.push(
                 Finding::new(Code::OriginTlsHandshakeFailed, Severity::Critical, at)
                     .statuses(&[502])
@@ -164,38 +139,95 @@ fn certificate_findings(
     out
 }
 
-/// The first certificate in the chain whose validity has ended, leaf or intermediate.
+/// An expired certificate the origin sends. On the path that verifies (the leaf, or an
+/// intermediate between it and a trusted root) it breaks TLS: critical. An extra certificate off
+/// that path (an old cross-signed root still sent) is ignored by path building: a warning to
+/// clean up.
 fn expired_in_chain(p: &Presented<'_>) -> Option<Finding> {
     let chain = &p.tls.presented_chain;
-    let position = chain.iter().position(|c| c.not_after < p.now)?;
-    let expired = &chain[position];
-    let which = if std::ptr::eq(expired, p.leaf) {
+    let on_path = verified_path(p);
+    let expired: Vec<usize> = (0..chain.len())
+        .filter(|&i| chain[i].not_after < p.now)
+        .collect();
+    let position = expired
+        .iter()
+        .copied()
+        .find(|i| on_path.contains(i))
+        .or(expired.first().copied())?;
+    let expired_cert = &chain[position];
+    let is_on_path = on_path.contains(&position);
+    let which = if std::ptr::eq(expired_cert, p.leaf) {
         "certificate"
-    } else {
+    } else if is_on_path {
         "intermediate certificate"
+    } else {
+        "extra certificate, not on the path that verifies"
     };
-    let mut evidence = cert_evidence(expired, p.now);
+    let mut evidence = cert_evidence(expired_cert, p.now);
     evidence["position_in_chain"] = json!(position);
-    Some(
-        Finding::new(Code::OriginCertExpired, Severity::Critical, p.at)
-            .statuses(&[502])
-            .title(format!(
-                "Origin {} presents an expired {which} (expired {}, {})",
-                p.endpoint,
-                expired.not_after.format("%Y-%m-%d %H:%M UTC"),
-                // Whole days elapsed: 3 days and a minute ago is "3 day(s) ago".
-                match days_between(expired.not_after, p.now) {
-                    0 => "less than a day ago".to_string(),
-                    days => format!("{days} day(s) ago"),
-                }
-            ))
-            .evidence(evidence)
-            .days_left(Some(days_between(p.now, expired.not_after)))
-            .remediation(format!(
-                "Install a valid certificate for {} on the origin (ALB: replace the listener's certificate in ACM). If it is an ACM certificate that used EMAIL validation, it did not renew because nobody approved the mail: request a DNS-validated certificate instead.",
-                p.probe.server_name
-            )),
-    )
+    evidence["on_verified_path"] = json!(is_on_path);
+    let finding = Finding::new(Code::OriginCertExpired, Severity::Critical, p.at)
+        .title(format!(
+            "Origin {} presents an expired {which} (expired {}, {})",
+            p.endpoint,
+            expired_cert.not_after.format("%Y-%m-%d %H:%M UTC"),
+            // Whole days elapsed: 3 days and a minute ago is "3 day(s) ago".
+            match days_between(expired_cert.not_after, p.now) {
+                0 => "less than a day ago".to_string(),
+                days => format!("{days} day(s) ago"),
+            }
+        ))
+        .evidence(evidence)
+        .days_left(Some(days_between(p.now, expired_cert.not_after)));
+    Some(if is_on_path {
+        finding.statuses(&[502]).remediation(format!(
+            "Install a valid certificate for {} on the origin (ALB: replace the listener's certificate in ACM). If it is an ACM certificate that used EMAIL validation, it did not renew because nobody approved the mail: request a DNS-validated certificate instead.",
+            p.probe.server_name
+        ))
+    } else {
+        Finding {
+            severity: Severity::Warning,
+            ..finding
+        }
+        .remediation(format!(
+            "{} is expired but the chain verifies without it ({}): stop sending it (remove it from the PEM bundle on the origin) so that no client that builds paths differently trips over it.",
+            expired_cert.subject,
+            p.leaf.subject
+        ))
+    })
+}
+
+/// The positions in the presented chain of the certificates on the path that verifies. When
+/// verification succeeded, an expired certificate cannot be on it (path building would have
+/// failed): only the certificates it did not need can be expired. Otherwise the path is walked
+/// from the leaf by issuer, preferring a certificate that is still valid where two could follow.
+fn verified_path(p: &Presented<'_>) -> Vec<usize> {
+    let chain = &p.tls.presented_chain;
+    let trusted = matches!(p.tls.verification, Verification::Trusted { .. });
+    let Some(start) = chain.iter().position(|c| std::ptr::eq(c, p.leaf)) else {
+        return Vec::new();
+    };
+    let mut path = vec![start];
+    let mut current = &chain[start];
+    while !current.self_signed && path.len() < chain.len() {
+        let candidates: Vec<usize> = (0..chain.len())
+            .filter(|i| !path.contains(i) && chain[*i].subject == current.issuer)
+            .collect();
+        let next = candidates
+            .iter()
+            .copied()
+            .find(|i| chain[*i].not_after >= p.now)
+            .or(candidates.first().copied());
+        match next {
+            Some(i) if trusted && chain[i].not_after < p.now => break,
+            Some(i) => {
+                path.push(i);
+                current = &chain[i];
+            }
+            None => break,
+        }
+    }
+    path
 }
 
 fn not_yet_valid(p: &Presented<'_>) -> Option<Finding> {
@@ -213,9 +245,18 @@ fn not_yet_valid(p: &Presented<'_>) -> Option<Finding> {
     })
 }
 
+/// AWS's 502 page: one of the certificate's names must match the origin domain or, when the Host
+/// header is forwarded, the Host. Either will do.
 fn name_mismatch(p: &Presented<'_>) -> Option<Finding> {
     let server_name = &p.probe.server_name;
-    let name_ok = names::any_covers(&p.leaf.names, server_name);
+    let accepted: Vec<&String> = if p.probe.accepted_names.is_empty() {
+        vec![server_name]
+    } else {
+        p.probe.accepted_names.iter().collect()
+    };
+    let name_ok = accepted
+        .iter()
+        .any(|name| names::any_covers(&p.leaf.names, name));
     // A misordered chain makes the verifier complain about names it never got to check.
     let verifier_says_name =
         matches!(p.rejected, Some((VerifyFailure::NameMismatch, _))) && p.misordered.is_none();
@@ -224,17 +265,25 @@ fn name_mismatch(p: &Presented<'_>) -> Option<Finding> {
     }
     let mut evidence = p.leaf_evidence.clone();
     evidence["expected_name"] = json!(server_name);
+    if accepted.len() > 1 {
+        evidence["accepted_names"] = json!(accepted);
+    }
+    let wanted = accepted
+        .iter()
+        .map(|n| n.as_str())
+        .collect::<Vec<_>>()
+        .join(" or ");
     Some(
         Finding::new(Code::OriginCertNameMismatch, Severity::Critical, p.at)
             .statuses(&[502])
             .title(format!(
-                "Origin certificate names ({}) do not cover {server_name}",
+                "Origin certificate names ({}) do not cover {wanted}",
                 p.leaf.names.join(", "),
             ))
             .evidence(evidence)
             .days_left(Some(p.leaf_days_left))
             .remediation(format!(
-                "CloudFront requires the origin certificate to match the origin domain (or the forwarded Host): add {server_name} to the certificate, or set the origin domain to a name it covers.",
+                "CloudFront requires the origin certificate to match the origin domain or, when the Host header is forwarded, the Host: add {wanted} to the certificate, or set the origin domain to a name it covers.",
             )),
     )
 }
@@ -289,7 +338,7 @@ fn rejected_otherwise(p: &Presented<'_>) -> Option<Finding> {
 fn expiring(p: &Presented<'_>, thresholds: Thresholds) -> Option<Finding> {
     let severity = thresholds.grade(p.leaf_days_left)?;
     let trust = match &p.tls.verification {
-        Verification::Trusted { trust_source } => Some(trust_source.clone()),
+        Verification::Trusted { trust_source, .. } => Some(trust_source.clone()),
         _ => None,
     };
     let mut evidence = p.leaf_evidence.clone();

@@ -1,13 +1,16 @@
-//! Reachability rules: DNS, TCP (refused gives 502, silence 504), the direct HTTP answer and its
-//! speed against the origin read timeout.
+//! Reachability rules: DNS, TCP (refused gives 502, silence 504: CloudFront's 502 and 504 pages),
+//! the direct HTTP answer and its speed against the origin read timeout. The probe runs where
+//! cf-doctor runs, not at CloudFront's edge: a connection that could not have succeeded from here
+//! (an origin that admits only CloudFront, an address this machine cannot route to) is a gap in
+//! what could be seen, never a fault of the origin.
 
 use serde_json::json;
 
 use crate::per_address::group_by_code;
-use cf_doctor_model::evidence::{DnsResult, HttpResult, OriginProbe, TcpResult};
-use cf_doctor_model::{Code, Finding, Severity};
+use cf_doctor_model::evidence::{DnsResult, HttpResult, LoadBalancer, OriginProbe, TcpResult};
+use cf_doctor_model::{Code, Evidence, Finding, Severity};
 
-pub fn findings(probe: &OriginProbe) -> Vec<Finding> {
+pub fn findings(probe: &OriginProbe, evidence: &Evidence) -> Vec<Finding> {
     let endpoint = probe.endpoint();
     match &probe.dns {
         DnsResult::Resolved { .. } => {}
@@ -19,12 +22,17 @@ pub fn findings(probe: &OriginProbe) -> Vec<Finding> {
             )]
         }
     }
+    let locked = cloudfront_only(probe, evidence);
     let mut per_address = Vec::new();
     for a in &probe.addresses {
         let at = format!("{endpoint}@{}", a.address);
-        match &a.tcp {
-            TcpResult::Connected { .. } => {}
-            TcpResult::Refused { .. } => per_address.push(
+        let address = a.address.to_string();
+        let finding = match (&a.tcp, locked) {
+            (TcpResult::Connected { .. }, _) => None,
+            (TcpResult::Refused { .. } | TcpResult::TimedOut { .. }, Some(lb)) => {
+                Some(admits_only_cloudfront(probe, &at, &a.tcp, lb))
+            }
+            (TcpResult::Refused { .. }, None) => Some(
                 Finding::new(Code::OriginConnectionRefused, Severity::Critical, &at)
                     .statuses(&[502])
                     .title(format!("Origin {endpoint} refuses connections on port {}", probe.port))
@@ -34,29 +42,90 @@ pub fn findings(probe: &OriginProbe) -> Vec<Finding> {
                         probe.port, probe.port, if probe.https { "HTTPS" } else { "HTTP" }
                     )),
             ),
-            TcpResult::TimedOut { duration_ms } => per_address.push(
+            (TcpResult::TimedOut { duration_ms }, None) => Some(
                 Finding::new(Code::OriginConnectionTimeout, Severity::Critical, &at)
                     .statuses(&[504])
                     .title(format!("Origin {endpoint} does not answer TCP on port {} (silently dropped)", probe.port))
                     .evidence(json!({"address": a.address, "port": probe.port, "waited_ms": duration_ms}))
                     .remediation(format!(
-                        "Packets are dropped on the way: allow port {} from CloudFront (security group rule with the managed prefix list com.amazonaws.global.cloudfront.origin-facing, network ACLs, firewalls).",
+                        "Packets are dropped on the way: allow port {} from CloudFront (security group rule with the managed prefix list com.amazonaws.global.cloudfront.origin-facing, network ACLs, firewalls). If the origin is meant to admit only CloudFront, cf-doctor could not tell from the AWS APIs: its probe comes from where it runs, not from CloudFront.",
                         probe.port
                     )),
             ),
-            TcpResult::Failed { error, .. } => per_address.push(
-                Finding::new(Code::OriginConnectionRefused, Severity::Critical, &at)
-                    .statuses(&[502])
-                    .title(format!("TCP connection to origin {endpoint} failed: {error}"))
-                    .evidence(json!({"address": a.address, "port": probe.port, "error": error}))
-                    .remediation("Check the origin's address and the routes to it."),
+            (TcpResult::Unreachable { error, .. }, _) => Some(
+                Finding::new(Code::InspectionIncomplete, Severity::Warning, &at)
+                    .title(format!("Could not probe origin {endpoint} at {address} from here: {error}"))
+                    .evidence(json!({
+                        "action": "origin-tcp", "reason": "unreachable-from-here",
+                        "address": a.address, "port": probe.port, "error": error,
+                        "ip_address_type": probe.ip_address_type,
+                        "unchecked": format!("whether {endpoint} accepts connections at {address} (this machine has no route to it)"),
+                    }))
+                    .remediation(format!(
+                        "Nothing says the origin is at fault: the machine cf-doctor runs on cannot send to {address} at all. For IPv6 origins, run cf-doctor where IPv6 is routed (a dual-stack VPC: the template's VpcSubnetIds); or check the address from a host that can reach it."
+                    )),
             ),
-        }
+            (TcpResult::Failed { error, .. }, _) => Some(
+                Finding::new(Code::InspectionIncomplete, Severity::Warning, &at)
+                    .title(format!("Could not connect to origin {endpoint} at {address} from here: {error}"))
+                    .evidence(json!({
+                        "action": "origin-tcp", "reason": "connect-failed",
+                        "address": a.address, "port": probe.port, "error": error,
+                        "unchecked": format!("whether {endpoint} accepts connections at {address}"),
+                    }))
+                    .remediation("The probe got neither an answer nor a refusal: check the route to the origin from a host near CloudFront's edge, and the origin's firewall."),
+            ),
+        };
+        per_address.extend(finding);
         if let Some(http) = &a.http {
             per_address.extend(http_findings(probe, &at, http));
         }
     }
     group_by_code(per_address, probe)
+}
+
+/// The load balancer behind this origin, when the AWS APIs show it admits only CloudFront on the
+/// origin port (AWS's recommended set-up): then no connection from here can succeed.
+fn cloudfront_only<'a>(probe: &OriginProbe, evidence: &'a Evidence) -> Option<&'a LoadBalancer> {
+    evidence.load_balancers.iter().find(|lb| {
+        lb.origin_host == probe.host && lb.origin_port == probe.port && lb.admits_only_cloudfront()
+    })
+}
+
+/// A probe refused or dropped by an origin that admits only CloudFront: expected from here.
+fn admits_only_cloudfront(
+    probe: &OriginProbe,
+    at: &str,
+    tcp: &TcpResult,
+    lb: &LoadBalancer,
+) -> Finding {
+    let what = match tcp {
+        TcpResult::Refused { .. } => "the connection was refused",
+        _ => "the connection timed out",
+    };
+    let rules: Vec<String> = lb
+        .security_groups
+        .iter()
+        .flatten()
+        .filter_map(|g| {
+            g.opens_port_to_cloudfront
+                .as_ref()
+                .map(|r| format!("{} ({}): {r}", g.id, g.name))
+        })
+        .collect();
+    Finding::new(Code::InspectionIncomplete, Severity::Warning, at)
+        .title(format!(
+            "Origin {} admits only CloudFront, so it could not be probed from here ({what})",
+            probe.endpoint()
+        ))
+        .evidence(json!({
+            "action": "origin-tcp",
+            "reason": "admits-only-cloudfront",
+            "load_balancer": lb.name,
+            "security_group_rules": rules,
+            "unchecked": "the live TCP, TLS and HTTP checks of this origin; the load balancer's listener, certificates, targets and the metrics were read from the AWS APIs instead",
+        }))
+        .remediation("Expected: the origin's security groups let in CloudFront's origin-facing addresses only, and cf-doctor probes from where it runs. To probe it live, run cf-doctor with a fixed egress address the origin admits (the template's VpcSubnetIds and VpcSecurityGroupIds) and add that address to the origin's rules.")
 }
 
 fn dns_failure(probe: &OriginProbe, error: &str) -> Finding {

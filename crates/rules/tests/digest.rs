@@ -55,6 +55,9 @@ fn probe(i: usize, host: &str, leaf: Option<CertInfo>) -> OriginProbe {
         https: true,
         server_name: host.into(),
         host_header: host.into(),
+        accepted_names: vec![host.into()],
+        server_name_note: None,
+        ip_address_type: IpAddressType::Ipv4,
         ssl_protocols: vec!["TLSv1.2".into()],
         read_timeout_ms: 30_000,
         probe_timeout_ms: 5_000,
@@ -62,6 +65,7 @@ fn probe(i: usize, host: &str, leaf: Option<CertInfo>) -> OriginProbe {
             addresses: vec![address.address],
             source: "override".into(),
             duration_ms: 0,
+            not_used: vec![],
         },
         addresses: vec![address],
     }
@@ -108,6 +112,7 @@ fn evidence(distributions: Vec<Distribution>, probes: Vec<OriginProbe>) -> Evide
         certificates: vec![],
         origin_probes: probes,
         load_balancers: vec![],
+        load_balancer_candidates: vec![],
         metrics: vec![],
         edge_probes: vec![],
         gaps: vec![],
@@ -219,7 +224,7 @@ fn one_origin_reached_with_two_names_fails_once_per_name() {
         p.server_name = name.into();
         let tls = p.addresses[0].tls.as_mut().unwrap();
         tls.presented_chain[0].not_after = now() + Duration::days(200);
-        tls.presented_chain[0].names = vec!["shared.origin.example".into()];
+        tls.presented_chain[0].names = vec!["elsewhere.origin.example".into()];
         tls.handshake = Handshake::Completed {
             protocol: "TLSv1.2".into(),
             cipher_suite: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".into(),

@@ -60,6 +60,9 @@ fn evidence(addresses: Vec<AddressProbe>) -> Evidence {
             https: true,
             server_name: "origin.shop.example".into(),
             host_header: "origin.shop.example".into(),
+            accepted_names: vec!["origin.shop.example".into()],
+            server_name_note: None,
+            ip_address_type: IpAddressType::Ipv4,
             ssl_protocols: vec!["TLSv1.2".into()],
             read_timeout_ms: 30_000,
             probe_timeout_ms: 5_000,
@@ -67,10 +70,12 @@ fn evidence(addresses: Vec<AddressProbe>) -> Evidence {
                 addresses: addresses.iter().map(|a| a.address).collect(),
                 source: "dns".into(),
                 duration_ms: 3,
+                not_used: vec![],
             },
             addresses,
         }],
         load_balancers: vec![],
+        load_balancer_candidates: vec![],
         metrics: vec![],
         edge_probes: vec![],
         gaps: vec![],
@@ -147,6 +152,7 @@ fn one_bad_node_among_healthy_ones_is_named() {
     let good = tls(
         Verification::Trusted {
             trust_source: "public-roots".into(),
+            matched_name: None,
         },
         vec![leaf(200, &["origin.shop.example"])],
     );
@@ -173,6 +179,7 @@ fn a_healthy_origin_is_ok_and_says_so() {
     let good = tls(
         Verification::Trusted {
             trust_source: "public-roots".into(),
+            matched_name: None,
         },
         vec![leaf(200, &["*.shop.example"])],
     );
@@ -238,6 +245,7 @@ fn a_gap_is_reported_and_makes_a_clean_result_unknown() {
     let good = tls(
         Verification::Trusted {
             trust_source: "public-roots".into(),
+            matched_name: None,
         },
         vec![leaf(200, &["origin.shop.example"])],
     );

@@ -24,38 +24,64 @@ pub struct Prober {
     pub timeout: Duration,
     pub resolve: BTreeMap<String, Vec<IpAddr>>,
     pub tls: TlsSetup,
+    /// The DNS server origin names are resolved with (CF_DOCTOR_DNS_SERVER); None: the system's.
+    pub resolver: Option<std::sync::Arc<dns::Resolver>>,
 }
 
-/// One origin to probe, as one distribution reaches it.
+/// One origin to probe, as one distribution reaches it with one Host.
 #[derive(Debug, Clone)]
 pub struct ProbeTarget {
     pub distribution_id: String,
     pub origin_id: String,
+    /// The origin domain: what is resolved and connected to.
     pub host: String,
     pub origin: CustomOrigin,
-    pub forwarded_host: Option<String>,
+    /// The SNI and Host CloudFront sends: the origin domain, or the forwarded viewer Host.
+    pub server_name: String,
+    /// The names CloudFront accepts the certificate for.
+    pub accepted_names: Vec<String>,
+    /// Why this server name, when it is not simply the origin domain.
+    pub server_name_note: Option<String>,
 }
 
 impl Prober {
     pub async fn probe(&self, target: &ProbeTarget) -> (OriginProbe, Vec<Check>) {
         let connection = target.origin.connection();
         let (https, port) = (connection.https, connection.port);
-        let server_name = target
-            .forwarded_host
-            .clone()
-            .unwrap_or_else(|| target.host.clone());
+        let family = target.origin.ip_address_type;
+        let server_name = target.server_name.clone();
         let mut checks = Vec::new();
         let endpoint = format!("{}:{port}", target.host);
-        let dns = dns::resolve(&target.host, port, &self.resolve, self.timeout).await;
+        let dns = dns::resolve(
+            &target.host,
+            port,
+            family,
+            &self.resolve,
+            self.resolver.as_deref(),
+            self.timeout,
+        )
+        .await;
         let (dns_outcome, dns_ms, detail) = match &dns {
             DnsResult::Resolved {
                 addresses,
                 source,
                 duration_ms,
+                not_used,
             } => (
                 CheckOutcome::Pass,
                 *duration_ms,
-                format!("{} address(es) from {source}", addresses.len()),
+                match not_used.len() {
+                    0 => format!(
+                        "{} address(es) from {source} (IpAddressType {})",
+                        addresses.len(),
+                        family.as_str()
+                    ),
+                    n => format!(
+                        "{} address(es) from {source}; {n} not used by CloudFront (IpAddressType {})",
+                        addresses.len(),
+                        family.as_str()
+                    ),
+                },
             ),
             DnsResult::Failed { error, duration_ms } => {
                 (CheckOutcome::Fail, *duration_ms, error.clone())
@@ -94,7 +120,10 @@ impl Prober {
             https,
             host_header: server_name.clone(),
             server_name,
+            accepted_names: target.accepted_names.clone(),
+            server_name_note: target.server_name_note.clone(),
             ssl_protocols: target.origin.ssl_protocols.clone(),
+            ip_address_type: family,
             read_timeout_ms: u64::from(target.origin.read_timeout_s) * 1000,
             probe_timeout_ms: self.timeout.as_millis() as u64,
             dns,
@@ -128,7 +157,9 @@ impl Prober {
             TcpResult::Refused { duration_ms } | TcpResult::TimedOut { duration_ms } => {
                 (CheckOutcome::Fail, *duration_ms)
             }
-            TcpResult::Failed { duration_ms, .. } => (CheckOutcome::Error, *duration_ms),
+            TcpResult::Unreachable { duration_ms, .. } | TcpResult::Failed { duration_ms, .. } => {
+                (CheckOutcome::Error, *duration_ms)
+            }
         };
         checks.push(Check::new("origin-tcp", &at, outcome, ms, None));
         probe.tcp = tcp;
@@ -142,8 +173,15 @@ impl Prober {
             return (probe, checks);
         }
         let versions = tls::cloudfront_versions();
-        let (mut tls_result, tls_stream) =
-            tls::handshake(&self.tls, stream, server_name, &versions, self.timeout).await;
+        let (mut tls_result, tls_stream) = tls::handshake(
+            &self.tls,
+            stream,
+            server_name,
+            &target.accepted_names,
+            &versions,
+            self.timeout,
+        )
+        .await;
         if matches!(tls_result.handshake, Handshake::ProtocolMismatch { .. }) {
             tls_result.origin_speaks_tls13_only =
                 Some(self.speaks_tls13(address, port, server_name).await);
@@ -168,6 +206,7 @@ impl Prober {
             &self.tls,
             stream,
             server_name,
+            &[],
             &tls::tls13_only(),
             self.timeout,
         )
@@ -178,16 +217,32 @@ impl Prober {
 
 fn tls_check(at: &str, tls: &TlsResult) -> Check {
     let (outcome, detail) = match (&tls.handshake, &tls.verification) {
-        (Handshake::Completed { protocol, .. }, Verification::Trusted { trust_source }) => (
+        (
+            Handshake::Completed { protocol, .. },
+            Verification::Trusted {
+                trust_source,
+                matched_name,
+            },
+        ) => (
             CheckOutcome::Pass,
-            format!("{protocol}, trusted via {trust_source}"),
+            match matched_name {
+                None => format!("{protocol}, trusted via {trust_source}"),
+                Some(name) => {
+                    format!("{protocol}, trusted via {trust_source} for {name} (the origin domain)")
+                }
+            },
         ),
         (Handshake::Completed { .. }, Verification::Rejected { error, .. }) => {
             (CheckOutcome::Fail, format!("certificate rejected: {error}"))
         }
-        (Handshake::ProtocolMismatch { error }, _) => {
-            (CheckOutcome::Fail, format!("no common protocol: {error}"))
-        }
+        (Handshake::ProtocolMismatch { error, .. }, _) => (
+            CheckOutcome::Fail,
+            format!("no common protocol or cipher with this probe: {error}"),
+        ),
+        (Handshake::ClientCertificateRequired { error }, _) => (
+            CheckOutcome::Error,
+            format!("the origin demands a client certificate (origin mTLS): {error}"),
+        ),
         (Handshake::Failed { error }, _) => (CheckOutcome::Fail, error.clone()),
         (Handshake::TimedOut, _) => (
             CheckOutcome::Fail,

@@ -1,4 +1,6 @@
-//! TCP connect to the origin port: refused (502 at CloudFront) and timed out (504) are told apart.
+//! TCP connect to the origin port: refused (a real RST: 502 at CloudFront) and timed out (dropped:
+//! 504) are told apart, and neither is confused with this machine having no way to send to the
+//! address (no route, no address of that family), which says nothing about the origin.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -27,6 +29,13 @@ pub async fn connect(
             },
             None,
         ),
+        Ok(Err(e)) if is_local_unreachable(&e) => (
+            TcpResult::Unreachable {
+                error: e.to_string(),
+                duration_ms: elapsed(),
+            },
+            None,
+        ),
         Ok(Err(e)) => (
             TcpResult::Failed {
                 error: e.to_string(),
@@ -44,4 +53,15 @@ pub async fn connect(
             )
         }
     }
+}
+
+/// Errors the kernel gives before any packet leaves: no route to that network (ENETUNREACH), no
+/// local address of that family (EADDRNOTAVAIL), the family not supported here (EAFNOSUPPORT).
+/// EHOSTUNREACH is not among them: a router's ICMP answer gives it too.
+fn is_local_unreachable(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        error.kind(),
+        ErrorKind::NetworkUnreachable | ErrorKind::AddrNotAvailable
+    ) || matches!(error.raw_os_error(), Some(97 | 99 | 101))
 }

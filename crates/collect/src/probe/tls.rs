@@ -1,17 +1,21 @@
-//! TLS to the origin the way CloudFront does it: SNI = origin domain (or forwarded Host), only the
-//! protocols in OriginSslProtocols up to TLS 1.2, CloudFront's origin cipher families. One handshake
-//! both verifies (against the public roots, plus --ca-file) and captures the presented chain, so a
-//! broken certificate is still described and the direct HTTP request can still be made.
+//! TLS to the origin the way CloudFront does it: SNI = origin domain (or forwarded Host), the
+//! protocols of OriginSslProtocols that this TLS stack speaks (TLS 1.2), CloudFront's origin
+//! cipher families as far as rustls has them (ECDHE with AES-GCM). One handshake both verifies
+//! (against the public roots, plus --ca-file; for the SNI or any other name CloudFront accepts)
+//! and captures the presented chain, so a broken certificate is still described and the direct
+//! HTTP request can still be made. A refusal says what it was about (protocol version, cipher,
+//! a client certificate the origin demands), because only some of those are the origin's fault.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
+use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
 use rustls::crypto::{aws_lc_rs, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
@@ -20,7 +24,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use super::certinfo::describe_chain;
-use cf_doctor_model::evidence::{Handshake, TlsResult, Verification, VerifyFailure};
+use cf_doctor_model::evidence::{Handshake, MismatchCause, TlsResult, Verification, VerifyFailure};
 
 /// Roots and crypto, built once per process and shared by every probe.
 #[derive(Debug)]
@@ -98,10 +102,10 @@ fn cloudfront_like_provider() -> CryptoProvider {
     provider
 }
 
-/// What CloudFront offers an origin: OriginSslProtocols is the *minimum* it accepts (SSLv3 to
-/// TLSv1.2), and it negotiates up to TLS 1.2, so TLS 1.2 is always on offer. rustls speaks no
-/// older protocol, so an origin that only speaks TLS 1.0/1.1 shows as a protocol mismatch here
-/// even where its configured minimum would let CloudFront connect; the finding says so.
+/// What the probe offers an origin. OriginSslProtocols is the list of protocols CloudFront may use
+/// (SSLv3, TLSv1, TLSv1.1, TLSv1.2: API reference, OriginSslProtocols); rustls speaks TLS 1.2 of
+/// those, and nothing older. TLS 1.2 is offered even when the list lacks it, so the certificate is
+/// still read; the rules compare what was offered with the list before judging a refusal.
 pub fn cloudfront_versions() -> Vec<&'static rustls::SupportedProtocolVersion> {
     vec![&rustls::version::TLS12]
 }
@@ -111,7 +115,62 @@ pub fn cloudfront_versions() -> Vec<&'static rustls::SupportedProtocolVersion> {
 struct CapturingVerifier {
     public: Arc<WebPkiServerVerifier>,
     with_extra: Option<(Arc<WebPkiServerVerifier>, String)>,
+    /// Names other than the SNI that CloudFront accepts the certificate for (the origin domain,
+    /// when the viewer's Host is forwarded and sent as SNI).
+    also_accepted: Vec<ServerName<'static>>,
     seen: Mutex<Option<(Vec<CertificateDer<'static>>, Verification)>>,
+}
+
+/// Notes whether the origin asked for a client certificate; presents none (cf-doctor has no
+/// access to CloudFront's origin mTLS certificate).
+#[derive(Debug, Default)]
+struct ClientCertRequests(std::sync::atomic::AtomicBool);
+
+impl ResolvesClientCert for ClientCertRequests {
+    fn resolve(&self, _: &[&[u8]], _: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        None
+    }
+
+    fn has_certs(&self) -> bool {
+        false
+    }
+}
+
+/// Verifies for the SNI, then, on a name mismatch only, for each other accepted name. Returns the
+/// other name that matched, if one had to.
+fn verify_for_accepted_names(
+    verifier: &WebPkiServerVerifier,
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    server_name: &ServerName<'_>,
+    also_accepted: &[ServerName<'static>],
+    now: UnixTime,
+) -> Result<Option<String>, rustls::Error> {
+    let verify = |name: &ServerName<'_>| {
+        verifier.verify_server_cert(end_entity, intermediates, name, &[], now)
+    };
+    match verify(server_name) {
+        Ok(_) => Ok(None),
+        Err(error) if is_name_mismatch(&error) => {
+            for name in also_accepted {
+                if verify(name).is_ok() {
+                    return Ok(Some(name.to_str().into_owned()));
+                }
+            }
+            Err(error)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn is_name_mismatch(error: &rustls::Error) -> bool {
+    matches!(
+        error,
+        rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
+        )
+    )
 }
 
 impl ServerCertVerifier for CapturingVerifier {
@@ -123,17 +182,27 @@ impl ServerCertVerifier for CapturingVerifier {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let _ = ocsp;
         let verify = |v: &WebPkiServerVerifier| {
-            v.verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+            verify_for_accepted_names(
+                v,
+                end_entity,
+                intermediates,
+                server_name,
+                &self.also_accepted,
+                now,
+            )
         };
         let verification = match verify(&self.public) {
-            Ok(_) => Verification::Trusted {
+            Ok(matched_name) => Verification::Trusted {
                 trust_source: "public-roots".into(),
+                matched_name,
             },
             Err(public_error) => match &self.with_extra {
                 Some((extra, label)) => match verify(extra) {
-                    Ok(_) => Verification::Trusted {
+                    Ok(matched_name) => Verification::Trusted {
                         trust_source: label.clone(),
+                        matched_name,
                     },
                     Err(e) => rejected(e),
                 },
@@ -192,12 +261,14 @@ fn rejected(error: rustls::Error) -> Verification {
     }
 }
 
-/// One TLS handshake bounded by `timeout`. Returns the evidence and, when the handshake completed,
-/// the stream for the direct HTTP request.
+/// One TLS handshake bounded by `timeout`, sending `server_name` as SNI and accepting the
+/// certificate for it or any of `also_accepted`. Returns the evidence and, when the handshake
+/// completed, the stream for the direct HTTP request.
 pub async fn handshake(
     setup: &TlsSetup,
     tcp: TcpStream,
     server_name: &str,
+    also_accepted: &[String],
     versions: &[&'static rustls::SupportedProtocolVersion],
     timeout: Duration,
 ) -> (TlsResult, Option<TlsStream<TcpStream>>) {
@@ -205,8 +276,14 @@ pub async fn handshake(
     let verifier = Arc::new(CapturingVerifier {
         public: setup.public.clone(),
         with_extra: setup.with_extra.clone(),
+        also_accepted: also_accepted
+            .iter()
+            .filter(|n| n.as_str() != server_name)
+            .filter_map(|n| ServerName::try_from(n.clone()).ok())
+            .collect(),
         seen: Mutex::new(None),
     });
+    let client_cert = Arc::new(ClientCertRequests::default());
     let result = |handshake, verification, chain: &[CertificateDer<'static>]| TlsResult {
         offered: offered_clone(versions),
         handshake,
@@ -221,7 +298,7 @@ pub async fn handshake(
         Ok(builder) => builder
             .dangerous()
             .with_custom_certificate_verifier(verifier.clone())
-            .with_no_client_auth(),
+            .with_client_cert_resolver(client_cert.clone()),
         Err(e) => {
             return (
                 result(
@@ -260,7 +337,10 @@ pub async fn handshake(
         .unwrap_or((Vec::new(), Verification::NotReached));
     match outcome {
         Err(_) => (result(Handshake::TimedOut, verification, &chain), None),
-        Ok(Err(e)) => (result(classify(&e), verification, &chain), None),
+        Ok(Err(e)) => {
+            let asked = client_cert.0.load(std::sync::atomic::Ordering::Relaxed);
+            (result(classify(&e, asked), verification, &chain), None)
+        }
         Ok(Ok(stream)) => {
             let (_, session) = stream.get_ref();
             let protocol = session
@@ -303,26 +383,39 @@ fn version_name(v: rustls::ProtocolVersion) -> String {
 }
 
 /// A refusal to agree on version or cipher is what CloudFront reports as "origin not responding
-/// with supported ciphers/protocols"; anything else is a plain handshake failure.
-fn classify(error: &std::io::Error) -> Handshake {
+/// with supported ciphers/protocols"; a handshake ended after the origin asked for a client
+/// certificate is origin mTLS; anything else is a plain handshake failure.
+fn classify(error: &std::io::Error, asked_for_client_certificate: bool) -> Handshake {
     let text = error.to_string();
-    let protocol = error
+    if asked_for_client_certificate {
+        return Handshake::ClientCertificateRequired { error: text };
+    }
+    let tls_error = error
         .get_ref()
-        .and_then(|e| e.downcast_ref::<rustls::Error>())
-        .map(|e| {
-            matches!(
-                e,
-                rustls::Error::AlertReceived(
-                    rustls::AlertDescription::ProtocolVersion
-                        | rustls::AlertDescription::HandshakeFailure
-                        | rustls::AlertDescription::InsufficientSecurity
-                ) | rustls::Error::PeerIncompatible(_)
-            )
-        })
-        .unwrap_or(false);
-    if protocol {
-        Handshake::ProtocolMismatch { error: text }
-    } else {
-        Handshake::Failed { error: text }
+        .and_then(|e| e.downcast_ref::<rustls::Error>());
+    let cause = match tls_error {
+        Some(rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion)) => {
+            Some(MismatchCause::Version)
+        }
+        Some(rustls::Error::AlertReceived(
+            rustls::AlertDescription::HandshakeFailure
+            | rustls::AlertDescription::InsufficientSecurity,
+        )) => Some(MismatchCause::Cipher),
+        // A server older than the supported_versions extension answers with its own older
+        // version, which rustls refuses itself.
+        Some(rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig
+            | rustls::PeerIncompatible::ServerDoesNotSupportTls12Or13,
+        )) => Some(MismatchCause::Version),
+        Some(rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::NoCipherSuitesInCommon
+            | rustls::PeerIncompatible::NoKxGroupsInCommon,
+        )) => Some(MismatchCause::Cipher),
+        Some(rustls::Error::PeerIncompatible(_)) => Some(MismatchCause::Unknown),
+        _ => None,
+    };
+    match cause {
+        Some(cause) => Handshake::ProtocolMismatch { error: text, cause },
+        None => Handshake::Failed { error: text },
     }
 }
