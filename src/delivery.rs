@@ -34,17 +34,17 @@ pub async fn deliver(
     event_key: Option<&str>,
     failures_seen: &DeliveryFailures,
 ) -> Result<(), RunError> {
-    let notices: Vec<(usize, Notice<'_>, Option<&Diagnosis>)> = results
+    let labels = report_labels(results);
+    let notices: Vec<(&str, Notice<'_>, Option<&Diagnosis>)> = results
         .iter()
-        .enumerate()
-        .filter_map(|(i, result)| notice_of(app, result).map(|(n, d)| (i, n, d)))
+        .zip(&labels)
+        .filter_map(|(result, label)| notice_of(app, result).map(|(n, d)| (label.as_str(), n, d)))
         .collect();
-    let outcomes = futures::future::join_all(
-        notices
-            .iter()
-            .map(|(i, notice, _)| deliver_notice(app, *i, *notice, event_key, failures_seen)),
-    )
-    .await;
+    let outcomes =
+        futures::future::join_all(notices.iter().map(|(label, notice, _)| {
+            deliver_notice(app, label, *notice, event_key, failures_seen)
+        }))
+        .await;
     let mut failures = Vec::new();
     let mut failed_reports = Vec::new();
     for ((_, _, report), outcome) in notices.iter().zip(outcomes) {
@@ -96,6 +96,32 @@ pub async fn deliver(
     }
 }
 
+/// What each report is about, as its delivery records name it: the distribution (or the sweep,
+/// the certificate event, the recovered alarm), numbered among the event's reports about the same
+/// thing. Not the report's position: a retry where another target of the event fails (or stops
+/// failing) keeps each report's label, so nothing is sent twice.
+pub fn report_labels(results: &[TargetResult]) -> Vec<String> {
+    let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
+    results
+        .iter()
+        .map(|result| {
+            let subject = match result {
+                TargetResult::Diagnosed(d) => match &d.trigger.distribution_id {
+                    Some(id) => format!("distribution:{id}"),
+                    None => d.trigger.kind.clone(),
+                },
+                TargetResult::Acknowledged { trigger, .. } => {
+                    format!("acknowledged:{}", trigger.detail)
+                }
+            };
+            let n = seen.entry(subject.clone()).or_default();
+            let label = format!("{subject}#{n}");
+            *n += 1;
+            label
+        })
+        .collect()
+}
+
 /// What a result asks to deliver: a diagnosis (healthy ones only with NOTIFY_WHEN_HEALTHY), or a
 /// recovery note.
 fn notice_of<'a>(
@@ -122,7 +148,7 @@ fn notice_of<'a>(
 /// One report to every channel at once, each claimed and recorded when records are kept.
 async fn deliver_notice(
     app: &App,
-    index: usize,
+    label: &str,
     notice: Notice<'_>,
     event_key: Option<&str>,
     failures_seen: &DeliveryFailures,
@@ -132,7 +158,7 @@ async fn deliver_notice(
         .channels()
         .into_iter()
         .map(|channel| async move {
-            let key = event_key.map(|k| format!("{k}#{index}#{}", channel.as_str()));
+            let key = event_key.map(|k| format!("{k}#{label}#{}", channel.as_str()));
             let outcome = deliver_once(app, channel, notice, key.as_deref()).await;
             if let Outcome::Failed { .. } = outcome {
                 failures_seen.count(channel.as_str());
@@ -200,5 +226,47 @@ fn unrecorded(result: Result<(), String>) -> Outcome {
             error,
             recorded: false,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cf_doctor_model::TriggerInfo;
+
+    fn diagnosed(distribution: Option<&str>, kind: &str) -> TargetResult {
+        let trigger = TriggerInfo {
+            kind: kind.into(),
+            detail: "d".into(),
+            distribution_id: distribution.map(str::to_string),
+            status: None,
+        };
+        TargetResult::Diagnosed(Box::new(cf_doctor_rules::assemble(
+            trigger,
+            vec![],
+            vec![],
+            chrono::Utc::now(),
+            0,
+        )))
+    }
+
+    #[test]
+    fn a_report_keeps_its_label_when_another_target_of_the_event_comes_and_goes() {
+        let both = report_labels(&[
+            diagnosed(Some("E1"), "alarm"),
+            diagnosed(Some("E2"), "alarm"),
+        ]);
+        let second_only = report_labels(&[diagnosed(Some("E2"), "alarm")]);
+        assert_eq!(both[1], second_only[0]);
+        assert_eq!(both, ["distribution:E1#0", "distribution:E2#0"]);
+        let twice = report_labels(&[
+            diagnosed(Some("E1"), "alarm"),
+            diagnosed(Some("E1"), "alarm"),
+            diagnosed(None, "acm-event"),
+        ]);
+        assert_eq!(
+            twice,
+            ["distribution:E1#0", "distribution:E1#1", "acm-event#0"]
+        );
     }
 }
