@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod edge_function;
 pub mod exit;
 pub mod handler;
 pub mod logging;
@@ -308,6 +309,9 @@ impl App {
             Target::Sweep { trigger } => self.sweep(&Scope::All, trigger, options).await,
             Target::Certificate { arn, trigger } => {
                 self.sweep(&Scope::Certificate(arn), trigger, options).await
+            }
+            Target::Function { name, trigger } => {
+                self.diagnose_function(&name, trigger, options).await?
             }
         };
         Ok(TargetResult::Diagnosed(Box::new(diagnosis)))

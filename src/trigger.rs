@@ -25,6 +25,12 @@ pub enum Target {
         arn: String,
         trigger: TriggerInfo,
     },
+    /// An alarm on a CloudFront Function's own metrics (dimension FunctionName): the function
+    /// and the distributions that run it (`App::diagnose_function`).
+    Function {
+        name: String,
+        trigger: TriggerInfo,
+    },
     /// A transition out of ALARM (OK, INSUFFICIENT_DATA): logged and acknowledged, not diagnosed.
     /// ALARM -> OK is a recovery, announced on the channels that carried the diagnosis.
     Acknowledge {

@@ -84,6 +84,22 @@ impl Collector {
                 }
             }
         }
+        // The load balancer behind a VPC origin, found by the DNS name DescribeLoadBalancers gave.
+        for vpc in crate::vpc_origin::load_balancer_origins(evidence) {
+            if !origins
+                .iter()
+                .any(|x| x.host == vpc.host && x.port == vpc.port)
+            {
+                origins.push(OriginRef {
+                    distribution_id: vpc.distribution_id,
+                    host: vpc.host,
+                    port: vpc.port,
+                    https: vpc.https,
+                    ssl_protocols: vpc.ssl_protocols,
+                    cname_chain: Vec::new(),
+                });
+            }
+        }
         let mut listings: BTreeMap<String, Vec<elb::LoadBalancer>> = BTreeMap::new();
         if let Some(resolver) = &self.cnames {
             for origin in &mut origins {

@@ -9,9 +9,11 @@ pub mod check;
 pub mod diagnosis;
 pub mod evidence;
 pub mod finding;
+pub mod functions;
 pub mod names;
 pub mod replay;
 pub mod tls;
+pub mod vpc_origin;
 
 pub use check::{Check, CheckOutcome};
 pub use diagnosis::{Diagnosis, Recovery, TriggerInfo, Verdict, SCHEMA};

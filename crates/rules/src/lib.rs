@@ -5,24 +5,28 @@
 mod certs;
 mod distribution;
 mod edge;
+mod edge_functions;
 mod gaps;
 mod handshake;
 mod load_balancer;
+mod origin_mtls;
 mod origin_tls;
 mod per_address;
 mod ranking;
 mod reachability;
+mod vpc_origin;
 
 use cf_doctor_model::{Diagnosis, Evidence, Finding, TriggerInfo};
 use chrono::{DateTime, Utc};
 
-pub use ranking::{assemble, rank};
+pub use ranking::{assemble, assemble_about, rank};
 
 /// Every finding the evidence shows, unranked.
 pub fn evaluate(evidence: &Evidence) -> Vec<Finding> {
     let mut findings = Vec::new();
     findings.extend(distribution::findings(evidence));
-    findings.extend(certs::findings(evidence));
+    // Client certificates of origin mTLS take their own codes.
+    findings.extend(origin_mtls::recode(certs::findings(evidence), evidence));
     for probe in &evidence.origin_probes {
         let mut found = reachability::findings(probe, evidence);
         found.extend(origin_tls::findings(probe, evidence));
@@ -37,10 +41,28 @@ pub fn evaluate(evidence: &Evidence) -> Vec<Finding> {
         }
         findings.extend(found);
     }
+    findings.extend(origin_mtls::required(evidence));
     findings.extend(edge::findings(evidence));
+    findings.extend(edge_functions::findings(evidence));
+    findings.extend(vpc_origin::findings(evidence));
     findings.extend(load_balancer::findings(evidence));
     findings.extend(gaps::findings(evidence));
     findings
+}
+
+/// The CloudFront Function an alarm without a distribution was about: its evidence holds that one
+/// function and no origin (an alarm on a distribution names the distribution instead).
+fn function_alarm<'a>(trigger: &TriggerInfo, evidence: &'a Evidence) -> Option<&'a str> {
+    match evidence.cloudfront_functions.as_slice() {
+        [function]
+            if trigger.kind == "alarm"
+                && trigger.distribution_id.is_none()
+                && evidence.origin_probes.is_empty() =>
+        {
+            Some(function.name.as_str())
+        }
+        _ => None,
+    }
 }
 
 /// The diagnosis of collected evidence: its findings ranked, the verdict, the summary, and the
@@ -51,13 +73,19 @@ pub fn diagnose(
     started_at: DateTime<Utc>,
     duration_ms: u64,
 ) -> Diagnosis {
-    let mut diagnosis = assemble(
-        trigger,
-        evaluate(evidence),
-        evidence.checks.clone(),
-        started_at,
-        duration_ms,
-    );
+    let findings = evaluate(evidence);
+    let checks = evidence.checks.clone();
+    let mut diagnosis = match function_alarm(&trigger, evidence) {
+        Some(name) => assemble_about(
+            format!("CloudFront Function {name}"),
+            trigger,
+            findings,
+            checks,
+            started_at,
+            duration_ms,
+        ),
+        None => assemble(trigger, findings, checks, started_at, duration_ms),
+    };
     diagnosis.metrics = evidence.metrics.clone();
     diagnosis
 }
