@@ -125,4 +125,5 @@ pub fn codes(d: &Diagnosis) -> Vec<&'static str> {
     d.findings.iter().map(|f| f.code.as_str()).collect()
 }
 pub mod alb;
+pub mod edge;
 pub mod emf;

@@ -546,7 +546,7 @@ fn log_reads(evidence: &Evidence) -> Vec<LogRead> {
             .filter(|m| m.namespace == namespace && m.metric == metric && m.resource == resource)
             .filter(|m| region.is_none_or(|r| m.region.as_deref() == Some(r)))
             .filter_map(|m| m.sum)
-            .sum::<f64>()
+            .fold(0.0, |total, n| total + n)
     };
     let mut reads: Vec<LogRead> = Vec::new();
     let mut add = |log_group: String, region: &str, errors_only: bool, arn: &str| match reads

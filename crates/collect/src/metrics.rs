@@ -203,7 +203,9 @@ impl Collector {
                 latest: values.first().copied(),
                 max: values.iter().copied().reduce(f64::max),
                 // No datapoint in the window is a count of zero, not an unknown.
-                sum: p.counted.then(|| values.iter().sum()),
+                sum: p
+                    .counted
+                    .then(|| values.iter().fold(0.0, |total, v| total + v)),
                 region: p.region.clone(),
             });
         }

@@ -43,7 +43,12 @@ fn total(evidence: &Evidence, namespace: &str, metric: &str, resource: &str) -> 
     if readings.is_empty() {
         return None;
     }
-    Some(readings.iter().filter_map(|m| m.sum).sum())
+    Some(
+        readings
+            .iter()
+            .filter_map(|m| m.sum)
+            .fold(0.0, |total, n| total + n),
+    )
 }
 
 fn highest(evidence: &Evidence, namespace: &str, metric: &str, resource: &str) -> Option<f64> {
@@ -111,9 +116,10 @@ fn tallies(
             }
             .filter(|_| alone)
             .and_then(|m| total(evidence, "AWS/CloudFront", m, d));
-            let status_rate = match failure {
-                Failure::Validation => "502ErrorRate",
-                Failure::Execution | Failure::Throttled => "503ErrorRate",
+            let status: u16 = if failure == Failure::Validation {
+                502
+            } else {
+                503
             };
             Tally {
                 distribution: d.to_string(),
@@ -124,7 +130,8 @@ fn tallies(
                 invocations,
                 requests: total(evidence, "AWS/CloudFront", "Requests", d),
                 rate_5xx: highest(evidence, "AWS/CloudFront", "5xxErrorRate", d),
-                rate_status: highest(evidence, "AWS/CloudFront", status_rate, d),
+                status,
+                rate_status: highest(evidence, "AWS/CloudFront", &format!("{status}ErrorRate"), d),
                 marker: marker(evidence, d, kind, failure)
                     .filter(|_| alone || functions_of(evidence, d, kind).is_empty()),
             }

@@ -25,8 +25,10 @@ pub struct Tally {
     pub requests: Option<f64>,
     /// The distribution's worst 5xx rate in a minute, in percent.
     pub rate_5xx: Option<f64>,
-    /// The distribution's worst rate of the status this failure gives (502 or 503), in percent
-    /// (only with CloudFront's additional metrics).
+    /// The status this failure gives viewers (502 or 503).
+    pub status: u16,
+    /// The distribution's worst rate of that status, in percent (only with CloudFront's
+    /// additional metrics).
     pub rate_status: Option<f64>,
     /// CloudFront's X-Cache marker for this failure, seen by the edge probe.
     pub marker: Option<String>,
@@ -49,10 +51,10 @@ impl Tally {
 
     /// The rate the errors are weighed against: the status's own when CloudFront reports it,
     /// else any 5xx.
-    fn alarm_rate(&self) -> Option<(f64, &'static str)> {
+    fn alarm_rate(&self) -> Option<(f64, String)> {
         self.rate_status
-            .map(|r| (r, "status"))
-            .or(self.rate_5xx.map(|r| (r, "5xx")))
+            .map(|r| (r, format!("its {} rate", self.status)))
+            .or(self.rate_5xx.map(|r| (r, "its 5xx rate".to_string())))
     }
 }
 
@@ -96,14 +98,13 @@ fn judge(t: &Tally) -> Option<(Severity, String, f64)> {
     }
     let counted = format!("{} error(s) in the last 15 minutes", count(errors));
     let verdict = match (t.share(), t.alarm_rate()) {
-        (Some(share), Some((rate, which))) => {
-            let rate_name = if which == "status" { "the rate of that status" } else { "its 5xx rate" };
+        (Some(share), Some((rate, rate_name))) => {
             if rate > 0.0 && share >= EXPLAINS_FRACTION * rate {
                 (Severity::Critical, format!("{counted}, {}% of {}'s requests against {rate_name} of {}%: enough to explain the alarm", round(share), t.distribution, round(rate)))
             } else if rate > 0.0 {
                 (Severity::Warning, format!("{counted}, {}% of {}'s requests, far below {rate_name} of {}%: not what explains the alarm", round(share), t.distribution, round(rate)))
             } else {
-                (Severity::Warning, format!("{counted}, {}% of {}'s requests, while {} shows no such errors", round(share), t.distribution, t.distribution))
+                (Severity::Warning, format!("{counted}, {}% of {}'s requests, while {rate_name} is 0%: not what explains the alarm", round(share), t.distribution))
             }
         }
         _ => match t.invocations.filter(|i| *i > 0.0) {
