@@ -646,3 +646,106 @@ async fn an_alarm_on_a_cloudfront_function_diagnoses_the_function() {
         .await;
     assert!(missing.is_err(), "{missing:?}");
 }
+
+/// A stand-in for CloudFront's edge on 127.0.0.N:443 (a hand-written fake: no emulator serves
+/// CloudFront's data plane) answering `status` with CloudFront's `x_cache` marker, for the alias
+/// of distribution `site`; returns the edge (keep it) after pinning the distribution's domain
+/// to it in `config`.
+async fn edge_answering(
+    site: &Site,
+    alias: &str,
+    status: u16,
+    x_cache: &str,
+    nth: u32,
+    config: &mut cf_doctor::config::Config,
+) -> Origin {
+    let domain = site
+        .lab
+        .cloudfront
+        .get_distribution()
+        .id(&site.id)
+        .send()
+        .await
+        .unwrap()
+        .distribution
+        .unwrap()
+        .domain_name;
+    let leaf = site.lab.ca.leaf(&LeafSpec::valid_for(&[alias]));
+    let mut edge = OriginConfig::new(leaf.full_chain(), leaf.key_der.clone_key());
+    edge.status = status;
+    edge.headers = vec![
+        ("X-Cache".into(), x_cache.into()),
+        ("X-Amz-Cf-Pop".into(), "NRT57-P2".into()),
+        ("X-Amz-Cf-Id".into(), "q1W2e3R4t5Y6==".into()),
+    ];
+    let ip = format!("127.0.{}.{}", 13 + nth, 10 + std::process::id() % 240);
+    let edge = cf_doctor_testkit::tls_origin_at(edge, format!("{ip}:443").parse().unwrap()).await;
+    config.add_resolve(&format!("{domain}={ip}")).unwrap();
+    edge
+}
+
+// CloudFront's own marker in X-Cache is the evidence that viewers get the function's error now,
+// before any metric shows it; it is not reported as a generic "Error from cloudfront".
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudfront_s_function_markers_in_x_cache_name_the_failing_code() {
+    for (nth, marker, status, code) in [
+        (
+            0,
+            "LambdaExecutionError from cloudfront",
+            503,
+            Code::LambdaEdgeExecutionError,
+        ),
+        (
+            1,
+            "FunctionValidationError from cloudfront",
+            502,
+            Code::CloudfrontFunctionValidationError,
+        ),
+    ] {
+        let lab = lab().await;
+        let host = format!("marker-{nth}.origin.test");
+        let alias = format!("www.marker-{nth}.test");
+        let leaf = lab.ca.leaf(&LeafSpec::valid_for(&[&host]));
+        let origin = tls_origin(OriginConfig::new(
+            leaf.full_chain(),
+            leaf.key_der.clone_key(),
+        ))
+        .await;
+        let mut spec = DistributionSpec::https_origin(&host, origin.port());
+        spec.aliases = vec![alias.clone()];
+        let id = lab.distribution(&spec).await;
+        let site = Site {
+            proxy: aws_proxy(&moto().endpoint).await,
+            lab,
+            id,
+            host: host.clone(),
+            _origin: origin,
+        };
+        let arn = if code == Code::LambdaEdgeExecutionError {
+            site.with_lambda("viewer-request").await.1
+        } else {
+            site.with_cloudfront_function().await.1
+        };
+        let mut config = site.lab.config(&host);
+        let _edge = edge_answering(&site, &alias, status, marker, nth, &mut config).await;
+        let d = cf_doctor::App::new(&sdk_config(&site.proxy.endpoint).await, config)
+            .unwrap()
+            .diagnose(&site.id, alarm(&site.id, Some(status)))
+            .await
+            .unwrap();
+
+        assert_eq!(d.probable_cause, Some(code), "{marker}: {:#?}", d.findings);
+        let cause = &d.findings[0];
+        assert_eq!(
+            (cause.severity, cause.resource.as_str()),
+            (Severity::Critical, arn.as_str())
+        );
+        assert_eq!(cause.evidence["per_distribution"][0]["x_cache"], marker);
+        assert!(cause.title.contains("get it now"), "{}", cause.title);
+        assert!(
+            !codes(&d).contains(&"edge-error-from-cloudfront"),
+            "{:?}",
+            codes(&d)
+        );
+    }
+}

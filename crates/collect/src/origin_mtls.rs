@@ -75,9 +75,7 @@ impl Collector {
                 "{} {}, {}; {}",
                 cert.cert_type,
                 cert.status,
-                cert.not_after
-                    .map(|t| format!("expires {}", t.format("%Y-%m-%d %H:%M UTC")))
-                    .unwrap_or_else(|| "expiry unknown".to_string()),
+                cf_doctor_model::expiry_in_words(cert.not_after, evidence.now),
                 cert.used_as.join("; ")
             );
             evidence.checks.push(Check::since(

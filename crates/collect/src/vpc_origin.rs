@@ -372,7 +372,11 @@ fn vpc_origin_in_words(v: &VpcOrigin) -> String {
             scheme,
             ..
         }) => {
-            format!("load balancer {dns_name} ({scheme}, {state})")
+            let about: Vec<&str> = [scheme.as_str(), state.as_str()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect();
+            format!("load balancer {dns_name} ({})", about.join(", "))
         }
         Some(EndpointLoadBalancer::Missing) => {
             format!("{} (no such load balancer)", v.endpoint_arn)

@@ -148,9 +148,7 @@ fn probe_findings(probe: &OriginProbe, evidence: &Evidence) -> Vec<Finding> {
                 "CloudFront's client certificate {arn} in ACM: {} {}, {}",
                 c.cert_type,
                 c.status,
-                c.not_after
-                    .map(|t| format!("expires {}", t.format("%Y-%m-%d")))
-                    .unwrap_or_else(|| "expiry unknown".into())
+                cf_doctor_model::expiry_in_words(c.not_after, evidence.now)
             ),
             None => format!(
                 "CloudFront's client certificate {arn} could not be read from ACM (see the gaps)"
