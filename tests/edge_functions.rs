@@ -749,3 +749,114 @@ async fn cloudfront_s_function_markers_in_x_cache_name_the_failing_code() {
         );
     }
 }
+
+// The nightly sweep lists every function and every origin mTLS client certificate with its
+// state, from the APIs alone (no metrics, logs or region lookups: that is the alarm path's work).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sweep_lists_every_function_and_mtls_certificate_with_its_state() {
+    let own = cf_doctor_testkit::Moto::start();
+    let sdk = sdk_config(&own.endpoint).await;
+    let ca = cf_doctor_testkit::TestCa::new("sweep edge root");
+    let leaf = ca.leaf(&LeafSpec::valid_for(&["sweep-edge.origin.test"]));
+    let origin = tls_origin(OriginConfig::new(
+        leaf.full_chain(),
+        leaf.key_der.clone_key(),
+    ))
+    .await;
+    let cf = aws_sdk_cloudfront::Client::new(&sdk);
+    let spec = DistributionSpec {
+        behaviors: vec![cf_doctor_testkit::BehaviorSpec::new("/api/*")],
+        ..DistributionSpec::https_origin("sweep-edge.origin.test", origin.port())
+    };
+    let id = cf_doctor_testkit::create_distribution(&cf, &spec).await;
+    let role = lambda_role(&own.endpoint).await;
+    let lambda_arn =
+        lambda_version(&sdk, &role, "sweep-edge-fn", Runtime::Nodejs24x, 30, 512).await;
+    let cff_arn = cloudfront_function(&cf, "sweep-rewrite").await;
+    let client = ca.client_leaf(
+        &LeafSpec::valid_for(&["cloudfront-client.sweep.example"]).expiring_in_days(20),
+    );
+    let client_arn = cf_doctor_testkit::import_certificate(
+        &aws_sdk_acm::Client::new(&sdk),
+        &client,
+        &ca.cert_pem(),
+    )
+    .await;
+    let proxy = aws_proxy(&own.endpoint).await;
+    let (association, cff, cert) = (
+        lambda(&lambda_arn, "origin-request"),
+        cff_arn.clone(),
+        client_arn.clone(),
+    );
+    rewrite_distribution(&proxy, &id, move |xml| {
+        let xml = cloudfront_xml::with_lambda_associations(
+            xml,
+            Some("/api/*"),
+            std::slice::from_ref(&association),
+        );
+        let xml = cloudfront_xml::with_lambda_associations(
+            &xml,
+            None,
+            std::slice::from_ref(&association),
+        );
+        let xml =
+            cloudfront_xml::with_function_associations(&xml, None, &[(&cff, "viewer-request")]);
+        cloudfront_xml::with_origin_mtls(&xml, cf_doctor_testkit::aws::ORIGIN_ID, &cert)
+    });
+    proxy.rewrite("cloudfront", "DescribeFunction", cloudfront_xml::published);
+    let mut ca_file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut ca_file, ca.cert_pem().as_bytes()).unwrap();
+    let mut config = cf_doctor::config::Config {
+        probe_timeout: std::time::Duration::from_millis(1500),
+        ca_file: Some(ca_file.path().to_path_buf()),
+        ..cf_doctor::config::Config::default()
+    };
+    config
+        .add_resolve("sweep-edge.origin.test=127.0.0.1")
+        .unwrap();
+    let app = cf_doctor::App::new(&sdk_config(&proxy.endpoint).await, config).unwrap();
+
+    let d = app
+        .sweep(
+            &cf_doctor_collect::sweep::Scope::All,
+            cf_doctor_model::TriggerInfo::manual("manual sweep", None),
+            &cf_doctor::RunOptions::new(false),
+        )
+        .await;
+
+    let check = |name: &str, target: &str| {
+        d.checks
+            .iter()
+            .find(|c| c.name == name && c.target == target)
+            .and_then(|c| c.detail.clone())
+            .unwrap_or_else(|| panic!("no {name} check of {target}: {:#?}", d.checks))
+    };
+    let lambda_state = check("lambda-edge-function", &lambda_arn);
+    assert!(
+        lambda_state.starts_with(
+            "state Active, last update Successful, runtime nodejs24.x, timeout 30 s, memory 512 MB"
+        ),
+        "{lambda_state}"
+    );
+    assert!(
+        lambda_state.contains("origin-request of cache behaviour /api/*")
+            && lambda_state.contains("origin-request of the default cache behaviour"),
+        "{lambda_state}"
+    );
+    assert!(check("cloudfront-function", &cff_arn)
+        .starts_with("LIVE stage: DEPLOYED, runtime cloudfront-js-2.0"));
+    let mtls = check("origin-mtls-certificate", &client_arn);
+    assert!(mtls.starts_with("IMPORTED ISSUED, expires"), "{mtls}");
+    let expiring = d
+        .findings
+        .iter()
+        .find(|f| f.code == Code::OriginMtlsCertExpiring && f.resource == client_arn)
+        .unwrap_or_else(|| panic!("{:#?}", d.findings));
+    assert_eq!(expiring.severity, Severity::Warning);
+    // One configuration read per function version, however many behaviours run it; no metrics.
+    assert_eq!(proxy.count("lambda", "GetFunctionConfiguration"), 1);
+    assert_eq!(
+        proxy.count("monitoring", "ListMetrics") + proxy.count("monitoring", "GetMetricData"),
+        0
+    );
+}
