@@ -68,10 +68,8 @@ impl Collector {
             started,
             Some(match &function.live {
                 Some(stage) => format!(
-                    "{} stage: {}, runtime {}; {}",
-                    stage.stage,
-                    stage.status,
-                    stage.runtime.as_deref().unwrap_or("unknown"),
+                    "{}; {}",
+                    crate::edge_functions::stage_in_words(stage),
                     if function.used_by.is_empty() {
                         "no distribution runs it".to_string()
                     } else {

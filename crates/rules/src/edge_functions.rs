@@ -171,11 +171,23 @@ fn failing(f: Failing<'_>) -> Option<Finding> {
     )
 }
 
-fn lambda_edge(f: &LambdaEdgeFunction, evidence: &Evidence) -> Vec<Finding> {
+/// What a Lambda@Edge function's replicas counted over the window, with timeouts told apart.
+struct LambdaCounts {
+    invocations: Option<f64>,
+    throttles: Option<f64>,
+    /// Errors that are not timeouts.
+    execution_errors: Option<f64>,
+    /// Throttles, and timeouts when only timeouts are seen.
+    limit_errors: Option<f64>,
+    slowest_ms: Option<f64>,
+    timeout_ms: Option<f64>,
+    timeout_lines: usize,
+}
+
+fn lambda_counts(f: &LambdaEdgeFunction, evidence: &Evidence) -> LambdaCounts {
     let replica = f.replica_name();
     let errors = total(evidence, "AWS/Lambda", "Errors", &replica);
     let throttles = total(evidence, "AWS/Lambda", "Throttles", &replica);
-    let invocations = total(evidence, "AWS/Lambda", "Invocations", &replica);
     let slowest_ms = highest(evidence, "AWS/Lambda", "Duration", &replica);
     let timeout_ms = f
         .configuration
@@ -204,6 +216,27 @@ fn lambda_edge(f: &LambdaEdgeFunction, evidence: &Evidence) -> Vec<Finding> {
     } else {
         (errors, throttles)
     };
+    LambdaCounts {
+        invocations: total(evidence, "AWS/Lambda", "Invocations", &replica),
+        throttles,
+        execution_errors,
+        limit_errors,
+        slowest_ms,
+        timeout_ms,
+        timeout_lines,
+    }
+}
+
+fn lambda_edge(f: &LambdaEdgeFunction, evidence: &Evidence) -> Vec<Finding> {
+    let LambdaCounts {
+        invocations,
+        throttles,
+        execution_errors,
+        limit_errors,
+        slowest_ms,
+        timeout_ms,
+        timeout_lines,
+    } = lambda_counts(f, evidence);
     let distributions = f.distributions();
     let name = match &f.qualifier {
         Some(q) => format!("{}:{q}", f.name),
