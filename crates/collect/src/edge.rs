@@ -22,9 +22,9 @@ impl Collector {
                 (
                     d.id.clone(),
                     d.domain_name.clone(),
-                    d.aliases
-                        .first()
-                        .cloned()
+                    // A viewer's Host: a plain alias, or a concrete name under a wildcard one.
+                    crate::host_sent::viewer_host(&d.aliases)
+                        .map(|(host, _)| host)
                         .unwrap_or_else(|| d.domain_name.clone()),
                 )
             })

@@ -405,7 +405,7 @@ pub fn forwarded_hosts(
 
 /// The Host a viewer sends, as the probe uses it: the first alias that is a plain name, else a
 /// concrete name under the first wildcard alias (with the wildcard it stands for).
-fn viewer_host(aliases: &[String]) -> Option<(String, Option<String>)> {
+pub fn viewer_host(aliases: &[String]) -> Option<(String, Option<String>)> {
     if let Some(plain) = aliases.iter().find(|a| !a.starts_with("*.")) {
         return Some((plain.clone(), None));
     }
@@ -531,6 +531,11 @@ mod tests {
             &aliases(&["*.shop.example"]),
         );
         assert_eq!(hosts["alb"].host, "cf-doctor-probe.shop.example");
+        assert_eq!(
+            viewer_host(&aliases(&["*.shop.example"])).unwrap().0,
+            "cf-doctor-probe.shop.example",
+            "the edge probe uses the same name"
+        );
         assert_eq!(
             hosts["alb"].wildcard_alias.as_deref(),
             Some("*.shop.example")

@@ -16,37 +16,26 @@ use cf_doctor_model::{Check, CheckOutcome};
 
 /// A VPC origin's load balancer, as the load balancer inspection takes it.
 pub(crate) struct LoadBalancerOrigin {
-    pub distribution_id: String,
     pub host: String,
     pub port: u16,
     pub https: bool,
     pub ssl_protocols: Vec<String>,
 }
 
-/// The load balancers behind the collected VPC origins, by DNS name and the port CloudFront uses.
-pub(crate) fn load_balancer_origins(evidence: &Evidence) -> Vec<LoadBalancerOrigin> {
-    evidence
-        .vpc_origins
-        .iter()
-        .filter_map(|v| {
-            let Some(EndpointLoadBalancer::Found { dns_name, .. }) = &v.load_balancer else {
-                return None;
-            };
-            let connection = v.endpoint.connection();
-            Some(LoadBalancerOrigin {
-                distribution_id: v
-                    .used_by
-                    .first()
-                    .and_then(|u| u.split_whitespace().next())
-                    .unwrap_or_default()
-                    .to_string(),
-                host: dns_name.clone(),
-                port: connection.port,
-                https: connection.https,
-                ssl_protocols: v.endpoint.ssl_protocols.clone(),
-            })
-        })
-        .collect()
+/// The load balancer behind VPC origin `id`, by DNS name and the port CloudFront uses, when
+/// GetVpcOrigin and DescribeLoadBalancers found it.
+pub(crate) fn load_balancer_of(evidence: &Evidence, id: &str) -> Option<LoadBalancerOrigin> {
+    let v = evidence.vpc_origins.iter().find(|v| v.id == id)?;
+    let Some(EndpointLoadBalancer::Found { dns_name, .. }) = &v.load_balancer else {
+        return None;
+    };
+    let connection = v.endpoint.connection();
+    Some(LoadBalancerOrigin {
+        host: dns_name.clone(),
+        port: connection.port,
+        https: connection.https,
+        ssl_protocols: v.endpoint.ssl_protocols.clone(),
+    })
 }
 
 /// The region in an ELB ARN (`arn:aws:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/...`).

@@ -22,6 +22,10 @@ pub struct Evidence {
     /// The load balancers found behind custom origins, with listener, security groups and targets.
     #[serde(default)]
     pub load_balancers: Vec<LoadBalancer>,
+    /// Origins that several load balancers could serve (their HTTPS listeners on the origin port
+    /// all have a certificate covering the origin name): named, none inspected.
+    #[serde(default)]
+    pub load_balancer_candidates: Vec<LoadBalancerCandidates>,
     /// CloudWatch readings of the distribution and its load balancers (latest in the window).
     #[serde(default)]
     pub metrics: Vec<MetricReading>,
@@ -522,6 +526,62 @@ pub struct LoadBalancer {
     pub security_groups: Option<Vec<SecurityGroupVerdict>>,
     /// The CloudFront origin-facing managed prefix list in this region, as looked up by name.
     pub cloudfront_prefix_list: Option<String>,
+    /// The Host header CloudFront sends this origin: what the listener's host-header rules see.
+    #[serde(default)]
+    pub cloudfront_host: CloudfrontHost,
+    /// When the security groups admit CloudFront by its ranges (a customer-managed prefix list or
+    /// explicit CIDRs) rather than by the managed prefix list: how many of the ranges in the
+    /// managed list they admit (None: not compared).
+    #[serde(default)]
+    pub cloudfront_ranges: Option<RangeCoverage>,
+}
+
+/// The Host header CloudFront sends an origin, which is what a listener's host-header conditions
+/// are compared with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "kebab-case")]
+pub enum CloudfrontHost {
+    /// Host is not forwarded: CloudFront sends the origin domain.
+    OriginDomain { host: String },
+    /// The viewer's Host is forwarded: one of the distribution's aliases (its cloudfront.net
+    /// domain when it has none), whichever the viewer asked for.
+    Viewer { hosts: Vec<String> },
+    /// Not known (evidence from before it was recorded, or an origin request policy that could
+    /// not be read): any host-header rule may match.
+    #[default]
+    Unknown,
+}
+
+/// How many of CloudFront's origin-facing ranges (the entries of the managed prefix list) the
+/// load balancer's security groups admit on the origin port, all groups together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RangeCoverage {
+    pub admitted: usize,
+    pub of: usize,
+    /// The ranges not admitted (CloudFront connections from them are dropped).
+    pub missing: Vec<String>,
+}
+
+/// An origin found by certificate on more than one load balancer (or on one, when the search
+/// could not read every load balancer): which one serves it cannot be told from the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadBalancerCandidates {
+    pub distribution_id: String,
+    pub origin_host: String,
+    pub origin_port: u16,
+    pub candidates: Vec<LoadBalancerCandidate>,
+    /// False when some load balancer could not be searched (a gap names it).
+    pub search_complete: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadBalancerCandidate {
+    pub arn: String,
+    pub name: String,
+    pub region: String,
+    pub listener_arn: String,
+    /// The listener certificate that covers the origin name.
+    pub certificate_arn: String,
 }
 
 /// A listener as the list of all of them shows it.
@@ -541,8 +601,82 @@ pub struct Listener {
     /// The protocols the TLS policy admits, e.g. `["TLSv1.2", "TLSv1.3"]` (None: not read).
     pub policy_protocols: Option<Vec<String>>,
     pub certificate_arns: Vec<String>,
-    /// Target groups the listener forwards to by default, with their health (None: not read).
+    /// The health of every target group CloudFront's requests may be forwarded to: those of the
+    /// rules that may match them and, unless a rule surely does, the default action's (evidence
+    /// from before rules were read: the default action's only). None: not read.
     pub target_groups: Option<Vec<TargetGroupHealth>>,
+    /// What the listener does with a request no rule matches (None: evidence from before it was
+    /// recorded).
+    #[serde(default)]
+    pub default_action: Option<RuleAction>,
+    /// The listener's other rules, in priority order (None: not read, a gap says why; always None
+    /// for a network load balancer, which has no rules).
+    #[serde(default)]
+    pub rules: Option<Vec<ListenerRule>>,
+}
+
+/// One listener rule other than the default: if every condition holds, its action is taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListenerRule {
+    pub arn: String,
+    /// Lower numbers are evaluated first.
+    pub priority: u32,
+    pub conditions: Vec<RuleCondition>,
+    pub action: RuleAction,
+}
+
+/// A rule condition, as far as cf-doctor can compare it with CloudFront's requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "field", rename_all = "kebab-case")]
+pub enum RuleCondition {
+    /// The request's Host matches one of `values` (case-insensitive, `*` and `?` wildcards) or
+    /// of `regex_values`.
+    HostHeader {
+        values: Vec<String>,
+        #[serde(default)]
+        regex_values: Vec<String>,
+    },
+    PathPattern {
+        values: Vec<String>,
+    },
+    /// The header's name only: in AWS's custom-header pattern its value is the secret CloudFront
+    /// adds to every request, and it never goes into the evidence.
+    HttpHeader {
+        name: String,
+    },
+    /// Query string, method or source IP: what CloudFront's requests carry there is not known.
+    Other {
+        name: String,
+    },
+}
+
+/// What a rule (or the default action) finally does with a request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum RuleAction {
+    Forward {
+        target_groups: Vec<String>,
+    },
+    /// The load balancer answers itself, e.g. 403 in the custom-header pattern.
+    FixedResponse {
+        status_code: String,
+    },
+    Redirect {
+        status_code: String,
+    },
+    /// An action without a final forward, fixed response or redirect.
+    Other {
+        name: String,
+    },
+}
+
+impl RuleAction {
+    pub fn target_groups(&self) -> &[String] {
+        match self {
+            RuleAction::Forward { target_groups } => target_groups,
+            _ => &[],
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -570,6 +704,28 @@ pub struct SecurityGroupVerdict {
     /// Whom the group lets in on the origin port.
     #[serde(default)]
     pub admits: Admission,
+    /// How CloudFront is let in, when it is.
+    #[serde(default)]
+    pub cloudfront_by: Option<AdmittedBy>,
+    /// Why whom the group admits could not be decided (e.g. a prefix list that could not be
+    /// read): such a group is never said to block CloudFront.
+    #[serde(default)]
+    pub undecided: Option<String>,
+}
+
+/// How a security group rule lets CloudFront in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdmittedBy {
+    /// The AWS-managed prefix list `com.amazonaws.global.cloudfront.origin-facing` (or its IPv6
+    /// twin).
+    ManagedPrefixList,
+    /// A customer-managed prefix list whose entries are CloudFront's origin-facing ranges.
+    CustomerPrefixList,
+    /// CloudFront's origin-facing ranges listed in the rule as CIDRs.
+    CloudfrontCidrs,
+    /// 0.0.0.0/0 or ::/0: CloudFront among everyone.
+    Anyone,
 }
 
 /// Whom a security group lets in on the origin port. CloudFront-only is AWS's recommended set-up

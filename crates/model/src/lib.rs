@@ -12,6 +12,7 @@ pub mod finding;
 pub mod functions;
 pub mod names;
 pub mod replay;
+pub mod routing;
 pub mod tls;
 pub mod vpc_origin;
 

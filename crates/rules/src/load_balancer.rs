@@ -4,7 +4,8 @@
 
 use serde_json::json;
 
-use cf_doctor_model::evidence::LoadBalancer;
+use cf_doctor_model::evidence::{Listener, LoadBalancer, TargetGroupHealth};
+use cf_doctor_model::routing;
 use cf_doctor_model::{Code, Evidence, Finding, Severity};
 
 pub fn findings(evidence: &Evidence) -> Vec<Finding> {
@@ -93,25 +94,120 @@ fn load_balancer_findings(lb: &LoadBalancer) -> Vec<Finding> {
                     );
                 }
             }
-            if let Some(groups) = &listener.target_groups {
-                let healthy: usize = groups.iter().map(|g| g.healthy).sum();
-                if healthy == 0 {
-                    let not_healthy: Vec<_> = groups.iter().flat_map(|g| g.not_healthy.iter()).collect();
-                    out.push(
-                        Finding::new(Code::OriginNoHealthyTargets, Severity::Critical, &listener.arn)
-                            .statuses(&[503, 502])
-                            .title(format!("No healthy target behind {}:{} ({} target group(s), {} target(s) not healthy)", lb.name, lb.origin_port, groups.len(), not_healthy.len()))
-                            .evidence(json!({"target_groups": groups.iter().map(|g| &g.arn).collect::<Vec<_>>(), "not_healthy": not_healthy}))
-                            .remediation("The load balancer has nothing to send requests to: check the targets' health check (path, port, security group from the load balancer), that instances are running, and the application logs."),
-                    );
-                }
-            }
+            out.extend(target_findings(lb, listener));
         }
     }
+    out.extend(security_group_findings(lb, &at));
+    out
+}
+
+/// A way CloudFront's requests can go through the listener, with the groups it forwards to.
+struct Way {
+    name: String,
+    sure: bool,
+    groups: Vec<String>,
+}
+
+/// Where CloudFront's requests may be forwarded. Evidence from before rules were read holds the
+/// default action's groups only: they are then the one way. None when the rules could not be read.
+fn ways(lb: &LoadBalancer, listener: &Listener) -> Option<Vec<Way>> {
+    if listener.rules.is_none() && listener.default_action.is_none() {
+        let groups = listener.target_groups.as_ref()?;
+        return Some(vec![Way {
+            name: "the default action".into(),
+            sure: true,
+            groups: groups.iter().map(|g| g.arn.clone()).collect(),
+        }]);
+    }
+    let routes = routing::cloudfront_routes(listener, &lb.cloudfront_host)?;
+    Some(
+        routes
+            .iter()
+            .map(|r| Way {
+                name: format!("{} -> {}", r.name(), routing::describe_action(r.action)),
+                sure: r.sure,
+                groups: r.action.target_groups().to_vec(),
+            })
+            .filter(|w| !w.groups.is_empty())
+            .collect(),
+    )
+}
+
+/// No healthy target where CloudFront's requests are forwarded: every way they can be forwarded
+/// is critical; only some of the ways they may take is a warning. A way whose target groups were
+/// not all read decides nothing. A fixed-response default action forwards nowhere and is normal.
+fn target_findings(lb: &LoadBalancer, listener: &Listener) -> Option<Finding> {
+    let health = listener.target_groups.as_ref()?;
+    let ways = ways(lb, listener)?;
+    let read = |w: &Way| {
+        w.groups
+            .iter()
+            .map(|arn| health.iter().find(|g| &g.arn == arn))
+            .collect::<Option<Vec<&TargetGroupHealth>>>()
+    };
+    let judged: Vec<(&Way, Vec<&TargetGroupHealth>)> =
+        ways.iter().filter_map(|w| Some((w, read(w)?))).collect();
+    let dead: Vec<&(&Way, Vec<&TargetGroupHealth>)> = judged
+        .iter()
+        .filter(|(_, groups)| groups.iter().all(|g| g.healthy == 0))
+        .collect();
+    if dead.is_empty() {
+        return None;
+    }
+    let everywhere = judged.len() == ways.len() && dead.len() == ways.len();
+    let groups: Vec<&TargetGroupHealth> =
+        dead.iter().flat_map(|(_, g)| g.iter().copied()).collect();
+    let not_healthy: Vec<_> = groups.iter().flat_map(|g| g.not_healthy.iter()).collect();
+    let named: Vec<&str> = dead.iter().map(|(w, _)| w.name.as_str()).collect();
+    let (severity, title) = if everywhere {
+        (
+            Severity::Critical,
+            format!(
+                "No healthy target behind {}:{} for CloudFront's requests ({} target group(s), {} target(s) not healthy)",
+                lb.name,
+                lb.origin_port,
+                groups.len(),
+                not_healthy.len()
+            ),
+        )
+    } else {
+        (
+            Severity::Warning,
+            format!(
+                "Some of CloudFront's requests to {}:{} may find no healthy target: {}",
+                lb.name,
+                lb.origin_port,
+                named.join("; ")
+            ),
+        )
+    };
+    Some(
+        Finding::new(Code::OriginNoHealthyTargets, severity, &listener.arn)
+            .statuses(&[503, 502])
+            .title(title)
+            .evidence(json!({
+                "target_groups": groups.iter().map(|g| &g.arn).collect::<Vec<_>>(),
+                "not_healthy": not_healthy,
+                "cloudfront_requests": named,
+                "every_request": dead.iter().any(|(w, _)| w.sure),
+                "cloudfront_host": routing::host_in_words(&lb.cloudfront_host),
+            }))
+            .remediation("The load balancer has nothing to send these requests to: check the targets' health check (path, port, security group from the load balancer), that instances are running, and the application logs."),
+    )
+}
+
+/// A group set that admits CloudFront in none of its forms drops its connections (504). One whose
+/// copy of CloudFront's ranges misses some drops the connections from those.
+fn security_group_findings(lb: &LoadBalancer, at: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
     if let Some(groups) = &lb.security_groups {
-        if !groups.is_empty() && groups.iter().all(|g| g.opens_port_to_cloudfront.is_none()) {
+        if !groups.is_empty()
+            && groups
+                .iter()
+                .all(|g| g.opens_port_to_cloudfront.is_none() && g.undecided.is_none())
+        {
             out.push(
-                Finding::new(Code::OriginSecurityGroupBlocksPort, Severity::Critical, &at)
+                Finding::new(Code::OriginSecurityGroupBlocksPort, Severity::Critical, at)
                     .statuses(&[504])
                     .title(format!("No security group of {} lets CloudFront in on port {}", lb.name, lb.origin_port))
                     .evidence(json!({
@@ -127,13 +223,46 @@ fn load_balancer_findings(lb: &LoadBalancer) -> Vec<Finding> {
             );
         }
     }
+    if let Some(coverage) = lb
+        .cloudfront_ranges
+        .as_ref()
+        .filter(|c| c.admitted < c.of && c.admitted > 0)
+    {
+        let admitted_by: Vec<&str> = lb
+            .security_groups
+            .iter()
+            .flatten()
+            .filter_map(|g| g.opens_port_to_cloudfront.as_deref())
+            .collect();
+        out.push(
+            Finding::new(Code::OriginSecurityGroupBlocksPort, Severity::Warning, at)
+                .statuses(&[504])
+                .title(format!(
+                    "The security groups of {} admit {} of CloudFront's {} origin-facing ranges on port {}: connections from the other {} are dropped",
+                    lb.name, coverage.admitted, coverage.of, lb.origin_port, coverage.missing.len()
+                ))
+                .evidence(json!({
+                    "admitted_by": admitted_by,
+                    "missing": coverage.missing,
+                    "expect": "viewers served by edge servers in the missing ranges get 504; the others are served",
+                }))
+                .remediation(format!(
+                    "Admit TCP {} from the managed prefix list com.amazonaws.global.cloudfront.origin-facing{}, which AWS keeps current, instead of a copy of its ranges.",
+                    lb.origin_port,
+                    lb.cloudfront_prefix_list.as_deref().map(|id| format!(" ({id} in {})", lb.region)).unwrap_or_default()
+                )),
+        );
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cf_doctor_model::evidence::{Listener, ListenerPort};
+    use cf_doctor_model::evidence::{
+        Admission, CloudfrontHost, ListenerPort, ListenerRule, RangeCoverage, RuleAction,
+        RuleCondition, SecurityGroupVerdict, TargetState,
+    };
 
     fn lb(origin_ssl_protocols: &[&str], policy: &[&str]) -> LoadBalancer {
         LoadBalancer {
@@ -161,9 +290,13 @@ mod tests {
                 policy_protocols: Some(policy.iter().map(|s| s.to_string()).collect()),
                 certificate_arns: vec![],
                 target_groups: None,
+                default_action: None,
+                rules: None,
             }),
             security_groups: None,
             cloudfront_prefix_list: None,
+            cloudfront_host: CloudfrontHost::Unknown,
+            cloudfront_ranges: None,
         }
     }
 
@@ -198,5 +331,178 @@ mod tests {
     fn a_tls13_only_policy_or_one_without_a_listed_protocol_is_a_mismatch() {
         assert!(mismatch(&["TLSv1.2"], &["TLSv1.3"]));
         assert!(mismatch(&["TLSv1.2"], &["TLSv1", "TLSv1.1"]));
+    }
+
+    fn group(arn: &str, healthy: usize) -> TargetGroupHealth {
+        TargetGroupHealth {
+            arn: arn.into(),
+            healthy,
+            not_healthy: if healthy == 0 {
+                vec![TargetState {
+                    target: "i-1".into(),
+                    state: "unhealthy".into(),
+                    reason: "Target.FailedHealthChecks".into(),
+                }]
+            } else {
+                vec![]
+            },
+        }
+    }
+
+    fn host_rule(priority: u32, host: &str, target_group: &str) -> ListenerRule {
+        ListenerRule {
+            arn: format!("rule-{priority}"),
+            priority,
+            conditions: vec![RuleCondition::HostHeader {
+                values: vec![host.into()],
+                regex_values: vec![],
+            }],
+            action: RuleAction::Forward {
+                target_groups: vec![target_group.into()],
+            },
+        }
+    }
+
+    /// Host-based routing: the default answers 404, rule 10 sends app.shop.example to `a`, rule 20
+    /// sends admin.shop.example to `b`.
+    fn host_routed(host: CloudfrontHost, a: usize, b: usize) -> LoadBalancer {
+        let mut lb = lb(&["TLSv1.2"], &["TLSv1.2"]);
+        lb.cloudfront_host = host;
+        let listener = lb.listener.as_mut().unwrap();
+        listener.default_action = Some(RuleAction::FixedResponse {
+            status_code: "404".into(),
+        });
+        listener.rules = Some(vec![
+            host_rule(10, "app.shop.example", "a"),
+            host_rule(20, "admin.shop.example", "b"),
+        ]);
+        listener.target_groups = Some(vec![group("a", a), group("b", b)]);
+        lb
+    }
+
+    fn targets(lb: &LoadBalancer) -> Vec<(Severity, String)> {
+        load_balancer_findings(lb)
+            .into_iter()
+            .filter(|f| f.code == Code::OriginNoHealthyTargets)
+            .map(|f| (f.severity, f.title))
+            .collect()
+    }
+
+    fn sent(host: &str) -> CloudfrontHost {
+        CloudfrontHost::OriginDomain { host: host.into() }
+    }
+
+    #[test]
+    fn only_the_rule_cloudfronts_host_meets_is_judged() {
+        assert!(targets(&host_routed(sent("app.shop.example"), 2, 0)).is_empty());
+        let found = targets(&host_routed(sent("admin.shop.example"), 2, 0));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, Severity::Critical);
+    }
+
+    #[test]
+    fn a_fixed_response_default_is_not_a_missing_target() {
+        assert!(
+            targets(&host_routed(sent("elsewhere.example"), 0, 0)).is_empty(),
+            "CloudFront's Host meets no rule: the 404 is the listener's answer, not a target fault"
+        );
+    }
+
+    #[test]
+    fn an_unknown_host_makes_a_dead_rule_a_warning_not_a_critical() {
+        let found = targets(&host_routed(CloudfrontHost::Unknown, 2, 0));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, Severity::Warning);
+        assert!(
+            found[0]
+                .1
+                .contains("rule 20 (host-header admin.shop.example)"),
+            "{}",
+            found[0].1
+        );
+        let found = targets(&host_routed(CloudfrontHost::Unknown, 0, 0));
+        assert_eq!(
+            found[0].0,
+            Severity::Critical,
+            "no forwarded-to group is healthy"
+        );
+    }
+
+    #[test]
+    fn evidence_from_before_rules_were_read_judges_the_default_groups() {
+        let mut lb = lb(&["TLSv1.2"], &["TLSv1.2"]);
+        lb.listener.as_mut().unwrap().target_groups = Some(vec![group("a", 0)]);
+        assert_eq!(targets(&lb)[0].0, Severity::Critical);
+    }
+
+    #[test]
+    fn unread_rules_or_unread_health_decide_nothing() {
+        let mut unread_rules = host_routed(sent("admin.shop.example"), 2, 0);
+        unread_rules.listener.as_mut().unwrap().rules = None;
+        assert!(targets(&unread_rules).is_empty());
+        let mut unread_b = host_routed(sent("admin.shop.example"), 2, 0);
+        unread_b.listener.as_mut().unwrap().target_groups = Some(vec![group("a", 2)]);
+        assert!(targets(&unread_b).is_empty());
+    }
+
+    fn verdict(
+        opens: Option<&str>,
+        admits: Admission,
+        undecided: Option<&str>,
+    ) -> SecurityGroupVerdict {
+        SecurityGroupVerdict {
+            id: "sg-1".into(),
+            name: "alb".into(),
+            opens_port_to_cloudfront: opens.map(str::to_string),
+            admits,
+            cloudfront_by: None,
+            undecided: undecided.map(str::to_string),
+        }
+    }
+
+    fn blocks(lb: &LoadBalancer) -> Vec<Severity> {
+        load_balancer_findings(lb)
+            .into_iter()
+            .filter(|f| f.code == Code::OriginSecurityGroupBlocksPort)
+            .map(|f| f.severity)
+            .collect()
+    }
+
+    #[test]
+    fn only_a_group_set_admitting_cloudfront_in_no_form_blocks_it() {
+        let mut lb = lb(&["TLSv1.2"], &["TLSv1.2"]);
+        lb.security_groups = Some(vec![verdict(None, Admission::NotCloudfront, None)]);
+        assert_eq!(blocks(&lb), vec![Severity::Critical]);
+        lb.security_groups = Some(vec![verdict(
+            Some("tcp 443-443 from customer-managed prefix list pl-1"),
+            Admission::CloudfrontOnly,
+            None,
+        )]);
+        assert!(blocks(&lb).is_empty());
+        lb.security_groups = Some(vec![verdict(
+            None,
+            Admission::Unknown,
+            Some("prefix list pl-1 could not be read"),
+        )]);
+        assert!(blocks(&lb).is_empty(), "undecided is a gap, not a block");
+    }
+
+    #[test]
+    fn a_partial_copy_of_cloudfronts_ranges_is_a_warning() {
+        let mut lb = lb(&["TLSv1.2"], &["TLSv1.2"]);
+        lb.security_groups = Some(vec![verdict(
+            Some("tcp 443-443 from CloudFront's origin-facing ranges listed as CIDRs: 130.176.0.0/18"),
+            Admission::CloudfrontOnly,
+            None,
+        )]);
+        lb.cloudfront_ranges = Some(RangeCoverage {
+            admitted: 9,
+            of: 10,
+            missing: vec!["15.158.0.0/16".into()],
+        });
+        assert_eq!(blocks(&lb), vec![Severity::Warning]);
+        lb.cloudfront_ranges.as_mut().unwrap().admitted = 10;
+        lb.cloudfront_ranges.as_mut().unwrap().missing.clear();
+        assert!(blocks(&lb).is_empty());
     }
 }

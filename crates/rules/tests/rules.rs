@@ -76,6 +76,7 @@ fn evidence(addresses: Vec<AddressProbe>) -> Evidence {
             addresses,
         }],
         load_balancers: vec![],
+        load_balancer_candidates: vec![],
         metrics: vec![],
         edge_probes: vec![],
         lambda_edge_functions: vec![],
