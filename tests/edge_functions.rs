@@ -635,6 +635,49 @@ async fn an_alarm_on_a_cloudfront_function_diagnoses_the_function() {
         d.checks
     );
 
+    // ListDistributions denied: which distributions run it is a gap; its own errors still speak.
+    site.proxy.inject(Fault::on(
+        "cloudfront",
+        "ListDistributions",
+        1,
+        FaultKind::AccessDenied,
+    ));
+    let trigger = cf_doctor_model::TriggerInfo {
+        kind: "alarm".into(),
+        detail: "test".into(),
+        distribution_id: None,
+        status: Some(503),
+    };
+    let result = app
+        .run_target(
+            cf_doctor::trigger::Target::Function {
+                name: name.clone(),
+                trigger,
+            },
+            &cf_doctor::RunOptions::new(false),
+        )
+        .await
+        .expect("still diagnosed");
+    let cf_doctor::TargetResult::Diagnosed(d) = result else {
+        panic!("a diagnosis");
+    };
+    assert!(
+        common::gaps(&d).contains(&"cloudfront:ListDistributions".to_string()),
+        "{:#?}",
+        d.findings
+    );
+    assert_eq!(
+        d.probable_cause,
+        Some(Code::CloudfrontFunctionExecutionError),
+        "{:#?}",
+        d.findings
+    );
+    assert!(
+        d.summary.contains(&format!("CloudFront Function {name}")),
+        "{}",
+        d.summary
+    );
+
     let missing = app
         .run_target(
             cf_doctor::trigger::Target::Function {

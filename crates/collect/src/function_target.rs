@@ -9,8 +9,10 @@ use chrono::Utc;
 
 use crate::host_sent::PolicyVerdicts;
 use crate::{cloudfront, not_in_time, CollectError, Collector};
-use cf_doctor_model::evidence::{Evidence, Gap};
-use cf_doctor_model::functions::{CloudfrontFunction, FunctionKind, FunctionUse};
+use cf_doctor_model::evidence::{Distribution, Evidence, Gap};
+use cf_doctor_model::functions::{
+    cloudfront_function_name, CloudfrontFunction, FunctionKind, FunctionUse,
+};
 use cf_doctor_model::{Check, CheckOutcome};
 
 impl Collector {
@@ -94,7 +96,8 @@ impl Collector {
     }
 
     /// The distributions whose behaviours run the function; they join the evidence (for their
-    /// error rates) without being inspected further.
+    /// error rates) without being inspected further. Unreachable AWS is an Err (nothing to
+    /// diagnose); any other failure a gap, and the function is still diagnosed from its metrics.
     async fn distributions_running(
         &self,
         name: &str,
@@ -103,46 +106,77 @@ impl Collector {
         let started = Instant::now();
         let mut pages = self.cloudfront.list_distributions().into_paginator().send();
         let mut users = Vec::new();
+        let mut failed: Option<String> = None;
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| {
-                CollectError::aws("cloudfront:ListDistributions", "all distributions", &e)
-                    .with_endpoint(&self.endpoint)
-            })?;
+            let page = match page {
+                Ok(page) => page,
+                Err(e) => {
+                    match CollectError::aws("cloudfront:ListDistributions", "all distributions", &e)
+                    {
+                        unreachable @ CollectError::Unreachable { .. } => {
+                            return Err(unreachable.with_endpoint(&self.endpoint))
+                        }
+                        other => failed = Some(other.to_string()),
+                    }
+                    break;
+                }
+            };
             for summary in page
                 .distribution_list()
                 .map(|l| l.items())
                 .unwrap_or_default()
             {
                 let distribution = cloudfront::map_summary(summary, &PolicyVerdicts::default());
-                let runs: Vec<FunctionUse> = distribution
-                    .function_associations
-                    .iter()
-                    .filter(|a| {
-                        a.kind == FunctionKind::CloudfrontFunction
-                            && cf_doctor_model::functions::cloudfront_function_name(&a.arn)
-                                == Some(name)
-                    })
-                    .map(|a| FunctionUse {
-                        distribution_id: distribution.id.clone(),
-                        association: a.clone(),
-                    })
-                    .collect();
+                let runs = runs_function(&distribution, name);
                 if !runs.is_empty() {
                     users.extend(runs);
                     evidence.distributions.push(distribution);
                 }
             }
         }
+        let (outcome, detail) = match failed {
+            None => (
+                CheckOutcome::Pass,
+                format!(
+                    "{} distribution(s) run CloudFront Function {name}",
+                    evidence.distributions.len()
+                ),
+            ),
+            Some(error) => {
+                evidence.gaps.push(Gap::new(
+                    "cloudfront:ListDistributions",
+                    "all distributions",
+                    error.clone(),
+                    &format!(
+                        "which distributions run CloudFront Function {name}, and their error rates"
+                    ),
+                ));
+                (CheckOutcome::Error, error)
+            }
+        };
         evidence.checks.push(Check::since(
             "cloudfront-list-distributions",
             "all distributions",
-            CheckOutcome::Pass,
+            outcome,
             started,
-            Some(format!(
-                "{} distribution(s) run CloudFront Function {name}",
-                evidence.distributions.len()
-            )),
+            Some(detail),
         ));
         Ok(users)
     }
+}
+
+/// The associations of `distribution` that run CloudFront Function `name`.
+fn runs_function(distribution: &Distribution, name: &str) -> Vec<FunctionUse> {
+    distribution
+        .function_associations
+        .iter()
+        .filter(|a| {
+            a.kind == FunctionKind::CloudfrontFunction
+                && cloudfront_function_name(&a.arn) == Some(name)
+        })
+        .map(|a| FunctionUse {
+            distribution_id: distribution.id.clone(),
+            association: a.clone(),
+        })
+        .collect()
 }

@@ -102,6 +102,20 @@ fn tallies(
     invocations: Option<f64>,
     arn: &str,
 ) -> Vec<Tally> {
+    if distributions.is_empty() {
+        // No distribution known to run it (not read): its own counts, weighed on their own.
+        return vec![Tally {
+            distribution: "the distributions that run it".to_string(),
+            errors: own_errors,
+            invocations,
+            status: if failure == Failure::Validation {
+                502
+            } else {
+                503
+            },
+            ..Tally::default()
+        }];
+    }
     distributions
         .iter()
         .map(|d| {
