@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 pub mod delivery;
+pub mod edge_function;
 pub mod exit;
 pub mod handler;
 pub mod logging;
@@ -395,6 +396,9 @@ impl App {
             }
             Target::Certificate { arn, trigger } => {
                 self.sweep(&Scope::Certificate(arn), trigger, options).await
+            }
+            Target::Function { name, trigger } => {
+                self.diagnose_function(&name, trigger, options).await?
             }
         };
         Ok(TargetResult::Diagnosed(Box::new(diagnosis)))

@@ -28,6 +28,12 @@ pub enum Target {
         arn: String,
         trigger: TriggerInfo,
     },
+    /// An alarm on a CloudFront Function's own metrics (dimension FunctionName): the function
+    /// and the distributions that run it (`App::diagnose_function`).
+    Function {
+        name: String,
+        trigger: TriggerInfo,
+    },
     /// A transition out of ALARM (OK, INSUFFICIENT_DATA): logged and acknowledged, not diagnosed.
     /// ALARM -> OK is a recovery, announced on the channels that carried the diagnosis.
     Acknowledge {
@@ -254,8 +260,9 @@ struct Alarm {
 enum AlarmSubject {
     /// CloudFront distributions, each with the status its metric names (502ErrorRate: 502).
     Distributions(Vec<(String, Option<u16>)>),
-    /// CloudFront Functions (dimension FunctionName).
-    CloudFrontFunctions(Vec<String>),
+    /// CloudFront Functions (dimension FunctionName), each with the status its metric is about
+    /// (FunctionValidationErrors: 502; executions errors, throttles, compute: 503).
+    CloudFrontFunctions(Vec<(String, Option<u16>)>),
     Composite(String),
     Search(String),
     /// CloudFront metrics that name no distribution (an account-wide alarm).
@@ -285,12 +292,17 @@ impl Alarm {
         if let Some(rule) = &self.composite_rule {
             return AlarmSubject::Composite(rule.clone());
         }
-        let functions: Vec<String> = self
-            .metrics
-            .iter()
-            .filter(|m| m.is_cloudfront())
-            .filter_map(|m| m.dimension("FunctionName").map(str::to_string))
-            .collect();
+        let mut functions: Vec<(String, Option<u16>)> = Vec::new();
+        for metric in self.metrics.iter().filter(|m| m.is_cloudfront()) {
+            if let Some(name) = metric.dimension("FunctionName") {
+                if !functions.iter().any(|(f, _)| f == name) {
+                    functions.push((
+                        name.to_string(),
+                        crate::edge_function::function_alarm_status(&metric.name),
+                    ));
+                }
+            }
+        }
         if !functions.is_empty() {
             return AlarmSubject::CloudFrontFunctions(functions);
         }
@@ -354,11 +366,16 @@ fn alarm_targets(alarm: Alarm) -> Result<Vec<Target>, TriggerError> {
                 })
                 .collect();
         }
-        AlarmSubject::CloudFrontFunctions(functions) => format!(
-            "alarm {:?} is about CloudFront Function(s) {}: cf-doctor does not diagnose CloudFront Functions yet (planned with the edge-functions work); acknowledged, nothing diagnosed",
-            alarm.name,
-            functions.join(", ")
-        ),
+        AlarmSubject::CloudFrontFunctions(functions) => {
+            // Each function is diagnosed: its LIVE stage, metrics and the distributions running it.
+            return Ok(functions
+                .into_iter()
+                .map(|(name, status)| Target::Function {
+                    trigger: alarm.trigger(None, status),
+                    name,
+                })
+                .collect());
+        }
         AlarmSubject::Composite(rule) => format!(
             "alarm {:?} is a composite alarm (rule: {}): it watches other alarms, not a distribution; acknowledged, nothing diagnosed. Route the CloudFront metric alarms it combines to cf-doctor to have each diagnosed",
             alarm.name,

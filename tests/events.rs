@@ -138,13 +138,18 @@ fn alarms_not_about_a_distribution_are_acknowledged_with_a_note_saying_why() {
             && note.contains("AWS/RDS CPUUtilization (DBInstanceIdentifier=checkout-db)"),
         "{note}"
     );
-    let function = parse_file("alarm-cloudfront-function.json");
-    let note = acknowledged(&function);
-    assert!(
-        note.contains("CloudFront Function(s) shop-url-rewrite")
-            && note.contains("does not diagnose CloudFront Functions yet"),
-        "{note}"
-    );
+    // An alarm on a CloudFront Function is diagnosed (issue 13), no longer acknowledged.
+    match parse_file("alarm-cloudfront-function.json").as_slice() {
+        [Target::Function { name, trigger }] => {
+            assert_eq!(name, "shop-url-rewrite");
+            assert_eq!(
+                trigger.status,
+                Some(503),
+                "FunctionExecutionErrors is about 503"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

@@ -262,8 +262,10 @@ async fn origins_speaking_what_this_probe_cannot_are_untestable_unless_the_list_
     }
 }
 
-// 4. A handshake refused because the origin demands a client certificate is named as such, and
-// the certificate it presented is still judged.
+// 4. A handshake refused because the origin demands a client certificate is named as such
+// (origin-mtls-required, with what was checked instead), and the certificate it presented is still
+// judged. This distribution has no origin mTLS settings, so CloudFront presents no certificate
+// either: the handshake failure is named too.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_origin_demanding_a_client_certificate_is_named_and_its_certificate_still_checked() {
     let lab = lab().await;
@@ -277,10 +279,16 @@ async fn an_origin_demanding_a_client_certificate_is_named_and_its_certificate_s
     let origin = tls_origin(config).await;
     let d = lab.diagnose(name, origin.port(), |_| {}).await;
     assert!(
-        gap_reasons(&d).contains(&"client-certificate-required".to_string()),
+        codes(&d).contains(&"origin-mtls-required"),
         "{:#?}",
         d.findings
     );
+    assert!(
+        !gap_reasons(&d).contains(&"client-certificate-required".to_string()),
+        "named by its own code, not as a gap: {:#?}",
+        d.findings
+    );
+    assert!(codes(&d).contains(&"origin-tls-handshake-failed"));
     assert_eq!(
         d.probable_cause,
         Some(Code::OriginCertExpired),

@@ -2,12 +2,21 @@
 //! GetCachePolicy and GetOriginRequestPolicy answers (moto stores the policy ids on a
 //! distribution but serves neither call), and `IpAddressType` inside `CustomOriginConfig` (moto
 //! drops it, as it drops OriginMtlsConfig and VpcOriginConfig, when it stores a distribution).
+//! Function associations, origin mTLS, VPC origins and the GetVpcOrigin / DescribeFunction
+//! answers are in `edge`.
 //!
 //! Element names and order follow the CloudFront API model (2020-05-31), as the SDK's own
 //! serializers in aws-sdk-cloudfront write them: e.g. `CustomOriginConfig` is HTTPPort,
 //! HTTPSPort, OriginProtocolPolicy, OriginSslProtocols, OriginReadTimeout,
 //! OriginKeepaliveTimeout, IpAddressType, OriginMtlsConfig
 //! (<https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CustomOriginConfig.html>).
+
+mod edge;
+
+pub use edge::{
+    for_distribution, published, vpc_origin, with_function_associations, with_lambda_associations,
+    with_origin_mtls, with_vpc_origin, LambdaAssociation, VpcOriginSpec,
+};
 
 use crate::proxy::FaultKind;
 

@@ -1,6 +1,6 @@
 //! Owns the counting, fault-injecting HTTP/1.1 proxy that sits between cf-doctor (or an SDK
 //! client) and moto: it records every AWS call (service and region from the SigV4 credential
-//! scope, the operation from `X-Amz-Target`, `Action=` or CloudFront's REST path) and answers the
+//! scope, the operation from `X-Amz-Target`, `Action=`, or CloudFront's or Lambda's REST path) and answers the
 //! next matching calls with what moto cannot produce: throttling, AccessDenied, any status, a
 //! reset connection, or a delay. It can also rewrite, persistently, the successful responses
 //! moto gives one operation ([`AwsProxy::rewrite`]), to add what moto does not store (see
@@ -408,6 +408,8 @@ enum Protocol {
     Ec2,
     /// restXml: CloudFront.
     RestXml,
+    /// restJson: Lambda (errors named by the `x-amzn-ErrorType` header).
+    RestJson,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -442,6 +444,11 @@ fn identify(head: &RequestHead, body: &[u8]) -> Identified {
         // Smithy RPC v2 (CBOR): /service/NAME/operation/OP. Errors are injected as JSON, which
         // such a client cannot parse; cf-doctor does not use this protocol.
         (op.to_string(), Protocol::Json)
+    } else if service == "lambda" {
+        let op = lambda_operation(&head.method, path)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{} {path}", head.method));
+        (op, Protocol::RestJson)
     } else {
         let op = cloudfront_operation(&head.method, path, query)
             .map(str::to_string)
@@ -533,6 +540,27 @@ fn cloudfront_operation(method: &str, path: &str, query: &str) -> Option<&'stati
         ("GET", ["cache-policy", _]) => "GetCachePolicy",
         ("GET", ["origin-request-policy"]) => "ListOriginRequestPolicies",
         ("GET", ["origin-request-policy", _]) => "GetOriginRequestPolicy",
+        ("GET", ["vpc-origin"]) => "ListVpcOrigins",
+        ("GET", ["vpc-origin", _]) => "GetVpcOrigin",
+        ("GET", ["function"]) => "ListFunctions",
+        ("POST", ["function"]) => "CreateFunction",
+        ("GET", ["function", _]) => "GetFunction",
+        ("GET", ["function", _, "describe"]) => "DescribeFunction",
+        ("POST", ["function", _, "publish"]) => "PublishFunction",
+        _ => return None,
+    };
+    Some(operation)
+}
+
+/// Lambda's REST operations cf-doctor and its tests call, by method and path
+/// (`/2015-03-31/functions/...`).
+fn lambda_operation(method: &str, path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let operation = match (method, segments.as_slice()) {
+        ("GET", [_, "functions", _, "configuration"]) => "GetFunctionConfiguration",
+        ("POST", [_, "functions"]) => "CreateFunction",
+        ("POST", [_, "functions", _, "versions"]) => "PublishVersion",
+        ("GET", [_, "functions", _]) => "GetFunction",
         _ => return None,
     };
     Some(operation)
@@ -568,6 +596,15 @@ fn error_response(id: &Identified, throttle: bool) -> Response {
         )
     };
     let (status, code, content_type, body) = match (id.protocol, throttle) {
+        (Protocol::RestJson, _) => {
+            let (status, code) = if throttle {
+                (429, "TooManyRequestsException")
+            } else {
+                (403, "AccessDeniedException")
+            };
+            let body = serde_json::json!({"Type": "User", "message": message}).to_string();
+            (status, code, "application/json", body)
+        }
         (Protocol::Json, _) => {
             let code = if throttle {
                 "ThrottlingException"
@@ -604,7 +641,7 @@ fn error_response(id: &Identified, throttle: bool) -> Response {
         ("Content-Type".to_string(), content_type.to_string()),
         ("x-amzn-RequestId".to_string(), request_id),
     ];
-    if id.protocol == Protocol::Json {
+    if matches!(id.protocol, Protocol::Json | Protocol::RestJson) {
         headers.push(("x-amzn-ErrorType".to_string(), code.to_string()));
     }
     Response::new(status, headers, body.into_bytes())
@@ -945,6 +982,17 @@ mod tests {
             "GetDistributionConfig"
         );
         assert_eq!(
+            name("GET", "/2020-05-31/vpc-origin/vo_1234"),
+            "GetVpcOrigin"
+        );
+        assert_eq!(
+            name(
+                "GET",
+                "/2020-05-31/function/url-rewrite/describe?Stage=LIVE"
+            ),
+            "DescribeFunction"
+        );
+        assert_eq!(
             name("GET", "/2020-05-31/streaming-distribution"),
             "GET /2020-05-31/streaming-distribution"
         );
@@ -959,6 +1007,23 @@ mod tests {
         assert_eq!(
             (id.service.as_str(), id.region.as_str(), id.protocol),
             ("cloudfront", "us-east-1", Protocol::RestXml)
+        );
+    }
+
+    #[test]
+    fn lambda_calls_are_named_by_method_and_path() {
+        let auth = "AWS4-HMAC-SHA256 Credential=testing/20261125/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=abc";
+        let id = identify(
+            &head(
+                "GET",
+                "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Aedge%3A3/configuration",
+                &[("Authorization", auth)],
+            ),
+            b"",
+        );
+        assert_eq!(
+            (id.operation.as_str(), id.protocol),
+            ("GetFunctionConfiguration", Protocol::RestJson)
         );
     }
 

@@ -126,4 +126,5 @@ pub fn codes(d: &Diagnosis) -> Vec<&'static str> {
 }
 pub mod alb;
 pub mod bootstrap;
+pub mod edge;
 pub mod emf;

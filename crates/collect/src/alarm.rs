@@ -57,8 +57,10 @@ impl Collector {
         }
         evidence.distributions.push(distribution);
         // Boxed: each is a deep future of SDK calls.
+        Box::pin(self.edge_code_and_private_origins(&mut evidence, &budget)).await;
         if budget.allows_start() {
             Box::pin(self.behind_origins(&mut evidence)).await;
+            Box::pin(self.vpc_origin_admission(&mut evidence)).await;
         } else {
             evidence
                 .gaps
@@ -71,6 +73,7 @@ impl Collector {
                 .gaps
                 .push(not_in_time("the CloudWatch metrics", id));
         }
+        Box::pin(self.edge_function_logs(&mut evidence, &budget)).await;
         if budget.allows_start() {
             Box::pin(self.edges(&mut evidence)).await;
         } else {
@@ -79,6 +82,14 @@ impl Collector {
                 .push(not_in_time("the request through the edge", id));
         }
         Ok(evidence)
+    }
+
+    /// The functions the behaviours run (and where they ran), the VPC origins and the origin mTLS
+    /// client certificates: what the load balancer search, the metrics and the rules build on.
+    async fn edge_code_and_private_origins(&self, evidence: &mut Evidence, budget: &Budget) {
+        Box::pin(self.edge_functions(evidence, budget, true)).await;
+        Box::pin(self.vpc_origins(evidence, budget)).await;
+        Box::pin(self.origin_mtls_certificates(evidence)).await;
     }
 
     /// GetDistribution (and the origin request policies it names); its check goes into the

@@ -3,12 +3,15 @@
 
 use aws_sdk_cloudfront::types as cf;
 
+use crate::associations::associations;
 use crate::host_sent::{self, CacheBehaviour, PolicyVerdicts};
 use crate::{Budget, CollectError};
 use cf_doctor_model::evidence::{
     CustomOrigin, Distribution, ForwardedHost, Gap, IpAddressType, Origin, OriginGroup, OriginKind,
     ViewerCertificate,
 };
+use cf_doctor_model::functions::FunctionAssociation;
+use cf_doctor_model::vpc_origin::VpcOriginRef;
 
 /// One distribution, and the gaps left by origin request policies that could not be read.
 pub async fn get_distribution(
@@ -54,6 +57,9 @@ pub fn map_distribution(d: &cf::Distribution, verdicts: &PolicyVerdicts) -> Dist
         viewer_certificate: config.and_then(|c| c.viewer_certificate()),
         behaviours: distribution_behaviours(d),
         verdicts,
+        function_associations: config
+            .map(|c| associations(c.default_cache_behavior(), c.cache_behaviors()))
+            .unwrap_or_default(),
     })
 }
 
@@ -72,6 +78,7 @@ pub fn map_summary(d: &cf::DistributionSummary, verdicts: &PolicyVerdicts) -> Di
         viewer_certificate: d.viewer_certificate(),
         behaviours: host_sent::behaviours(d.default_cache_behavior(), d.cache_behaviors()),
         verdicts,
+        function_associations: associations(d.default_cache_behavior(), d.cache_behaviors()),
     })
 }
 
@@ -121,6 +128,7 @@ struct DistributionFields<'a> {
     viewer_certificate: Option<&'a cf::ViewerCertificate>,
     behaviours: Vec<CacheBehaviour<'a>>,
     verdicts: &'a PolicyVerdicts,
+    function_associations: Vec<FunctionAssociation>,
 }
 
 fn map_fields(p: DistributionFields<'_>) -> Distribution {
@@ -160,6 +168,7 @@ fn map_fields(p: DistributionFields<'_>) -> Distribution {
         aliases,
         origins,
         origin_groups,
+        function_associations: p.function_associations,
     }
 }
 
@@ -182,8 +191,20 @@ fn map_origin(origin: &cf::Origin, forwarded_host: Option<ForwardedHost>) -> Ori
                 // the same way (A records), and named in the origin's checks by the probe.
                 _ => IpAddressType::Ipv4,
             },
+            client_certificate_arn: custom
+                .origin_mtls_config()
+                .map(|m| m.client_certificate_arn().to_string())
+                .filter(|arn| !arn.is_empty()),
         }),
-        None => OriginKind::S3,
+        // A VPC origin has no CustomOriginConfig: it is not an S3 origin.
+        None => match origin.vpc_origin_config() {
+            Some(vpc) if !vpc.vpc_origin_id().is_empty() => OriginKind::Vpc(VpcOriginRef {
+                vpc_origin_id: vpc.vpc_origin_id().to_string(),
+                owner_account_id: vpc.owner_account_id().map(str::to_string),
+                read_timeout_s: vpc.origin_read_timeout().unwrap_or(30).max(1) as u32,
+            }),
+            _ => OriginKind::S3,
+        },
     };
     Origin {
         id: origin.id().to_string(),

@@ -156,20 +156,40 @@ fn origin_refs(evidence: &Evidence) -> Vec<OriginRef> {
     let mut origins: Vec<OriginRef> = Vec::new();
     for d in &evidence.distributions {
         for o in &d.origins {
-            let OriginKind::Custom(custom) = &o.kind else {
-                continue;
+            // A VPC origin's load balancer is found by the DNS name DescribeLoadBalancers gave
+            // for the ARN GetVpcOrigin named (see vpc_origin).
+            let (lb_host, port, https, ssl_protocols) = match &o.kind {
+                OriginKind::Custom(custom) => {
+                    let connection = custom.connection();
+                    let protocols = custom.ssl_protocols.clone();
+                    (
+                        o.domain_name.clone(),
+                        connection.port,
+                        connection.https,
+                        protocols,
+                    )
+                }
+                OriginKind::Vpc(vpc) => {
+                    let Some(lb) =
+                        crate::vpc_origin::load_balancer_of(evidence, &vpc.vpc_origin_id)
+                    else {
+                        continue;
+                    };
+                    (lb.host, lb.port, lb.https, lb.ssl_protocols)
+                }
+                OriginKind::S3 => continue,
             };
-            let connection = custom.connection();
             let host = cloudfront_host(d, o, policy_unread);
-            if !origins.iter().any(|x| {
-                x.host == o.domain_name && x.port == connection.port && x.cloudfront_host == host
-            }) {
+            if !origins
+                .iter()
+                .any(|x| x.host == lb_host && x.port == port && x.cloudfront_host == host)
+            {
                 origins.push(OriginRef {
                     distribution_id: d.id.clone(),
-                    host: o.domain_name.clone(),
-                    port: connection.port,
-                    https: connection.https,
-                    ssl_protocols: custom.ssl_protocols.clone(),
+                    host: lb_host,
+                    port,
+                    https,
+                    ssl_protocols,
                     cname_chain: Vec::new(),
                     cloudfront_host: host,
                 });
@@ -366,6 +386,7 @@ mod tests {
                 read_timeout_s: 30,
                 connection_timeout_s: 10,
                 ip_address_type: Default::default(),
+                client_certificate_arn: None,
             }),
             // Some(origin_domain_too): Host is forwarded.
             forwarded_host: forwarded.map(|origin_domain_too| ForwardedHost {
@@ -385,6 +406,7 @@ mod tests {
             viewer_certificate: ViewerCertificate::default(),
             origins: vec![origin.clone()],
             origin_groups: vec![],
+            function_associations: vec![],
         };
         (d, origin)
     }

@@ -4,15 +4,20 @@
 
 pub mod acm;
 mod alarm;
+pub mod associations;
 pub mod cloudfront;
 pub mod edge;
+pub mod edge_functions;
 pub mod elb;
+mod function_target;
 pub mod host_sent;
 mod in_use;
 pub mod metrics;
+pub mod origin_mtls;
 pub mod probe;
 pub mod ratelimit;
 pub mod sweep;
+pub mod vpc_origin;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,6 +1,9 @@
 //! CloudWatch metrics as evidence, one GetMetricData call per region: the distribution's error
-//! rates and origin latency (us-east-1, Region=Global) and each application load balancer's 5xx
-//! split (ELB vs target) and target response time.
+//! rates and origin latency (us-east-1, Region=Global), each application load balancer's 5xx
+//! split (ELB vs target) and target response time, and the edge functions' counts
+//! (`functions`).
+
+mod functions;
 
 use std::collections::BTreeMap;
 
@@ -12,7 +15,7 @@ use cf_doctor_model::evidence::{Evidence, Gap, MetricReading};
 use cf_doctor_model::{Check, CheckOutcome};
 
 /// The window read: long enough for a 5-minute alarm period, short enough to be "now".
-const WINDOW_SECS: i64 = 15 * 60;
+pub(crate) const WINDOW_SECS: i64 = 15 * 60;
 
 /// CloudFront's metrics for a distribution (the 5xx split needs additional metrics enabled).
 const DISTRIBUTION_METRICS: [(&str, &str); 5] = [
@@ -38,6 +41,10 @@ struct MetricQueryPlan {
     /// The distribution id or the load balancer (`app/name/id`).
     resource: String,
     dimensions: Vec<(&'static str, String)>,
+    /// A count whose total over the window is kept (`MetricReading::sum`).
+    counted: bool,
+    /// Named in the reading: the region of a Lambda@Edge replica's metrics.
+    region: Option<String>,
 }
 
 /// The metrics of the collected distributions and load balancers, by the region that holds them.
@@ -58,6 +65,8 @@ fn plan(evidence: &Evidence) -> BTreeMap<String, Vec<MetricQueryPlan>> {
                         ("DistributionId", d.id.clone()),
                         ("Region", "Global".into()),
                     ],
+                    counted: false,
+                    region: None,
                 });
         }
     }
@@ -80,8 +89,13 @@ fn plan(evidence: &Evidence) -> BTreeMap<String, Vec<MetricQueryPlan>> {
                     statistic,
                     resource: dimension.to_string(),
                     dimensions: vec![("LoadBalancer", dimension.to_string())],
+                    counted: false,
+                    region: None,
                 });
         }
+    }
+    for (region, planned) in functions::plan(evidence) {
+        by_region.entry(region).or_default().extend(planned);
     }
     by_region
 }
@@ -188,6 +202,11 @@ impl Collector {
                 statistic: p.statistic.into(),
                 latest: values.first().copied(),
                 max: values.iter().copied().reduce(f64::max),
+                // No datapoint in the window is a count of zero, not an unknown.
+                sum: p
+                    .counted
+                    .then(|| values.iter().fold(0.0, |total, v| total + v)),
+                region: p.region.clone(),
             });
         }
     }

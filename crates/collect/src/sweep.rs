@@ -136,6 +136,8 @@ impl Collector {
         // An event's certificate that could not be described is only a name (the gap says why).
         certificates.retain(|c| !c.status.is_empty());
         evidence.certificates = certificates;
+        // Edge functions, VPC origins and origin mTLS client certificates, with their states.
+        Box::pin(self.edge_inventory(&mut evidence, &budget)).await;
 
         self.probe_all(&mut evidence, budget, options).await;
         progress.finish();

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::check::Check;
 use crate::finding::Severity;
+use crate::functions::{CloudfrontFunction, FunctionAssociation, LambdaEdgeFunction};
+use crate::vpc_origin::{VpcOrigin, VpcOriginRef};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
@@ -30,6 +32,15 @@ pub struct Evidence {
     /// Requests through the distribution itself, as a viewer makes them.
     #[serde(default)]
     pub edge_probes: Vec<EdgeProbe>,
+    /// The Lambda@Edge functions the distributions' cache behaviours run.
+    #[serde(default)]
+    pub lambda_edge_functions: Vec<LambdaEdgeFunction>,
+    /// The CloudFront Functions the distributions' cache behaviours run.
+    #[serde(default)]
+    pub cloudfront_functions: Vec<CloudfrontFunction>,
+    /// The VPC origins the distributions' origins name.
+    #[serde(default)]
+    pub vpc_origins: Vec<VpcOrigin>,
     /// What could not be inspected (denied, throttled, timed out): never mistaken for health.
     pub gaps: Vec<Gap>,
     pub checks: Vec<Check>,
@@ -98,6 +109,9 @@ pub struct Distribution {
     pub origins: Vec<Origin>,
     #[serde(default)]
     pub origin_groups: Vec<OriginGroup>,
+    /// The functions every cache behaviour runs (Lambda@Edge and CloudFront Functions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub function_associations: Vec<FunctionAssociation>,
 }
 
 /// A failover group: CloudFront tries the members in order.
@@ -149,6 +163,8 @@ pub struct ForwardedHost {
 pub enum OriginKind {
     Custom(CustomOrigin),
     S3,
+    /// Reached by CloudFront inside a VPC (`VpcOriginConfig`): private, not probed from here.
+    Vpc(VpcOriginRef),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -164,6 +180,10 @@ pub struct CustomOrigin {
     /// Which addresses CloudFront connects to (`IpAddressType`).
     #[serde(default)]
     pub ip_address_type: IpAddressType,
+    /// `OriginMtlsConfig.ClientCertificateArn`: the ACM certificate (us-east-1) CloudFront
+    /// presents when the origin asks for a client certificate (origin mTLS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate_arn: Option<String>,
 }
 
 /// `CustomOriginConfig.IpAddressType`: which of the origin's DNS records CloudFront uses.
@@ -754,6 +774,12 @@ pub struct MetricReading {
     pub latest: Option<f64>,
     /// The highest value in the window.
     pub max: Option<f64>,
+    /// The values in the window added up, for counts (errors, invocations, requests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sum: Option<f64>,
+    /// The region whose CloudWatch holds it, when it is not us-east-1 (Lambda@Edge replicas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 /// A GET through the distribution, as a viewer would make it.

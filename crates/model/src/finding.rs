@@ -63,6 +63,17 @@ catalog! {
     DistributionDisabled = "distribution-disabled",
     DistributionDeploying = "distribution-deploying",
     EdgeErrorFromCloudfront = "edge-error-from-cloudfront",
+    LambdaEdgeExecutionError = "lambda-edge-execution-error",
+    LambdaEdgeValidationError = "lambda-edge-validation-error",
+    LambdaEdgeThrottled = "lambda-edge-throttled",
+    LambdaEdgeMisconfigured = "lambda-edge-misconfigured",
+    CloudfrontFunctionExecutionError = "cloudfront-function-execution-error",
+    CloudfrontFunctionValidationError = "cloudfront-function-validation-error",
+    CloudfrontFunctionThrottled = "cloudfront-function-throttled",
+    OriginMtlsCertExpired = "origin-mtls-cert-expired",
+    OriginMtlsCertExpiring = "origin-mtls-cert-expiring",
+    OriginMtlsRequired = "origin-mtls-required",
+    VpcOriginNotDeployed = "vpc-origin-not-deployed",
     InspectionIncomplete = "inspection-incomplete",
 }
 
@@ -94,6 +105,10 @@ const DOC_504: &str = "https://docs.aws.amazon.com/AmazonCloudFront/latest/Devel
 const DOC_ACM_RENEWAL: &str =
     "https://docs.aws.amazon.com/acm/latest/userguide/troubleshooting-renewal.html";
 const DOC_DISTRIBUTIONS: &str = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/troubleshooting-distributions.html";
+const DOC_LAMBDA_EDGE_RESTRICTIONS: &str = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/lambda-at-edge-function-restrictions.html";
+const DOC_FUNCTION_COMPUTE: &str = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-function-restrictions.html#cloudfront-function-restrictions-compute-utilization";
+const DOC_ORIGIN_MTLS: &str = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/origin-mtls-authentication.html";
+const DOC_VPC_ORIGINS: &str = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-vpc-origins.html";
 
 /// Where on the path viewer -> CloudFront -> origin a fault sits, in the order CloudFront meets
 /// them: among equally severe findings the nearer one is ranked first, because a refused port
@@ -102,6 +117,9 @@ const DOC_DISTRIBUTIONS: &str = "https://docs.aws.amazon.com/AmazonCloudFront/la
 pub enum Layer {
     /// The distribution itself (disabled, deploying).
     Distribution,
+    /// The edge's own code (Lambda@Edge, CloudFront Functions): it runs on the request before
+    /// CloudFront connects to the origin, so a failing function hides whatever lies behind it.
+    EdgeCode,
     Dns,
     /// TCP: the port, and what lets packets reach it (listener, security group).
     Connection,
@@ -154,6 +172,20 @@ impl Code {
             Code::DistributionDisabled
             | Code::DistributionDeploying
             | Code::EdgeErrorFromCloudfront => DOC_DISTRIBUTIONS.to_string(),
+            Code::LambdaEdgeExecutionError | Code::CloudfrontFunctionExecutionError => {
+                format!("{DOC_503}#http-503-lambda-execution-error")
+            }
+            Code::LambdaEdgeThrottled => format!("{DOC_503}#http-503-lambda-limit-exceeded-error"),
+            Code::LambdaEdgeValidationError => anchored("http-502-lambda-validation-error"),
+            Code::CloudfrontFunctionValidationError => {
+                anchored("http-502-cloudfront-function-validation-error")
+            }
+            Code::LambdaEdgeMisconfigured => DOC_LAMBDA_EDGE_RESTRICTIONS.to_string(),
+            Code::CloudfrontFunctionThrottled => DOC_FUNCTION_COMPUTE.to_string(),
+            Code::OriginMtlsCertExpired | Code::OriginMtlsCertExpiring | Code::OriginMtlsRequired => {
+                DOC_ORIGIN_MTLS.to_string()
+            }
+            Code::VpcOriginNotDeployed => DOC_VPC_ORIGINS.to_string(),
             Code::InspectionIncomplete => {
                 "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/security-iam.html"
                     .to_string()
@@ -164,6 +196,16 @@ impl Code {
     pub fn layer(self) -> Layer {
         match self {
             Code::DistributionDisabled | Code::DistributionDeploying => Layer::Distribution,
+            Code::LambdaEdgeExecutionError
+            | Code::LambdaEdgeValidationError
+            | Code::LambdaEdgeThrottled
+            | Code::LambdaEdgeMisconfigured
+            | Code::CloudfrontFunctionExecutionError
+            | Code::CloudfrontFunctionValidationError
+            | Code::CloudfrontFunctionThrottled => Layer::EdgeCode,
+            Code::VpcOriginNotDeployed => Layer::Connection,
+            Code::OriginMtlsCertExpired => Layer::Certificate,
+            Code::OriginMtlsCertExpiring => Layer::ExpiryAhead,
             Code::OriginDnsFailure => Layer::Dns,
             Code::OriginConnectionRefused
             | Code::OriginConnectionTimeout
@@ -185,7 +227,7 @@ impl Code {
                 Layer::AcmNow
             }
             Code::AcmCertRenewalAtRisk | Code::AcmCertExpiring => Layer::AcmAhead,
-            Code::InspectionIncomplete => Layer::Gap,
+            Code::InspectionIncomplete | Code::OriginMtlsRequired => Layer::Gap,
         }
     }
 }

@@ -9,15 +9,29 @@ pub mod check;
 pub mod diagnosis;
 pub mod evidence;
 pub mod finding;
+pub mod functions;
 pub mod names;
 pub mod replay;
 pub mod routing;
 pub mod tls;
+pub mod vpc_origin;
 
 pub use check::{Check, CheckOutcome};
 pub use diagnosis::{Diagnosis, Recovery, TriggerInfo, Verdict, SCHEMA};
 pub use evidence::Evidence;
 pub use finding::{Code, Facts, Finding, Layer, Severity};
+
+/// "expired 2026-11-28 06:41 UTC" or "expires 2027-03-01 06:41 UTC" (or "expiry unknown").
+pub fn expiry_in_words(
+    not_after: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    match not_after {
+        Some(t) if t < now => format!("expired {}", t.format("%Y-%m-%d %H:%M UTC")),
+        Some(t) => format!("expires {}", t.format("%Y-%m-%d %H:%M UTC")),
+        None => "expiry unknown".to_string(),
+    }
+}
 
 /// Whole days from `now` to `then`, rounded down (negative once past): a certificate that expired
 /// 3 days and a minute ago is -4 days away, and one expiring in 3 days and a minute is 3 days away.

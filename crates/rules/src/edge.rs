@@ -1,9 +1,12 @@
 //! Edge rules: what a viewer gets through the distribution. "Error from cloudfront" in X-Cache
-//! means CloudFront generated the 5xx itself (it could not get a usable answer from the origin).
+//! means CloudFront generated the 5xx itself (it could not get a usable answer from the origin);
+//! a function's marker (`LambdaExecutionError from cloudfront`, ...) is the edge functions' rules'
+//! evidence instead.
 
 use serde_json::json;
 
 use cf_doctor_model::evidence::EdgeProbe;
+use cf_doctor_model::functions::edge_marker;
 use cf_doctor_model::{Code, Evidence, Finding, Severity};
 
 pub fn findings(evidence: &Evidence) -> Vec<Finding> {
@@ -19,7 +22,7 @@ fn generated_by_cloudfront(probe: &EdgeProbe) -> bool {
 
 fn edge_error(probe: &EdgeProbe) -> Option<Finding> {
     let status = probe.status.filter(|s| *s >= 500)?;
-    if !generated_by_cloudfront(probe) {
+    if !generated_by_cloudfront(probe) || probe.x_cache.as_deref().and_then(edge_marker).is_some() {
         return None;
     }
     Some(
@@ -42,10 +45,13 @@ pub fn via_cloudfront(evidence: &Evidence, distribution_id: &str) -> Option<Stri
         .iter()
         .find(|p| p.distribution_id == distribution_id)?;
     let status = probe.status?;
-    let origin = if generated_by_cloudfront(probe) {
-        " (Error from cloudfront)"
-    } else {
-        ""
+    let origin = match (
+        probe.x_cache.as_deref().and_then(edge_marker),
+        generated_by_cloudfront(probe),
+    ) {
+        (Some((marker, _, _)), _) => format!(" ({marker} from cloudfront)"),
+        (None, true) => " (Error from cloudfront)".to_string(),
+        (None, false) => String::new(),
     };
     Some(format!(
         "HTTP {status}{origin} for {}{}",

@@ -71,13 +71,8 @@ pub fn findings(probe: &OriginProbe, tls: &TlsResult, at: &str) -> Option<Findin
             facts(""),
             "Add TLSv1.2 to the origin's OriginSslProtocols (origin settings: Minimum origin SSL protocol): modern origins refuse older protocols, and CloudFront would then get no handshake (502).",
         )),
-        Handshake::ClientCertificateRequired { error } => Some(untestable(
-            at,
-            "client-certificate-required",
-            format!("Origin {endpoint} demands a client certificate (origin mTLS), which cf-doctor cannot present; the certificate it presented was still checked"),
-            json!({"error": error, "server_name": probe.server_name}),
-            "CloudFront presents the certificate configured in the origin's mutual TLS settings; check that it is valid and issued by a CA the origin trusts. The HTTP request could not be made from here.",
-        )),
+        // Named once per origin by origin_mtls, with the client certificate checked instead.
+        Handshake::ClientCertificateRequired { .. } => None,
         Handshake::TimedOut => Some(
             Finding::new(Code::OriginConnectionTimeout, Severity::Critical, at)
                 .statuses(&[504])

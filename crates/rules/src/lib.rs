@@ -6,19 +6,22 @@ mod certs;
 mod digest;
 mod distribution;
 mod edge;
+mod edge_functions;
 mod gaps;
 mod handshake;
 mod load_balancer;
+mod origin_mtls;
 mod origin_tls;
 mod per_address;
 mod ranking;
 mod reachability;
+mod vpc_origin;
 
 use cf_doctor_model::evidence::OriginProbe;
 use cf_doctor_model::{Diagnosis, Evidence, Finding, TriggerInfo};
 use chrono::{DateTime, Utc};
 
-pub use ranking::{assemble, rank};
+pub use ranking::{assemble, assemble_about, rank};
 
 /// Every finding the evidence shows, unranked.
 pub fn evaluate(evidence: &Evidence) -> Vec<Finding> {
@@ -33,18 +36,21 @@ fn findings_of(evidence: &Evidence, digest: bool) -> Vec<Finding> {
         .iter()
         .map(|probe| (probe, origin_findings(probe, evidence)))
         .collect();
+    // Client certificates of origin mTLS take their own codes.
+    let certificates = origin_mtls::recode(certs::findings(evidence), evidence);
     if digest {
         findings.extend(digest::without_disabled(distribution::findings(evidence)));
-        findings.extend(digest::unused_certificates_together(certs::findings(
-            evidence,
-        )));
+        findings.extend(digest::unused_certificates_together(certificates));
         findings.extend(digest::by_root_cause(per_probe, evidence));
     } else {
         findings.extend(distribution::findings(evidence));
-        findings.extend(certs::findings(evidence));
+        findings.extend(certificates);
         findings.extend(per_probe.into_iter().flat_map(|(_, found)| found));
     }
+    findings.extend(origin_mtls::required(evidence));
     findings.extend(edge::findings(evidence));
+    findings.extend(edge_functions::findings(evidence));
+    findings.extend(vpc_origin::findings(evidence));
     findings.extend(load_balancer::findings(evidence));
     findings.extend(gaps::findings(evidence));
     findings
@@ -66,6 +72,21 @@ fn origin_findings(probe: &OriginProbe, evidence: &Evidence) -> Vec<Finding> {
     found
 }
 
+/// The CloudFront Function an alarm without a distribution was about: its evidence holds that one
+/// function and no origin (an alarm on a distribution names the distribution instead).
+fn function_alarm<'a>(trigger: &TriggerInfo, evidence: &'a Evidence) -> Option<&'a str> {
+    match evidence.cloudfront_functions.as_slice() {
+        [function]
+            if trigger.kind == "alarm"
+                && trigger.distribution_id.is_none()
+                && evidence.origin_probes.is_empty() =>
+        {
+            Some(function.name.as_str())
+        }
+        _ => None,
+    }
+}
+
 /// The diagnosis of collected evidence: its findings ranked, the verdict, the summary, and the
 /// checks and metrics that were collected with it.
 pub fn diagnose(
@@ -74,15 +95,23 @@ pub fn diagnose(
     started_at: DateTime<Utc>,
     duration_ms: u64,
 ) -> Diagnosis {
-    // A report about one distribution is an incident; any other (a sweep, an ACM event) a digest.
-    let digest = trigger.distribution_id.is_none();
-    let mut diagnosis = assemble(
-        trigger,
-        findings_of(evidence, digest),
-        evidence.checks.clone(),
-        started_at,
-        duration_ms,
-    );
+    // A report about one distribution, or one CloudFront Function, is an incident; any other (a
+    // sweep, an ACM event) a digest.
+    let function = function_alarm(&trigger, evidence).map(str::to_string);
+    let digest = trigger.distribution_id.is_none() && function.is_none();
+    let findings = findings_of(evidence, digest);
+    let checks = evidence.checks.clone();
+    let mut diagnosis = match function {
+        Some(name) => assemble_about(
+            format!("CloudFront Function {name}"),
+            trigger,
+            findings,
+            checks,
+            started_at,
+            duration_ms,
+        ),
+        None => assemble(trigger, findings, checks, started_at, duration_ms),
+    };
     if digest {
         digest::summarise(&mut diagnosis, evidence);
     }

@@ -10,6 +10,20 @@ use chrono::{DateTime, Utc};
 /// Ranks the findings and derives verdict, probable cause and summary from them.
 pub fn assemble(
     trigger: TriggerInfo,
+    findings: Vec<Finding>,
+    checks: Vec<Check>,
+    started_at: DateTime<Utc>,
+    duration_ms: u64,
+) -> Diagnosis {
+    let subject = subject_of(&trigger);
+    assemble_about(subject, trigger, findings, checks, started_at, duration_ms)
+}
+
+/// As [`assemble`], with what the report is about named by the caller ("CloudFront Function
+/// url-rewrite").
+pub fn assemble_about(
+    subject: String,
+    trigger: TriggerInfo,
     mut findings: Vec<Finding>,
     checks: Vec<Check>,
     started_at: DateTime<Utc>,
@@ -21,7 +35,7 @@ pub fn assemble(
         .first()
         .filter(|f| f.severity > Severity::Info)
         .map(|f| f.code);
-    let summary = summarise(&trigger, verdict, &findings);
+    let summary = summarise(&trigger, &subject, verdict, &findings);
     Diagnosis {
         schema: SCHEMA.to_string(),
         trigger,
@@ -69,15 +83,24 @@ fn verdict_of(findings: &[Finding]) -> Verdict {
     }
 }
 
-fn summarise(trigger: &TriggerInfo, verdict: Verdict, findings: &[Finding]) -> String {
-    let subject = trigger
+/// What a report is about, from its trigger: a distribution, a certificate, or a sweep.
+fn subject_of(trigger: &TriggerInfo) -> String {
+    trigger
         .distribution_id
         .as_deref()
         .map(|id| format!("distribution {id}"))
         .unwrap_or_else(|| match trigger.kind.as_str() {
             "acm-event" => "certificate".to_string(),
             _ => "sweep".to_string(),
-        });
+        })
+}
+
+fn summarise(
+    trigger: &TriggerInfo,
+    subject: &str,
+    verdict: Verdict,
+    findings: &[Finding],
+) -> String {
     let mut counts: BTreeMap<Severity, usize> = BTreeMap::new();
     for f in findings {
         *counts.entry(f.severity).or_default() += 1;

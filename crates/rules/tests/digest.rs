@@ -21,6 +21,7 @@ fn distribution(i: usize, enabled: bool) -> Distribution {
         viewer_certificate: ViewerCertificate::default(),
         origins: vec![],
         origin_groups: vec![],
+        function_associations: vec![],
     }
 }
 
@@ -117,6 +118,7 @@ fn evidence(distributions: Vec<Distribution>, probes: Vec<OriginProbe>) -> Evide
         edge_probes: vec![],
         gaps: vec![],
         checks: vec![],
+        ..Evidence::default()
     }
 }
 

@@ -50,6 +50,7 @@ fn evidence(addresses: Vec<AddressProbe>) -> Evidence {
             viewer_certificate: ViewerCertificate::default(),
             origins: vec![],
             origin_groups: vec![],
+            function_associations: vec![],
         }],
         certificates: vec![],
         origin_probes: vec![OriginProbe {
@@ -78,6 +79,9 @@ fn evidence(addresses: Vec<AddressProbe>) -> Evidence {
         load_balancer_candidates: vec![],
         metrics: vec![],
         edge_probes: vec![],
+        lambda_edge_functions: vec![],
+        cloudfront_functions: vec![],
+        vpc_origins: vec![],
         gaps: vec![],
         checks: vec![],
     }
