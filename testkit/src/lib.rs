@@ -5,6 +5,7 @@
 //! it creates, see [`netns`]): the tests must be runnable on a laptop without AWS credentials
 //! and must never touch a real account.
 
+pub mod alb;
 pub mod aws;
 pub mod cloudfront_xml;
 pub mod dns;

@@ -129,6 +129,11 @@ struct State {
     calls: Vec<Call>,
     faults: Vec<Fault>,
     rewrites: Vec<Rewrite>,
+    /// Added to every call before it is answered, like the round trip to a real AWS endpoint.
+    latency: Duration,
+    /// Calls received and not yet answered, and the most there were at once.
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 type RewriteFn = Arc<dyn Fn(&str) -> String + Send + Sync>;
@@ -178,6 +183,16 @@ impl State {
     }
 }
 
+/// Counts a call as answered when dropped (whichever way the call ends).
+struct InFlight(Arc<Mutex<State>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        state.in_flight = state.in_flight.saturating_sub(1);
+    }
+}
+
 /// A running proxy. Dropping it closes the listener and every open connection.
 #[derive(Debug)]
 pub struct AwsProxy {
@@ -221,6 +236,19 @@ impl AwsProxy {
         let mut state = self.state();
         state.calls.clear();
         state.faults.clear();
+        state.max_in_flight = state.in_flight;
+    }
+
+    /// Delays every call by `latency` before answering it (faults included), as the round trip
+    /// to a real AWS endpoint would: what an on-call engineer waits for is then the number of
+    /// round trips on the critical path. Zero (the default) adds nothing.
+    pub fn set_latency(&self, latency: Duration) {
+        self.state().latency = latency;
+    }
+
+    /// The most calls that were in flight at once since the proxy started (or was reset).
+    pub fn max_in_flight(&self) -> usize {
+        self.state().max_in_flight
     }
 
     /// Adds a fault after those already injected (a fault with `times == 0` does nothing).
@@ -358,10 +386,16 @@ async fn serve_connection(mut client: TcpStream, upstream: SocketAddr, state: Ar
             return;
         };
         let id = identify(&head, &body);
-        let fault = state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .record(&id, at);
+        let (fault, latency) = {
+            let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+            state.in_flight += 1;
+            state.max_in_flight = state.max_in_flight.max(state.in_flight);
+            (state.record(&id, at), state.latency)
+        };
+        let _answered = InFlight(Arc::clone(&state));
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
         let response = match fault {
             None => rewritten(&state, &id, forward(upstream, &head, &body).await),
             Some(FaultKind::Delay(delay)) => {

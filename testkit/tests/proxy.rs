@@ -338,3 +338,28 @@ async fn a_chunked_request_body_is_forwarded_whole() {
     assert!(response.contains("<ListTopicsResponse"), "{response}");
     assert_eq!(proxy.count("sns", "ListTopics"), 1);
 }
+
+/// The latency the bench relies on: every call is held at least that long, and the proxy counts
+/// how many were in flight at once (three concurrent calls: three; one after another: one).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_set_latency_holds_every_call_and_in_flight_calls_are_counted() {
+    let proxy = aws_proxy(&moto().endpoint).await;
+    let c = clients(&proxy).await;
+    proxy.set_latency(Duration::from_millis(150));
+    let started = std::time::Instant::now();
+    let (a, b, d) = tokio::join!(
+        c.cf.list_distributions().send(),
+        c.acm.list_certificates().send(),
+        c.sns.list_topics().send()
+    );
+    a.unwrap();
+    b.unwrap();
+    d.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    assert_eq!(proxy.max_in_flight(), 3, "{:?}", proxy.calls());
+    proxy.reset();
+    c.cf.list_distributions().send().await.unwrap();
+    c.cf.list_distributions().send().await.unwrap();
+    assert_eq!(proxy.max_in_flight(), 1, "one after another");
+    proxy.set_latency(Duration::ZERO);
+}

@@ -124,7 +124,7 @@ pub fn gaps(d: &Diagnosis) -> Vec<String> {
 pub fn codes(d: &Diagnosis) -> Vec<&'static str> {
     d.findings.iter().map(|f| f.code.as_str()).collect()
 }
-pub mod alb;
+pub use cf_doctor_testkit::alb;
 pub mod bootstrap;
 pub mod edge;
 pub mod emf;

@@ -1,0 +1,226 @@
+//! `make bench` (latency part): what an on-call engineer waits for on real AWS is the number of
+//! round trips on the critical path, which moto's 1-10 ms calls hide. The testkit proxy sits in
+//! front of moto and adds a fixed delay D to every AWS call; one run with no delay and one with D
+//! give `depth = (wall_D - wall_0) / D`: how many calls stood one after another. Printed with the
+//! calls made and the most in flight at once, for (a) a distribution with an ACM viewer
+//! certificate and no load balancer, (b) the same with an application load balancer behind the
+//! origin, and (c) a sweep of 50 distributions. Figures, never assertions.
+//!
+//! Usage: cf-doctor-latency --cf-doctor PATH [--delay-ms 100] [--runs 3]
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use cf_doctor_testkit::alb::{alb, AlbSpec};
+use cf_doctor_testkit::{
+    aws_env, aws_proxy, create_distribution, import_certificate, sdk_config, tls_origin, AwsProxy,
+    DistributionSpec, LeafSpec, Moto, Origin, OriginConfig, TestCa,
+};
+
+struct Scenario {
+    name: &'static str,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+/// One measurement: wall time, the AWS calls the run made, the most in flight at once.
+struct Measured {
+    wall: Duration,
+    calls: usize,
+    max_in_flight: usize,
+    code: i32,
+}
+
+async fn measure(bin: &str, proxy: &AwsProxy, scenario: &Scenario) -> Measured {
+    proxy.reset();
+    let started = Instant::now();
+    let status = tokio::process::Command::new(bin)
+        .args(&scenario.args)
+        .env_clear()
+        .envs(scenario.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .await
+        .expect("cf-doctor runs");
+    Measured {
+        wall: started.elapsed(),
+        calls: proxy.calls().len(),
+        max_in_flight: proxy.max_in_flight(),
+        code: status.code().unwrap_or(-1),
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+async fn report(bin: &str, proxy: &AwsProxy, scenario: &Scenario, delay: Duration, runs: usize) {
+    let at = |latency: Duration| {
+        proxy.set_latency(latency);
+        async move {
+            let mut walls = Vec::new();
+            let mut last = None;
+            for _ in 0..runs {
+                let m = measure(bin, proxy, scenario).await;
+                walls.push(m.wall);
+                last = Some(m);
+            }
+            (median(walls), last.expect("at least one run"))
+        }
+    };
+    let (wall_0, m0) = at(Duration::ZERO).await;
+    let (wall_d, md) = at(delay).await;
+    proxy.set_latency(Duration::ZERO);
+    let depth = (wall_d.as_secs_f64() - wall_0.as_secs_f64()) / delay.as_secs_f64();
+    println!(
+        "{}: {} AWS calls, at most {} in flight; wall {:.0} ms with no delay, {:.0} ms with {} ms per call: depth {:.1} (exit {})",
+        scenario.name,
+        md.calls,
+        md.max_in_flight.max(m0.max_in_flight),
+        wall_0.as_secs_f64() * 1000.0,
+        wall_d.as_secs_f64() * 1000.0,
+        delay.as_millis(),
+        depth,
+        md.code
+    );
+}
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+/// The environment of a run through `proxy`: origin names pinned to loopback, the lab's CA.
+fn env_for(proxy: &AwsProxy, pins: &[String], ca_file: &str) -> Vec<(String, String)> {
+    let mut env = aws_env(&proxy.endpoint);
+    env.push(("CF_DOCTOR_RESOLVE".into(), pins.join(",")));
+    env.push(("ORIGIN_CA_FILE".into(), ca_file.to_string()));
+    env.push(("PROBE_TIMEOUT_MS".into(), "2000".into()));
+    env
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(bin) = flag(&args, "--cf-doctor") else {
+        eprintln!("usage: cf-doctor-latency --cf-doctor PATH [--delay-ms 100] [--runs 3]");
+        std::process::exit(64);
+    };
+    let delay = Duration::from_millis(
+        flag(&args, "--delay-ms")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100),
+    );
+    let runs: usize = flag(&args, "--runs")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    println!(
+        "\nlatency: every AWS call held {} ms by the proxy (depth = extra wall time / delay), median of {runs} run(s)",
+        delay.as_millis()
+    );
+    let ca = TestCa::new("latency bench root");
+    let mut ca_file = tempfile::NamedTempFile::new().expect("a temp file");
+    ca_file.write_all(ca.cert_pem().as_bytes()).unwrap();
+    let ca_path = ca_file.path().display().to_string();
+
+    let moto = Moto::start();
+    let sdk = sdk_config(&moto.endpoint).await;
+    let proxy = aws_proxy(&moto.endpoint).await;
+    let acm = aws_sdk_acm::Client::new(&sdk);
+    let cloudfront = aws_sdk_cloudfront::Client::new(&sdk);
+
+    // (a) An ACM viewer certificate, a healthy origin, no load balancer.
+    let host = "origin.latency.test";
+    let leaf = ca.leaf(&LeafSpec::valid_for(&[host]));
+    let origin: Origin = tls_origin(OriginConfig::new(
+        leaf.full_chain(),
+        leaf.key_der.clone_key(),
+    ))
+    .await;
+    let viewer = ca.leaf(&LeafSpec::valid_for(&["shop.latency.test"]));
+    let viewer_arn = import_certificate(&acm, &viewer, &ca.cert_pem()).await;
+    let plain = create_distribution(
+        &cloudfront,
+        &DistributionSpec {
+            aliases: vec!["shop.latency.test".into()],
+            viewer_acm_arn: Some(viewer_arn.clone()),
+            ..DistributionSpec::https_origin(host, origin.port())
+        },
+    )
+    .await;
+    let without_lb = Scenario {
+        name: "(a) alarm diagnosis, ACM viewer certificate, no load balancer",
+        args: ["diagnose", &plain, "--format", "json"]
+            .map(String::from)
+            .to_vec(),
+        env: env_for(&proxy, &[format!("{host}=127.0.0.1")], &ca_path),
+    };
+    report(&bin, &proxy, &without_lb, delay, runs).await;
+
+    // (b) The same with an application load balancer behind the origin.
+    let lb_leaf = ca.leaf(&LeafSpec::valid_for(&["*.us-east-1.elb.amazonaws.com"]));
+    let lb_origin = tls_origin(OriginConfig::new(
+        lb_leaf.full_chain(),
+        lb_leaf.key_der.clone_key(),
+    ))
+    .await;
+    let listener_cert = import_certificate(&acm, &lb_leaf, &ca.cert_pem()).await;
+    let lb = alb(
+        &sdk,
+        &AlbSpec::healthy("latency-alb", lb_origin.port(), listener_cert),
+    )
+    .await;
+    let behind = create_distribution(
+        &cloudfront,
+        &DistributionSpec {
+            aliases: vec!["alb.latency.test".into()],
+            viewer_acm_arn: Some(viewer_arn),
+            ..DistributionSpec::https_origin(&lb.dns_name, lb_origin.port())
+        },
+    )
+    .await;
+    let with_lb = Scenario {
+        name: "(b) alarm diagnosis, with an application load balancer behind the origin",
+        args: ["diagnose", &behind, "--format", "json"]
+            .map(String::from)
+            .to_vec(),
+        env: env_for(&proxy, &[format!("{}=127.0.0.1", lb.dns_name)], &ca_path),
+    };
+    report(&bin, &proxy, &with_lb, delay, runs).await;
+    drop(proxy);
+    drop(moto);
+
+    // (c) A sweep of 50 distributions, each with its own origin name, on a moto of its own.
+    let moto = Moto::start();
+    let sdk = sdk_config(&moto.endpoint).await;
+    let proxy = aws_proxy(&moto.endpoint).await;
+    let cloudfront = aws_sdk_cloudfront::Client::new(&sdk);
+    let wildcard = ca.leaf(&LeafSpec::valid_for(&["*.fleet.latency.test"]));
+    let fleet = tls_origin(OriginConfig::new(
+        wildcard.full_chain(),
+        wildcard.key_der.clone_key(),
+    ))
+    .await;
+    let mut pins = Vec::new();
+    for i in 0..50 {
+        let name = format!("o{i}.fleet.latency.test");
+        create_distribution(
+            &cloudfront,
+            &DistributionSpec::https_origin(&name, fleet.port()),
+        )
+        .await;
+        pins.push(format!("{name}=127.0.0.1"));
+    }
+    let sweep = Scenario {
+        name: "(c) sweep of 50 distributions",
+        args: ["sweep", "--format", "json"].map(String::from).to_vec(),
+        env: env_for(&proxy, &pins, &ca_path),
+    };
+    report(&bin, &proxy, &sweep, delay, runs).await;
+    println!("  targets: depth at most 2 for (a), at most 4 for (b)");
+}
