@@ -231,14 +231,20 @@ async fn a_call_failing_every_time_costs_the_attempts_then_is_a_named_gap() {
     ));
     let run = o.diagnose().await;
     assert_found(&run);
+    // Two GetMetricData calls, each failing every time, each its own gap naming what it would
+    // have read: the distribution's metrics (read beside GetDistribution, they need only its id)
+    // and the load balancer's (read once it is found).
     assert_eq!(
         o.proxy.count("monitoring", "GetMetricData"),
-        cf_doctor_aws::MAX_ATTEMPTS as usize,
-        "the first attempt and the retries, no more"
+        2 * cf_doctor_aws::MAX_ATTEMPTS as usize,
+        "for each call the first attempt and the retries, no more"
     );
     assert_eq!(
         gaps(&run.report),
-        vec!["cloudwatch:GetMetricData".to_string()],
+        vec![
+            "cloudwatch:GetMetricData".to_string(),
+            "cloudwatch:GetMetricData".to_string()
+        ],
         "{}",
         run.report
     );

@@ -124,6 +124,7 @@ pub fn gaps(d: &Diagnosis) -> Vec<String> {
 pub fn codes(d: &Diagnosis) -> Vec<&'static str> {
     d.findings.iter().map(|f| f.code.as_str()).collect()
 }
+#[allow(unused_imports)]
 pub use cf_doctor_testkit::alb;
 pub mod bootstrap;
 pub mod edge;

@@ -1,6 +1,6 @@
-//! The alarm path: everything an alarm on one distribution calls for. The distribution first, then
-//! its viewer certificate and live origin probes side by side, then what stands behind the
-//! origins, the metrics and the edge; what the deadline leaves no time for is named as a gap.
+//! The alarm path: everything an alarm on one distribution calls for, each call started as soon as
+//! what it needs is known (the critical path is a few round trips, not the sum of the calls); what
+//! the deadline leaves no time for is named as a gap.
 
 use std::time::Instant;
 
@@ -20,6 +20,14 @@ impl Collector {
 
     /// Everything an alarm on this distribution calls for; what cannot start in time before the
     /// deadline is left out and named, so a partial report beats a timeout with nothing.
+    ///
+    /// On AWS each call is a round trip of 20-150 ms, so the calls are made as soon as what they
+    /// need is known: the distribution, its metrics (they need only its id) and the load
+    /// balancers of the origin regions (they need nothing) at once; then, side by side, the
+    /// viewer certificate, the live probes, the edge functions (then their metrics and logs), the
+    /// VPC origins and the load balancers behind the origins (then their metrics), the origin mTLS
+    /// certificates and the request through the edge. Each part collects into evidence of its
+    /// own, folded back in a fixed order: a report reads the same whichever part answered first.
     pub async fn distribution_within(
         &self,
         id: &str,
@@ -31,65 +39,138 @@ impl Collector {
             thresholds: self.thresholds,
             ..Evidence::default()
         };
-        let distribution = self.read_distribution(id, &budget, &mut evidence).await?;
-        note_origins_not_probed(&distribution, &mut evidence);
-        let targets: Vec<ProbeTarget> = probe_targets(&distribution).collect();
-        let probes = async {
+        let empty = evidence.clone();
+        let mut on_metrics = empty.clone();
+        let metrics = async {
             if budget.allows_start() {
-                futures::future::join_all(targets.iter().map(|t| self.prober.probe(t))).await
+                self.distribution_metrics(&[id], &mut on_metrics).await;
             } else {
-                Vec::new()
+                on_metrics
+                    .gaps
+                    .push(not_in_time("the CloudWatch metrics", id));
             }
         };
-        let (_, probes) = tokio::join!(
-            self.viewer_certificate(&distribution, &mut evidence),
-            probes
+        let listed = async {
+            if budget.allows_start() {
+                Some(self.list_load_balancers().await)
+            } else {
+                None
+            }
+        };
+        let (distribution, (), listed) = tokio::join!(
+            Box::pin(self.read_distribution(id, &budget, &mut evidence)),
+            Box::pin(metrics),
+            Box::pin(listed)
         );
-        if probes.is_empty() && !targets.is_empty() {
-            let hosts: Vec<&str> = targets.iter().map(|t| t.host.as_str()).collect();
-            evidence
-                .gaps
-                .push(not_in_time("the live origin probes", &hosts.join(", ")));
-        }
-        for (probe, mut checks) in probes {
-            evidence.origin_probes.push(probe);
-            evidence.checks.append(&mut checks);
-        }
+        let distribution = distribution?;
+        note_origins_not_probed(&distribution, &mut evidence);
         evidence.distributions.push(distribution);
-        // Boxed: each is a deep future of SDK calls.
-        Box::pin(self.edge_code_and_private_origins(&mut evidence, &budget)).await;
-        if budget.allows_start() {
-            Box::pin(self.behind_origins(&mut evidence)).await;
-            Box::pin(self.vpc_origin_admission(&mut evidence)).await;
-        } else {
-            evidence
-                .gaps
-                .push(not_in_time("the load balancers behind the origins", id));
+        let base = evidence.clone();
+        let (viewer, probes, edge_code, behind, mtls, edge) = tokio::join!(
+            Box::pin(self.viewer_certificate_part(&base)),
+            Box::pin(self.probes_part(&base, &budget)),
+            Box::pin(self.edge_code_part(&base, &budget)),
+            Box::pin(self.behind_origins_part(&base, &budget, listed)),
+            Box::pin(self.origin_mtls_part(&base)),
+            Box::pin(self.edge_part(&base, &budget)),
+        );
+        for part in [viewer, probes, edge_code, mtls, behind] {
+            evidence.absorb(part, &base);
         }
-        if budget.allows_start() {
-            Box::pin(self.metrics(&mut evidence)).await;
-        } else {
-            evidence
-                .gaps
-                .push(not_in_time("the CloudWatch metrics", id));
-        }
-        Box::pin(self.edge_function_logs(&mut evidence, &budget)).await;
-        if budget.allows_start() {
-            Box::pin(self.edges(&mut evidence)).await;
-        } else {
-            evidence
-                .gaps
-                .push(not_in_time("the request through the edge", id));
-        }
+        evidence.absorb(on_metrics, &empty);
+        evidence.absorb(edge, &base);
         Ok(evidence)
     }
 
-    /// The functions the behaviours run (and where they ran), the VPC origins and the origin mTLS
-    /// client certificates: what the load balancer search, the metrics and the rules build on.
-    async fn edge_code_and_private_origins(&self, evidence: &mut Evidence, budget: &Budget) {
-        Box::pin(self.edge_functions(evidence, budget, true)).await;
-        Box::pin(self.vpc_origins(evidence, budget)).await;
-        Box::pin(self.origin_mtls_certificates(evidence)).await;
+    async fn viewer_certificate_part(&self, base: &Evidence) -> Evidence {
+        let mut part = base.clone();
+        self.viewer_certificate(&base.distributions[0], &mut part)
+            .await;
+        part
+    }
+
+    /// The live probes of every custom origin, as CloudFront reaches it.
+    async fn probes_part(&self, base: &Evidence, budget: &Budget) -> Evidence {
+        let mut part = base.clone();
+        let targets: Vec<ProbeTarget> = probe_targets(&base.distributions[0]).collect();
+        if targets.is_empty() {
+            return part;
+        }
+        if !budget.allows_start() {
+            let hosts: Vec<&str> = targets.iter().map(|t| t.host.as_str()).collect();
+            part.gaps
+                .push(not_in_time("the live origin probes", &hosts.join(", ")));
+            return part;
+        }
+        let probes = futures::future::join_all(targets.iter().map(|t| self.prober.probe(t))).await;
+        for (probe, mut checks) in probes {
+            part.origin_probes.push(probe);
+            part.checks.append(&mut checks);
+        }
+        part
+    }
+
+    /// The functions the behaviours run, where they ran, then their metrics and recent errors.
+    async fn edge_code_part(&self, base: &Evidence, budget: &Budget) -> Evidence {
+        let mut part = base.clone();
+        Box::pin(self.edge_functions(&mut part, budget, true)).await;
+        let has_functions =
+            !part.lambda_edge_functions.is_empty() || !part.cloudfront_functions.is_empty();
+        if has_functions {
+            if budget.allows_start() {
+                Box::pin(self.function_metrics(&mut part)).await;
+            } else {
+                let id = &base.distributions[0].id;
+                part.gaps.push(not_in_time(
+                    "the CloudWatch metrics of the edge functions",
+                    id,
+                ));
+            }
+        }
+        Box::pin(self.edge_function_logs(&mut part, budget)).await;
+        part
+    }
+
+    /// The VPC origins, then the load balancers behind every origin (and their metrics).
+    async fn behind_origins_part(
+        &self,
+        base: &Evidence,
+        budget: &Budget,
+        listed: Option<crate::elb::LoadBalancerLists>,
+    ) -> Evidence {
+        let mut part = base.clone();
+        Box::pin(self.vpc_origins(&mut part, budget)).await;
+        match listed {
+            Some(listed) if budget.allows_start() => {
+                Box::pin(self.behind_origins(&mut part, listed)).await;
+                Box::pin(self.vpc_origin_admission(&mut part)).await;
+            }
+            _ => part.gaps.push(not_in_time(
+                "the load balancers behind the origins",
+                &base.distributions[0].id,
+            )),
+        }
+        part
+    }
+
+    async fn origin_mtls_part(&self, base: &Evidence) -> Evidence {
+        let mut part = base.clone();
+        Box::pin(self.origin_mtls_certificates(&mut part)).await;
+        part
+    }
+
+    /// A request through the distribution, as a viewer makes it.
+    async fn edge_part(&self, base: &Evidence, budget: &Budget) -> Evidence {
+        let mut part = base.clone();
+        if budget.allows_start() {
+            Box::pin(self.edges(&mut part)).await;
+        } else {
+            part.gaps.push(not_in_time(
+                "the request through the edge",
+                &base.distributions[0].id,
+            ));
+        }
+        part
     }
 
     /// GetDistribution (and the origin request policies it names); its check goes into the

@@ -1,6 +1,8 @@
 //! CloudFront: GetDistribution and ListDistributions mapped into the Evidence model, with the
 //! policies that decide which Host each origin receives read once (see host_sent).
 
+use std::collections::BTreeSet;
+
 use aws_sdk_cloudfront::types as cf;
 
 use crate::associations::associations;
@@ -83,35 +85,48 @@ pub fn map_summary(d: &cf::DistributionSummary, verdicts: &PolicyVerdicts) -> Di
 }
 
 /// Every distribution in the account, page by page, and the gaps left by policies that could not
-/// be read (each read once for the whole account).
+/// be read (each read once for the whole account). `on_page` gets each page's distributions as
+/// soon as that page and the policies it names are read, so work on them can start while the
+/// next page is on its way.
 pub async fn list_distributions(
     client: &aws_sdk_cloudfront::Client,
     budget: &Budget,
+    mut on_page: impl FnMut(&[Distribution]),
 ) -> Result<(Vec<Distribution>, Vec<Gap>), CollectError> {
     let mut pages = client.list_distributions().into_paginator().send();
-    let mut summaries = Vec::new();
+    let mut distributions = Vec::new();
+    let mut verdicts = PolicyVerdicts::default();
+    let mut attempted = BTreeSet::new();
+    let mut gaps = Vec::new();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| {
             CollectError::aws("cloudfront:ListDistributions", "all distributions", &e)
         })?;
-        if let Some(list) = page.distribution_list() {
-            summaries.extend(list.items().iter().cloned());
-        }
+        let summaries = page
+            .distribution_list()
+            .map(|l| l.items())
+            .unwrap_or_default();
+        let policies: BTreeSet<_> = summaries
+            .iter()
+            .flat_map(|d| {
+                host_sent::policies_to_read(&host_sent::behaviours(
+                    d.default_cache_behavior(),
+                    d.cache_behaviors(),
+                ))
+            })
+            .filter(|p| !attempted.contains(p))
+            .collect();
+        attempted.extend(policies.iter().cloned());
+        let (read, policy_gaps) = host_sent::read_policies(client, policies, budget).await;
+        verdicts.extend(read);
+        gaps.extend(policy_gaps);
+        let mapped: Vec<Distribution> = summaries
+            .iter()
+            .map(|d| map_summary(d, &verdicts))
+            .collect();
+        on_page(&mapped);
+        distributions.extend(mapped);
     }
-    let policies = summaries
-        .iter()
-        .flat_map(|d| {
-            host_sent::policies_to_read(&host_sent::behaviours(
-                d.default_cache_behavior(),
-                d.cache_behaviors(),
-            ))
-        })
-        .collect();
-    let (verdicts, gaps) = host_sent::read_policies(client, policies, budget).await;
-    let distributions = summaries
-        .iter()
-        .map(|d| map_summary(d, &verdicts))
-        .collect();
     Ok((distributions, gaps))
 }
 

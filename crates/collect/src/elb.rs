@@ -14,6 +14,7 @@ mod listener_rules;
 mod security_groups;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use aws_sdk_elasticloadbalancingv2::types as elb;
@@ -56,7 +57,9 @@ impl OriginRef {
     }
 }
 
-/// What one run reads about a region, once, for every origin that needs it.
+/// What one run reads about a region, once, for every origin that needs it. The caches are behind
+/// locks (held only between awaits) so that the inspections of several load balancers, and the
+/// parts of one, share them while they run side by side.
 struct RegionRun {
     name: String,
     infra: InfraClients,
@@ -67,13 +70,19 @@ struct RegionRun {
     /// Listener certificates by load balancer, built on the first origin that needs the search.
     certificates: Option<find::CertificateIndex>,
     /// DescribeListeners answers, by load balancer ARN (the search and the inspection share them).
-    listeners: BTreeMap<String, Vec<elb::Listener>>,
+    listeners: Mutex<BTreeMap<String, Vec<elb::Listener>>>,
     /// Every certificate ARN of a listener (default and SNI), by listener ARN.
-    listener_certificates: BTreeMap<String, Vec<String>>,
+    listener_certificates: Mutex<BTreeMap<String, Vec<String>>>,
     /// DescribeCertificate answers, by certificate ARN.
-    described: BTreeMap<String, AcmCertificate>,
+    described: Mutex<BTreeMap<String, AcmCertificate>>,
     /// CloudFront's managed prefix lists and the entries of every prefix list read so far.
-    prefix_lists: security_groups::PrefixLists,
+    prefix_lists: Mutex<security_groups::PrefixLists>,
+}
+
+/// A run's cache, even if a task panicked while holding it (what it holds is still whole: every
+/// write is a single insert).
+fn cache<T>(lock: &Mutex<T>) -> MutexGuard<'_, T> {
+    lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl RegionRun {
@@ -85,10 +94,10 @@ impl RegionRun {
             acm_pace: RateLimiter::per_second(ACM_DESCRIBE_PER_SECOND),
             load_balancers: None,
             certificates: None,
-            listeners: BTreeMap::new(),
-            listener_certificates: BTreeMap::new(),
-            described: BTreeMap::new(),
-            prefix_lists: security_groups::PrefixLists::default(),
+            listeners: Mutex::default(),
+            listener_certificates: Mutex::default(),
+            described: Mutex::default(),
+            prefix_lists: Mutex::default(),
         }
     }
 }
@@ -199,22 +208,62 @@ fn origin_refs(evidence: &Evidence) -> Vec<OriginRef> {
     origins
 }
 
+/// The load balancers of the origin regions, listed before the distribution is known (the list
+/// needs nothing from it), with the gap of a region that could not be listed: named only if an
+/// origin then needs that region.
+pub struct LoadBalancerLists {
+    regions: BTreeMap<String, (RegionRun, Option<Gap>)>,
+}
+
+/// One origin's search, before its load balancer is inspected.
+struct Search {
+    origin: OriginRef,
+    found: find::Found,
+    searched: Vec<String>,
+    started: Instant,
+}
+
 impl Collector {
+    /// DescribeLoadBalancers in every origin region, all at once.
+    pub async fn list_load_balancers(&self) -> LoadBalancerLists {
+        let listed = futures::future::join_all(
+            self.origin_regions()
+                .into_iter()
+                .map(|region| async move { self.region_run(&region).await }),
+        )
+        .await;
+        LoadBalancerLists {
+            regions: listed
+                .into_iter()
+                .map(|(run, gap)| (run.name.clone(), (run, gap)))
+                .collect(),
+        }
+    }
+
     /// Finds and inspects the load balancer behind every custom origin of the collected
-    /// distributions; listener certificates join `evidence.certificates`.
-    pub async fn behind_origins(&self, evidence: &mut Evidence) {
+    /// distributions; listener certificates join `evidence.certificates`. `listed` are the
+    /// regions already listed (`list_load_balancers`); any other region an origin names is
+    /// listed here. The load balancers found are inspected side by side, with their metrics.
+    pub async fn behind_origins(&self, evidence: &mut Evidence, listed: LoadBalancerLists) {
         let mut origins = origin_refs(evidence);
         if let Some(resolver) = &self.cnames {
-            for origin in &mut origins {
-                origin.cname_chain =
-                    dns::cname_chain(resolver, &origin.host, self.prober.timeout).await;
+            let chains = futures::future::join_all(
+                origins
+                    .iter()
+                    .map(|o| dns::cname_chain(resolver, &o.host, self.prober.timeout)),
+            )
+            .await;
+            for (origin, chain) in origins.iter_mut().zip(chains) {
+                origin.cname_chain = chain;
             }
         }
         // The search by certificate reads every listener on these ports once, for all origins.
         let https_ports: BTreeSet<u16> =
             origins.iter().filter(|o| o.https).map(|o| o.port).collect();
+        let mut pending = listed.regions;
         let mut regions: BTreeMap<String, RegionRun> = BTreeMap::new();
-        for origin in &origins {
+        let mut searches = Vec::new();
+        for origin in origins {
             let started = Instant::now();
             let named = std::iter::once(&origin.host).chain(&origin.cname_chain);
             let searched = match named.filter_map(|n| region_of_elb_name(n)).next() {
@@ -222,43 +271,122 @@ impl Collector {
                 None => self.origin_regions(),
             };
             for region in &searched {
+                if regions.contains_key(region) {
+                    continue;
+                }
+                let (run, gap) = match pending.remove(region) {
+                    Some(listed) => listed,
+                    None => self.region_run(region).await,
+                };
+                evidence.gaps.extend(gap);
+                regions.insert(region.clone(), run);
+            }
+            let found = find::find(&origin, &searched, &mut regions, &https_ports, evidence).await;
+            if let find::Found::One { region, .. } = &found {
+                // Found only in a region already read; a fresh run would simply read it again.
                 if !regions.contains_key(region) {
-                    let run = self.region_run(region, evidence).await;
-                    regions.insert(region.clone(), run);
+                    regions.insert(
+                        region.clone(),
+                        RegionRun::new(region, self.infra_for(region)),
+                    );
                 }
             }
-            let found = find::find(origin, &searched, &mut regions, &https_ports, evidence).await;
-            self.record(origin, found, &searched, &mut regions, started, evidence)
-                .await;
+            searches.push(Search {
+                origin,
+                found,
+                searched,
+                started,
+            });
         }
+        self.inspect_found(searches, &regions, evidence).await;
     }
 
-    /// A region's clients and pacing, and its load balancers (read once per run).
-    async fn region_run(&self, region: &str, evidence: &mut Evidence) -> RegionRun {
+    /// Inspects every load balancer found (and reads the application ones' metrics) at once;
+    /// what each adds is folded back in the origins' order, the metrics last.
+    async fn inspect_found(
+        &self,
+        searches: Vec<Search>,
+        regions: &BTreeMap<String, RegionRun>,
+        evidence: &mut Evidence,
+    ) {
+        let base = Evidence {
+            now: evidence.now,
+            thresholds: evidence.thresholds,
+            ..Evidence::default()
+        };
+        let mut application: Vec<(String, String)> = Vec::new();
+        for search in &searches {
+            if let find::Found::One {
+                region,
+                load_balancer,
+                ..
+            } = &search.found
+            {
+                let is_application = load_balancer
+                    .r#type()
+                    .is_some_and(|t| *t == elb::LoadBalancerTypeEnum::Application);
+                let arn = load_balancer.load_balancer_arn().unwrap_or_default();
+                if is_application && !application.iter().any(|(_, a)| a == arn) {
+                    application.push((region.clone(), arn.to_string()));
+                }
+            }
+        }
+        let records = futures::future::join_all(searches.into_iter().map(|search| {
+            let mut branch = base.clone();
+            async move {
+                self.record(search, regions, &mut branch).await;
+                branch
+            }
+        }));
+        let mut on_metrics = base.clone();
+        let metrics = async {
+            let pairs: Vec<(&str, &str)> = application
+                .iter()
+                .map(|(region, arn)| (region.as_str(), arn.as_str()))
+                .collect();
+            self.load_balancer_metrics(&pairs, &mut on_metrics).await;
+        };
+        let (records, ()) = tokio::join!(records, metrics);
+        for branch in records {
+            evidence.absorb(branch, &base);
+        }
+        evidence.absorb(on_metrics, &base);
+    }
+
+    /// A region's clients and pacing, and its load balancers (read once per run); the gap when
+    /// they cannot be listed.
+    async fn region_run(&self, region: &str) -> (RegionRun, Option<Gap>) {
         let mut run = RegionRun::new(region, self.infra_for(region));
-        match find::list_load_balancers(&run).await {
-            Ok(list) => run.load_balancers = Some(list),
-            Err(error) => evidence.gaps.push(Gap::new(
+        let gap = match find::list_load_balancers(&run).await {
+            Ok(list) => {
+                run.load_balancers = Some(list);
+                None
+            }
+            Err(error) => Some(Gap::new(
                 "elasticloadbalancing:DescribeLoadBalancers",
                 region,
                 error,
                 &format!("which load balancer in {region} serves the origins"),
             )),
-        }
-        run
+        };
+        (run, gap)
     }
 
     /// Inspects what was found, or says in a check (and for candidates, in the evidence) why
     /// nothing was.
     async fn record(
         &self,
-        origin: &OriginRef,
-        found: find::Found,
-        searched: &[String],
-        regions: &mut BTreeMap<String, RegionRun>,
-        started: Instant,
+        search: Search,
+        regions: &BTreeMap<String, RegionRun>,
         evidence: &mut Evidence,
     ) {
+        let Search {
+            origin,
+            found,
+            searched,
+            started,
+        } = search;
+        let origin = &origin;
         let target = origin.target();
         let (outcome, detail) = match found {
             find::Found::One {
@@ -266,10 +394,10 @@ impl Collector {
                 load_balancer,
                 matched_by,
             } => {
-                // Found only in a region already read; a fresh run would simply read it again.
-                let run = regions
-                    .entry(region.clone())
-                    .or_insert_with(|| RegionRun::new(&region, self.infra_for(&region)));
+                let Some(run) = regions.get(&region) else {
+                    // behind_origins made a run for every region a load balancer was found in.
+                    return;
+                };
                 let inspected =
                     inspect::inspect(origin, run, &load_balancer, matched_by, evidence).await;
                 let mut detail = format!("{} in {region}, matched by {matched_by}", inspected.name);

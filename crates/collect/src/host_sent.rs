@@ -130,6 +130,11 @@ impl PolicyKind {
 pub struct PolicyVerdicts(HashMap<(PolicyKind, String), bool>);
 
 impl PolicyVerdicts {
+    /// Adds verdicts read later (another page of distributions).
+    pub fn extend(&mut self, more: PolicyVerdicts) {
+        self.0.extend(more.0);
+    }
+
     fn forwards_host(&self, kind: PolicyKind, policy: &str) -> bool {
         managed(kind, policy)
             .map(|(_, forwards)| forwards)

@@ -1,7 +1,8 @@
-//! CloudWatch metrics as evidence, one GetMetricData call per region: the distribution's error
-//! rates and origin latency (us-east-1, Region=Global), each application load balancer's 5xx
-//! split (ELB vs target) and target response time, and the edge functions' counts
-//! (`functions`).
+//! CloudWatch metrics as evidence, one GetMetricData call per region for each thing read as soon
+//! as it is known: the distribution's error rates and origin latency (us-east-1, Region=Global:
+//! they need only its id, so they are read beside GetDistribution), each application load
+//! balancer's 5xx split (ELB vs target) and target response time (once it is found), and the edge
+//! functions' counts (`functions`, once they are described).
 
 mod functions;
 
@@ -47,10 +48,40 @@ struct MetricQueryPlan {
     region: Option<String>,
 }
 
-/// The metrics of the collected distributions and load balancers, by the region that holds them.
-fn plan(evidence: &Evidence) -> BTreeMap<String, Vec<MetricQueryPlan>> {
-    let mut by_region: BTreeMap<String, Vec<MetricQueryPlan>> = BTreeMap::new();
-    for d in &evidence.distributions {
+/// What is planned for each region.
+type Planned = BTreeMap<String, Vec<MetricQueryPlan>>;
+
+/// The metrics of the collected distributions, load balancers and edge functions, by the region
+/// that holds them.
+fn plan(evidence: &Evidence) -> Planned {
+    let ids: Vec<&str> = evidence
+        .distributions
+        .iter()
+        .map(|d| d.id.as_str())
+        .collect();
+    let mut by_region = plan_distributions(&ids);
+    let load_balancers: Vec<(&str, &str)> = evidence
+        .load_balancers
+        .iter()
+        .filter(|lb| lb.lb_type == "application")
+        .map(|lb| (lb.region.as_str(), lb.arn.as_str()))
+        .collect();
+    merge(&mut by_region, plan_load_balancers(&load_balancers));
+    merge(&mut by_region, functions::plan(evidence));
+    by_region
+}
+
+fn merge(into: &mut Planned, more: Planned) {
+    for (region, planned) in more {
+        into.entry(region).or_default().extend(planned);
+    }
+}
+
+/// A distribution's error rates and origin latency need only its id: they can be read while the
+/// distribution itself is.
+fn plan_distributions(ids: &[&str]) -> Planned {
+    let mut by_region = Planned::new();
+    for id in ids {
         for (metric, statistic) in DISTRIBUTION_METRICS {
             // CloudFront publishes in us-east-1 only, with Region=Global.
             by_region
@@ -60,9 +91,9 @@ fn plan(evidence: &Evidence) -> BTreeMap<String, Vec<MetricQueryPlan>> {
                     namespace: "AWS/CloudFront",
                     metric,
                     statistic,
-                    resource: d.id.clone(),
+                    resource: id.to_string(),
                     dimensions: vec![
-                        ("DistributionId", d.id.clone()),
+                        ("DistributionId", id.to_string()),
                         ("Region", "Global".into()),
                     ],
                     counted: false,
@@ -70,18 +101,20 @@ fn plan(evidence: &Evidence) -> BTreeMap<String, Vec<MetricQueryPlan>> {
                 });
         }
     }
-    for lb in evidence
-        .load_balancers
-        .iter()
-        .filter(|lb| lb.lb_type == "application")
-    {
+    by_region
+}
+
+/// Each application load balancer's metrics, by (region, ARN).
+fn plan_load_balancers(load_balancers: &[(&str, &str)]) -> Planned {
+    let mut by_region = Planned::new();
+    for (region, arn) in load_balancers {
         // The LoadBalancer dimension is the ARN's tail: app/NAME/ID.
-        let Some((_, dimension)) = lb.arn.split_once(":loadbalancer/") else {
+        let Some((_, dimension)) = arn.split_once(":loadbalancer/") else {
             continue;
         };
         for (metric, statistic) in LOAD_BALANCER_METRICS {
             by_region
-                .entry(lb.region.clone())
+                .entry(region.to_string())
                 .or_default()
                 .push(MetricQueryPlan {
                     namespace: "AWS/ApplicationELB",
@@ -93,9 +126,6 @@ fn plan(evidence: &Evidence) -> BTreeMap<String, Vec<MetricQueryPlan>> {
                     region: None,
                 });
         }
-    }
-    for (region, planned) in functions::plan(evidence) {
-        by_region.entry(region).or_default().extend(planned);
     }
     by_region
 }
@@ -126,9 +156,54 @@ fn query(id: String, plan: &MetricQueryPlan) -> MetricDataQuery {
 
 impl Collector {
     pub async fn metrics(&self, evidence: &mut Evidence) {
+        self.read_planned(plan(evidence), "error rates, 5xx split, latency", evidence)
+            .await;
+    }
+
+    /// The error rates and origin latency of these distributions (one call in us-east-1).
+    pub async fn distribution_metrics(&self, ids: &[&str], evidence: &mut Evidence) {
+        let what = "the distribution's error rates and origin latency";
+        self.read_planned(plan_distributions(ids), what, evidence)
+            .await;
+    }
+
+    /// The 5xx split and response time of these application load balancers, by (region, ARN).
+    pub(crate) async fn load_balancer_metrics(
+        &self,
+        load_balancers: &[(&str, &str)],
+        evidence: &mut Evidence,
+    ) {
+        let what = "the load balancer's 5xx split and target response time";
+        self.read_planned(plan_load_balancers(load_balancers), what, evidence)
+            .await;
+    }
+
+    /// The metrics of the edge functions the evidence names, and where they ran.
+    pub async fn function_metrics(&self, evidence: &mut Evidence) {
+        let what = "the edge functions' invocations, errors and throttles";
+        self.read_planned(functions::plan(evidence), what, evidence)
+            .await;
+    }
+
+    /// One GetMetricData call per region, all regions at once; readings and checks are kept in
+    /// region order.
+    async fn read_planned(&self, planned: Planned, what: &str, evidence: &mut Evidence) {
         let end = evidence.now.timestamp();
-        for (region, planned) in plan(evidence) {
-            self.read_region(&region, &planned, end, evidence).await;
+        let base = Evidence {
+            now: evidence.now,
+            thresholds: evidence.thresholds,
+            ..Evidence::default()
+        };
+        let read = planned.iter().map(|(region, planned)| {
+            let mut branch = base.clone();
+            async move {
+                self.read_region(region, planned, what, end, &mut branch)
+                    .await;
+                branch
+            }
+        });
+        for branch in futures::future::join_all(read).await {
+            evidence.absorb(branch, &base);
         }
     }
 
@@ -137,6 +212,7 @@ impl Collector {
         &self,
         region: &str,
         planned: &[MetricQueryPlan],
+        what: &str,
         end: i64,
         evidence: &mut Evidence,
     ) {
@@ -168,9 +244,7 @@ impl Collector {
                     "cloudwatch:GetMetricData",
                     region,
                     error,
-                    &format!(
-                        "the CloudWatch metrics in {region} (error rates, 5xx split, latency)"
-                    ),
+                    &format!("the CloudWatch metrics in {region} ({what})"),
                 ));
                 return;
             }

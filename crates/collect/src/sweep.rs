@@ -1,6 +1,7 @@
 //! The sweep: every distribution and every ACM certificate in scope (or one certificate and what
-//! uses it), origins probed with bounded concurrency, API calls kept under their published rates,
-//! and new work stopped in time to report before the deadline.
+//! uses it), listed side by side, each origin probed (with bounded concurrency) as soon as the page
+//! naming it has arrived, API calls kept under their published rates, and new work stopped in time
+//! to report before the deadline.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use tokio::time::Instant;
 use crate::probe::ProbeTarget;
 use crate::ratelimit::RateLimiter;
 use crate::{acm, cloudfront, probe_targets, Budget, Collector};
-use cf_doctor_model::evidence::{AcmCertificate, Distribution, Evidence, Gap};
+use cf_doctor_model::evidence::{AcmCertificate, Distribution, Evidence, Gap, OriginProbe};
 use cf_doctor_model::{Check, CheckOutcome};
 
 /// What a sweep covers.
@@ -66,18 +67,127 @@ impl Default for SweepOptions {
 }
 
 impl Collector {
+    /// Lists the distributions and the certificates at once, and probes each origin as soon as
+    /// the page that names it has arrived; the certificates are described, and the edge
+    /// inventory read, while the probes run.
     pub async fn sweep(&self, scope: &Scope, options: &SweepOptions) -> Evidence {
+        let budget = self.budget(options.deadline);
+        let (targets, to_probe) = tokio::sync::mpsc::unbounded_channel::<ProbeTarget>();
+        let tally = ProbeTally::default();
+        let inventory = self.inventory(scope, options, budget, targets, &tally);
+        let probing = self.probe_as_listed(to_probe, budget, options, &tally);
+        let (mut evidence, (probed, not_reached)) = tokio::join!(Box::pin(inventory), probing);
+        for (probe, mut checks) in probed {
+            evidence.origin_probes.push(probe);
+            evidence.checks.append(&mut checks);
+        }
+        // Completion order is arbitrary; a report reads the same every time.
+        evidence.origin_probes.sort_by(|a, b| {
+            (&a.distribution_id, &a.origin_id).cmp(&(&b.distribution_id, &b.origin_id))
+        });
+        if !not_reached.is_empty() {
+            evidence.gaps.push(not_reached_gap("origins", &not_reached));
+        }
+        options.progress.finish();
+        evidence
+    }
+
+    /// Everything but the probes: the distributions (each page's origins sent to `targets` as
+    /// it arrives) and the certificates, listed side by side; then the certificates described
+    /// where needed, and the edge functions, VPC origins and origin mTLS certificates.
+    async fn inventory(
+        &self,
+        scope: &Scope,
+        options: &SweepOptions,
+        budget: Budget,
+        targets: tokio::sync::mpsc::UnboundedSender<ProbeTarget>,
+        tally: &ProbeTally,
+    ) -> Evidence {
         let mut evidence = Evidence {
             now: Utc::now(),
             thresholds: self.thresholds,
             ..Evidence::default()
         };
-        let budget = self.budget(options.deadline);
         let progress = options.progress.as_ref();
+        let regions = match scope {
+            Scope::All => self.acm_by_region.len() as u64,
+            Scope::Certificate(_) => 0,
+        };
+        progress.phase("listing distributions and certificates", 1 + regions);
+        let base = evidence.clone();
+        let mut on_certificates = base.clone();
+        // The whole account's origins are probed as their page arrives; an event's certificate's
+        // distributions are known only once the load balancers it is on are followed.
+        let streamed = matches!(scope, Scope::All).then_some(&targets);
+        let listing = self.list_distributions_probing(options, budget, streamed, tally);
+        let certificates = async {
+            match scope {
+                Scope::All => {
+                    self.list_all_certificates(&mut on_certificates, progress)
+                        .await
+                }
+                Scope::Certificate(arn) => vec![placeholder(arn)],
+            }
+        };
+        let ((listed, on_distributions), mut certificates) = tokio::join!(listing, certificates);
+        evidence.absorb(on_distributions, &base);
+        evidence.absorb(on_certificates, &base);
+        let all_distributions = listed.clone();
+        evidence.distributions = match scope {
+            Scope::All => listed,
+            Scope::Certificate(arn) => listed
+                .into_iter()
+                .filter(|d| uses_viewer_certificate(d, arn))
+                .collect(),
+        };
+        if !options.include_disabled {
+            let disabled = list_disabled(&evidence.distributions);
+            evidence.checks.extend(disabled);
+        }
+        attach_viewer_users(&mut certificates, &evidence);
+        self.describe_where_needed(&mut certificates, scope, &mut evidence, budget, options)
+            .await;
+        if let Scope::Certificate(_) = scope {
+            // A listener certificate reaches viewers through the distributions whose origin is
+            // the load balancer: ACM's InUseBy names the load balancer, not them.
+            for certificate in &mut certificates {
+                self.follow_load_balancers(certificate, &all_distributions, &mut evidence, budget)
+                    .await;
+            }
+        }
+        if let Scope::Certificate(_) = scope {
+            send_targets(&evidence.distributions, options, &targets, tally);
+        }
+        // Every target is sent: the probes end when the last one is done.
+        drop(targets);
+        // An event's certificate that could not be described is only a name (the gap says why).
+        certificates.retain(|c| !c.status.is_empty());
+        evidence.certificates = certificates;
+        // Edge functions, VPC origins and origin mTLS client certificates, with their states.
+        Box::pin(self.edge_inventory(&mut evidence, &budget)).await;
+        tally.show(progress);
+        evidence
+    }
 
-        progress.phase("listing distributions", 1);
+    /// ListDistributions, page by page; the origins of each page that the sweep probes go to
+    /// `targets` (when given) at once.
+    async fn list_distributions_probing(
+        &self,
+        options: &SweepOptions,
+        budget: Budget,
+        targets: Option<&tokio::sync::mpsc::UnboundedSender<ProbeTarget>>,
+        tally: &ProbeTally,
+    ) -> (Vec<Distribution>, Evidence) {
+        let mut evidence = Evidence::default();
         let started = StdInstant::now();
-        let distributions = match cloudfront::list_distributions(&self.cloudfront, &budget).await {
+        let on_page = |page: &[Distribution]| {
+            if let Some(targets) = targets {
+                send_targets(page, options, targets, tally);
+            }
+        };
+        let listed = cloudfront::list_distributions(&self.cloudfront, &budget, on_page).await;
+        options.progress.advance();
+        let distributions = match listed {
             Ok((list, policy_gaps)) => {
                 evidence.gaps.extend(policy_gaps);
                 evidence.checks.push(Check::since(
@@ -106,42 +216,7 @@ impl Collector {
                 Vec::new()
             }
         };
-        progress.advance();
-        let all_distributions = distributions.clone();
-        evidence.distributions = match scope {
-            Scope::All => distributions,
-            Scope::Certificate(arn) => distributions
-                .into_iter()
-                .filter(|d| {
-                    d.viewer_certificate.acm_certificate_arn.as_deref() == Some(arn.as_str())
-                })
-                .collect(),
-        };
-
-        let mut certificates = match scope {
-            Scope::All => self.list_all_certificates(&mut evidence, progress).await,
-            Scope::Certificate(arn) => vec![placeholder(arn)],
-        };
-        attach_viewer_users(&mut certificates, &evidence);
-        self.describe_where_needed(&mut certificates, scope, &mut evidence, budget, options)
-            .await;
-        if let Scope::Certificate(_) = scope {
-            // A listener certificate reaches viewers through the distributions whose origin is
-            // the load balancer: ACM's InUseBy names the load balancer, not them.
-            for certificate in &mut certificates {
-                self.follow_load_balancers(certificate, &all_distributions, &mut evidence, budget)
-                    .await;
-            }
-        }
-        // An event's certificate that could not be described is only a name (the gap says why).
-        certificates.retain(|c| !c.status.is_empty());
-        evidence.certificates = certificates;
-        // Edge functions, VPC origins and origin mTLS client certificates, with their states.
-        Box::pin(self.edge_inventory(&mut evidence, &budget)).await;
-
-        self.probe_all(&mut evidence, budget, options).await;
-        progress.finish();
-        evidence
+        (distributions, evidence)
     }
 
     async fn list_all_certificates(
@@ -149,7 +224,6 @@ impl Collector {
         evidence: &mut Evidence,
         progress: &dyn Progress,
     ) -> Vec<AcmCertificate> {
-        progress.phase("listing certificates", self.acm_by_region.len() as u64);
         let listings = futures::future::join_all(self.acm_by_region.iter().map(
             |(region, client)| async move {
                 let started = StdInstant::now();
@@ -279,52 +353,113 @@ impl Collector {
         }
     }
 
-    async fn probe_all(&self, evidence: &mut Evidence, budget: Budget, options: &SweepOptions) {
-        if !options.include_disabled {
-            let listed = list_disabled(&evidence.distributions);
-            evidence.checks.extend(listed);
-        }
-        let targets: Vec<ProbeTarget> = evidence
-            .distributions
-            .iter()
-            .filter(|d| d.enabled || options.include_disabled)
-            .flat_map(probe_targets)
-            .collect();
-        options
-            .progress
-            .phase("probing origins", targets.len() as u64);
-        let results: Vec<_> = futures::stream::iter(targets.iter().map(|t| async move {
-            if !budget.allows_start() {
-                return Err(format!(
-                    "{} origin {} ({})",
-                    t.distribution_id, t.origin_id, t.host
-                ));
-            }
-            let result = self.prober.probe(t).await;
-            options.progress.advance();
-            Ok(result)
-        }))
-        .buffer_unordered(options.concurrency.max(1))
-        .collect()
-        .await;
+    /// Probes every origin sent on `targets`, `concurrency` at once, until the list is complete;
+    /// what the deadline leaves no time for is named.
+    async fn probe_as_listed(
+        &self,
+        targets: tokio::sync::mpsc::UnboundedReceiver<ProbeTarget>,
+        budget: Budget,
+        options: &SweepOptions,
+        tally: &ProbeTally,
+    ) -> (Vec<(OriginProbe, Vec<Check>)>, Vec<String>) {
+        let results: Vec<_> = tokio_stream_of(targets)
+            .map(|t| async move {
+                if !budget.allows_start() {
+                    return Err(format!(
+                        "{} origin {} ({})",
+                        t.distribution_id, t.origin_id, t.host
+                    ));
+                }
+                let result = self.prober.probe(&t).await;
+                tally.probed(options.progress.as_ref());
+                Ok(result)
+            })
+            .buffer_unordered(options.concurrency.max(1))
+            .collect()
+            .await;
+        let mut probed = Vec::new();
         let mut not_reached = Vec::new();
         for result in results {
             match result {
-                Ok((probe, mut checks)) => {
-                    evidence.origin_probes.push(probe);
-                    evidence.checks.append(&mut checks);
-                }
+                Ok(probe) => probed.push(probe),
                 Err(name) => not_reached.push(name),
             }
         }
-        // Completion order is arbitrary; a report reads the same every time.
-        evidence.origin_probes.sort_by(|a, b| {
-            (&a.distribution_id, &a.origin_id).cmp(&(&b.distribution_id, &b.origin_id))
-        });
-        if !not_reached.is_empty() {
-            evidence.gaps.push(not_reached_gap("origins", &not_reached));
+        (probed, not_reached)
+    }
+}
+
+/// Probes run while the inventory is still read, so their progress bar appears only once the
+/// inventory is done, already counting the probes that finished before.
+#[derive(Default)]
+struct ProbeTally(std::sync::Mutex<TallyState>);
+
+#[derive(Default)]
+struct TallyState {
+    shown: bool,
+    listed: u64,
+    done: u64,
+}
+
+impl ProbeTally {
+    fn state(&self) -> std::sync::MutexGuard<'_, TallyState> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn listed(&self) {
+        self.state().listed += 1;
+    }
+
+    fn probed(&self, progress: &dyn Progress) {
+        let mut state = self.state();
+        state.done += 1;
+        if state.shown {
+            progress.advance();
         }
     }
+
+    /// Every origin is listed by now: the bar's total is known.
+    fn show(&self, progress: &dyn Progress) {
+        let mut state = self.state();
+        progress.phase("probing origins", state.listed);
+        for _ in 0..state.done {
+            progress.advance();
+        }
+        state.shown = true;
+    }
+}
+
+/// The receiving end of a channel as a stream (ends when every sender is gone).
+fn tokio_stream_of<T>(
+    mut receiver: tokio::sync::mpsc::UnboundedReceiver<T>,
+) -> impl futures::Stream<Item = T> {
+    futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
+}
+
+/// Sends the origins of these distributions that the sweep probes (enabled ones, unless asked
+/// for the disabled too) to the probes.
+fn send_targets(
+    distributions: &[Distribution],
+    options: &SweepOptions,
+    targets: &tokio::sync::mpsc::UnboundedSender<ProbeTarget>,
+    tally: &ProbeTally,
+) {
+    let probed = distributions
+        .iter()
+        .filter(|d| d.enabled || options.include_disabled);
+    for target in probed.flat_map(probe_targets) {
+        tally.listed();
+        // The receiver lives as long as the sweep: a send cannot fail.
+        let _ = targets.send(target);
+    }
+}
+
+fn uses_viewer_certificate(distribution: &Distribution, arn: &str) -> bool {
+    distribution
+        .viewer_certificate
+        .acm_certificate_arn
+        .as_deref()
+        == Some(arn)
 }
 
 /// A disabled distribution serves no viewer: it is listed as a skipped check, and its origins are

@@ -10,6 +10,7 @@ pub mod diagnosis;
 pub mod evidence;
 pub mod finding;
 pub mod functions;
+mod merge;
 pub mod names;
 pub mod replay;
 pub mod routing;

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_elasticloadbalancingv2::types as elb;
 
-use super::{same_dns_name, OriginRef, RegionRun};
+use super::{cache, same_dns_name, OriginRef, RegionRun};
 use crate::ratelimit::RateLimiter;
 use crate::{acm, error_text};
 use cf_doctor_model::evidence::{AcmCertificate, Evidence, Gap, LoadBalancerCandidate};
@@ -281,10 +281,10 @@ pub(super) async fn list_load_balancers(run: &RegionRun) -> Result<Vec<elb::Load
 
 /// A load balancer's listeners, read once per run.
 pub(super) async fn listeners_of(
-    run: &mut RegionRun,
+    run: &RegionRun,
     lb_arn: &str,
 ) -> Result<Vec<elb::Listener>, String> {
-    if let Some(known) = run.listeners.get(lb_arn) {
+    if let Some(known) = cache(&run.listeners).get(lb_arn) {
         return Ok(known.clone());
     }
     let client = &run.infra.elb;
@@ -302,18 +302,18 @@ pub(super) async fn listeners_of(
         ))
     })
     .await?;
-    run.listeners.insert(lb_arn.to_string(), out.clone());
+    cache(&run.listeners).insert(lb_arn.to_string(), out.clone());
     Ok(out)
 }
 
 /// Every certificate of a TLS listener: the default one (on the listener) and the SNI ones
 /// (DescribeListenerCertificates, every page), read once per run.
 pub(super) async fn certificates_of(
-    run: &mut RegionRun,
+    run: &RegionRun,
     listener: &elb::Listener,
 ) -> Result<Vec<String>, String> {
     let arn = listener.listener_arn().unwrap_or_default();
-    if let Some(known) = run.listener_certificates.get(arn) {
+    if let Some(known) = cache(&run.listener_certificates).get(arn) {
         return Ok(known.clone());
     }
     let client = &run.infra.elb;
@@ -343,8 +343,7 @@ pub(super) async fn certificates_of(
             out.push(c);
         }
     }
-    run.listener_certificates
-        .insert(arn.to_string(), out.clone());
+    cache(&run.listener_certificates).insert(arn.to_string(), out.clone());
     Ok(out)
 }
 
@@ -370,11 +369,11 @@ where
 
 /// DescribeCertificate, paced, once per certificate per run; `used_as` is why it was read.
 pub(super) async fn describe_certificate(
-    run: &mut RegionRun,
+    run: &RegionRun,
     arn: &str,
     used_as: &str,
 ) -> Result<AcmCertificate, Gap> {
-    if let Some(known) = run.described.get(arn) {
+    if let Some(known) = cache(&run.described).get(arn) {
         return Ok(AcmCertificate {
             used_as: vec![used_as.to_string()],
             ..known.clone()
@@ -382,6 +381,6 @@ pub(super) async fn describe_certificate(
     }
     run.acm_pace.acquire().await;
     let described = acm::describe_certificate(&run.infra.acm, &run.name, arn, used_as).await?;
-    run.described.insert(arn.to_string(), described.clone());
+    cache(&run.described).insert(arn.to_string(), described.clone());
     Ok(described)
 }

@@ -9,15 +9,18 @@ use super::listener_rules::{final_action, listener_rules};
 use super::{security_groups, OriginRef, RegionRun};
 use crate::error_text;
 use cf_doctor_model::evidence::{
-    CloudfrontHost, Evidence, Gap, Listener, ListenerPort, LoadBalancer, TargetGroupHealth,
-    TargetState,
+    CloudfrontHost, Evidence, Gap, Listener, ListenerPort, ListenerRule, LoadBalancer,
+    TargetGroupHealth, TargetState,
 };
 use cf_doctor_model::routing::{self, Route};
 use cf_doctor_model::{Check, CheckOutcome};
 
+/// Reads one load balancer; its listener and its security groups side by side, and inside the
+/// listener its certificates, TLS policy and rules (then the health of the groups they forward
+/// to), each part into evidence of its own, folded back in a fixed order.
 pub(super) async fn inspect(
     origin: &OriginRef,
-    run: &mut RegionRun,
+    run: &RegionRun,
     lb: &elb::LoadBalancer,
     matched_by: &str,
     evidence: &mut Evidence,
@@ -48,36 +51,59 @@ pub(super) async fn inspect(
         cloudfront_host: origin.cloudfront_host.clone(),
         cloudfront_ranges: None,
     };
-    match listeners_of(run, &arn).await {
-        Err(error) => evidence.gaps.push(Gap::new(
-            "elasticloadbalancing:DescribeListeners",
-            &arn,
-            error,
-            &format!("the listener of {name} on port {}", origin.port),
-        )),
-        Ok(listeners) => {
-            out.listeners = listeners
-                .iter()
-                .map(|l| ListenerPort {
-                    port: l.port().unwrap_or_default() as u16,
-                    protocol: l
-                        .protocol()
-                        .map(|p| p.as_str().to_string())
-                        .unwrap_or_default(),
-                })
-                .collect();
-            if let Some(listener) = listeners
-                .iter()
-                .find(|l| l.port() == Some(i32::from(origin.port)))
-            {
-                let has_rules = lb_type == "application";
-                out.listener =
-                    Some(inspect_listener(run, &name, has_rules, origin, listener, evidence).await);
+    let base = Evidence::default();
+    let (mut on_listeners, mut on_groups) = (base.clone(), base.clone());
+    let has_rules = lb_type == "application";
+    let listeners = async {
+        match listeners_of(run, &arn).await {
+            Err(error) => {
+                on_listeners.gaps.push(Gap::new(
+                    "elasticloadbalancing:DescribeListeners",
+                    &arn,
+                    error,
+                    &format!("the listener of {name} on port {}", origin.port),
+                ));
+                (Vec::new(), None)
+            }
+            Ok(listeners) => {
+                let ports = listeners
+                    .iter()
+                    .map(|l| ListenerPort {
+                        port: l.port().unwrap_or_default() as u16,
+                        protocol: l
+                            .protocol()
+                            .map(|p| p.as_str().to_string())
+                            .unwrap_or_default(),
+                    })
+                    .collect();
+                let on_port = listeners
+                    .iter()
+                    .find(|l| l.port() == Some(i32::from(origin.port)));
+                let listener = match on_port {
+                    Some(listener) => Some(
+                        inspect_listener(
+                            run,
+                            &name,
+                            has_rules,
+                            origin,
+                            listener,
+                            &mut on_listeners,
+                        )
+                        .await,
+                    ),
+                    None => None,
+                };
+                (ports, listener)
             }
         }
-    }
+    };
     let group_ids = lb.security_groups().to_vec();
-    let groups = security_groups::security_groups(run, &group_ids, origin.port, evidence).await;
+    let groups = security_groups::security_groups(run, &group_ids, origin.port, &mut on_groups);
+    let ((ports, listener), groups) = tokio::join!(listeners, groups);
+    evidence.absorb(on_listeners, &base);
+    evidence.absorb(on_groups, &base);
+    out.listeners = ports;
+    out.listener = listener;
     out.security_groups = groups.verdicts;
     out.cloudfront_prefix_list = groups.cloudfront_prefix_list;
     out.cloudfront_ranges = groups.coverage;
@@ -85,7 +111,7 @@ pub(super) async fn inspect(
 }
 
 async fn inspect_listener(
-    run: &mut RegionRun,
+    run: &RegionRun,
     lb_name: &str,
     has_rules: bool,
     origin: &OriginRef,
@@ -93,66 +119,16 @@ async fn inspect_listener(
     evidence: &mut Evidence,
 ) -> Listener {
     let arn = listener.listener_arn().unwrap_or_default().to_string();
-    let certificate_arns = listener_certificates(run, listener, evidence).await;
     let used_as = format!(
         "listener certificate of {lb_name}:{} (origin {} of {})",
         origin.port, origin.host, origin.distribution_id
     );
-    for cert in &certificate_arns {
-        if let Some(known) = evidence.certificates.iter_mut().find(|c| &c.arn == cert) {
-            known.used_as.push(used_as.clone());
-            continue;
-        }
-        match describe_certificate(run, cert, &used_as).await {
-            Ok(described) => evidence.certificates.push(described),
-            Err(gap) => evidence.gaps.push(gap),
-        }
-    }
-    let policy_protocols = match listener.ssl_policy() {
-        None => None,
-        Some(policy) => {
-            run.elb_pace.acquire().await;
-            match run
-                .infra
-                .elb
-                .describe_ssl_policies()
-                .names(policy)
-                .send()
-                .await
-            {
-                Ok(out) => out
-                    .ssl_policies()
-                    .first()
-                    .map(|p| p.ssl_protocols().to_vec()),
-                Err(e) => {
-                    evidence.gaps.push(Gap::new(
-                        "elasticloadbalancing:DescribeSSLPolicies",
-                        policy,
-                        error_text(&e),
-                        "which TLS protocols the listener admits",
-                    ));
-                    None
-                }
-            }
-        }
-    };
-    let rules = if has_rules {
-        match listener_rules(run, &arn).await {
-            Ok(rules) => Some(rules),
-            Err(error) => {
-                evidence.gaps.push(Gap::new(
-                    "elasticloadbalancing:DescribeRules",
-                    &arn,
-                    error,
-                    "which of the listener's rules CloudFront's requests meet, and so which target groups serve them",
-                ));
-                None
-            }
-        }
-    } else {
-        // Network load balancer listeners have no rules: the default action takes everything.
-        Some(Vec::new())
-    };
+    let base = Evidence::default();
+    let (mut on_certificates, mut on_policy, mut on_rules) =
+        (base.clone(), base.clone(), base.clone());
+    let certificates =
+        listener_certificates_described(run, listener, &used_as, &mut on_certificates);
+    let policy = policy_protocols(run, listener.ssl_policy(), &mut on_policy);
     let mut out = Listener {
         arn: arn.clone(),
         port: listener.port().unwrap_or_default() as u16,
@@ -161,19 +137,149 @@ async fn inspect_listener(
             .map(|p| p.as_str().to_string())
             .unwrap_or_default(),
         ssl_policy: listener.ssl_policy().map(str::to_string),
-        policy_protocols,
-        certificate_arns,
+        policy_protocols: None,
+        certificate_arns: Vec::new(),
         target_groups: None,
         default_action: Some(final_action(listener.default_actions())),
-        rules,
+        rules: None,
     };
-    let routes = routing::cloudfront_routes(&out, &origin.cloudfront_host);
+    let routed = rules_and_health(run, has_rules, origin, &out, &mut on_rules);
+    let (certificate_arns, policy_protocols, (rules, target_groups)) =
+        tokio::join!(certificates, policy, routed);
+    evidence.absorb(on_certificates, &base);
+    evidence.absorb(on_policy, &base);
+    evidence.absorb(on_rules, &base);
+    out.certificate_arns = certificate_arns;
+    out.policy_protocols = policy_protocols;
+    out.rules = rules;
+    out.target_groups = target_groups;
+    out
+}
+
+/// The listener's certificates, each described (all at once, within ACM's rate). The default
+/// certificate is on the listener itself: it is described while the SNI ones are listed.
+async fn listener_certificates_described(
+    run: &RegionRun,
+    listener: &elb::Listener,
+    used_as: &str,
+    evidence: &mut Evidence,
+) -> Vec<String> {
+    let on_listener: Vec<String> = listener
+        .certificates()
+        .iter()
+        .filter_map(|c| c.certificate_arn().map(str::to_string))
+        .collect();
+    let describe_all = |arns: Vec<String>| async move {
+        futures::future::join_all(
+            arns.iter()
+                .map(|arn| describe_certificate(run, arn, used_as)),
+        )
+        .await
+    };
+    let (certificate_arns, mut described) = tokio::join!(
+        listener_certificates(run, listener, evidence),
+        describe_all(on_listener.clone())
+    );
+    let more: Vec<String> = certificate_arns
+        .iter()
+        .filter(|arn| !on_listener.contains(arn))
+        .cloned()
+        .collect();
+    described.extend(describe_all(more).await);
+    for result in described {
+        match result {
+            Ok(described) => evidence.add_certificate(described),
+            Err(gap) => evidence.gaps.push(gap),
+        }
+    }
+    certificate_arns
+}
+
+/// The TLS protocols the listener's security policy admits (DescribeSSLPolicies).
+async fn policy_protocols(
+    run: &RegionRun,
+    policy: Option<&str>,
+    evidence: &mut Evidence,
+) -> Option<Vec<String>> {
+    let policy = policy?;
+    run.elb_pace.acquire().await;
+    match run
+        .infra
+        .elb
+        .describe_ssl_policies()
+        .names(policy)
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .ssl_policies()
+            .first()
+            .map(|p| p.ssl_protocols().to_vec()),
+        Err(e) => {
+            evidence.gaps.push(Gap::new(
+                "elasticloadbalancing:DescribeSSLPolicies",
+                policy,
+                error_text(&e),
+                "which TLS protocols the listener admits",
+            ));
+            None
+        }
+    }
+}
+
+/// The listener's rules, where CloudFront's requests go by them, and the health of the target
+/// groups they may be forwarded to.
+async fn rules_and_health(
+    run: &RegionRun,
+    has_rules: bool,
+    origin: &OriginRef,
+    listener: &Listener,
+    evidence: &mut Evidence,
+) -> (Option<Vec<ListenerRule>>, Option<Vec<TargetGroupHealth>>) {
+    let arn = &listener.arn;
+    // The default action's groups are read while the rules are: most listeners send CloudFront's
+    // requests there, and the rules only add groups to read.
+    let default_groups: Vec<String> = listener
+        .default_action
+        .as_ref()
+        .map(|a| a.target_groups().to_vec())
+        .unwrap_or_default();
+    let base = Evidence::default();
+    let mut on_default = base.clone();
+    let rules = async {
+        if !has_rules {
+            // Network load balancer listeners have no rules: the default action takes everything.
+            return Ok(Vec::new());
+        }
+        listener_rules(run, arn).await
+    };
+    let (rules, default_health) = tokio::join!(
+        rules,
+        target_health(run, default_groups.clone(), &mut on_default)
+    );
+    let rules = match rules {
+        Ok(rules) => Some(rules),
+        Err(error) => {
+            evidence.gaps.push(Gap::new(
+                "elasticloadbalancing:DescribeRules",
+                arn,
+                error,
+                "which of the listener's rules CloudFront's requests meet, and so which target groups serve them",
+            ));
+            None
+        }
+    };
+    let routed = Listener {
+        rules: rules.clone(),
+        ..listener.clone()
+    };
+    let routes = routing::cloudfront_routes(&routed, &origin.cloudfront_host);
     let groups: Vec<String> = match &routes {
         Some(routes) => routes
             .iter()
             .flat_map(|r| r.action.target_groups().iter().cloned())
             .collect(),
-        None => out
+        None => routed
             .default_action
             .as_ref()
             .map(|a| a.target_groups().to_vec())
@@ -182,23 +288,71 @@ async fn inspect_listener(
     let detail = routes
         .as_ref()
         .map(|r| routes_in_words(&origin.cloudfront_host, r));
-    out.target_groups = target_health(run, groups, evidence).await;
+    let target_groups = routed_health(
+        run,
+        groups,
+        default_groups,
+        default_health,
+        on_default,
+        evidence,
+    )
+    .await;
     if let Some(detail) = detail {
         evidence.checks.push(Check::new(
             "origin-listener-rules",
-            &arn,
+            arn,
             CheckOutcome::Pass,
             0,
-            Some(format!("{detail}{}", health_in_words(&out.target_groups))),
+            Some(format!("{detail}{}", health_in_words(&target_groups))),
         ));
     }
-    out
+    (rules, target_groups)
+}
+
+/// The health of the groups CloudFront's requests may be forwarded to: those of the default action,
+/// already read (kept only if the routes still lead there), and the rest, read now.
+async fn routed_health(
+    run: &RegionRun,
+    mut groups: Vec<String>,
+    default_groups: Vec<String>,
+    default_health: Option<Vec<TargetGroupHealth>>,
+    on_default: Evidence,
+    evidence: &mut Evidence,
+) -> Option<Vec<TargetGroupHealth>> {
+    groups.sort();
+    groups.dedup();
+    let routed_to_default = groups.iter().any(|g| default_groups.contains(g));
+    if !routed_to_default {
+        return target_health(run, groups, evidence).await;
+    }
+    evidence.absorb(on_default, &Evidence::default());
+    let rest: Vec<String> = groups
+        .iter()
+        .filter(|g| !default_groups.contains(g))
+        .cloned()
+        .collect();
+    // None, as from target_health, only when no group could be read at all.
+    let default_read = default_health.is_some();
+    let mut read: Vec<TargetGroupHealth> = default_health
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|h| groups.contains(&h.arn))
+        .collect();
+    let mut rest_read = false;
+    if !rest.is_empty() {
+        if let Some(more) = target_health(run, rest, evidence).await {
+            rest_read = true;
+            read.extend(more);
+        }
+    }
+    read.sort_by(|a, b| a.arn.cmp(&b.arn));
+    (default_read || rest_read).then_some(read)
 }
 
 /// The listener's certificates, default and SNI; when the SNI ones cannot be read, the default
 /// one alone and a gap.
 async fn listener_certificates(
-    run: &mut RegionRun,
+    run: &RegionRun,
     listener: &elb::Listener,
     evidence: &mut Evidence,
 ) -> Vec<String> {
@@ -280,18 +434,23 @@ async fn target_health(
 ) -> Option<Vec<TargetGroupHealth>> {
     groups.sort();
     groups.dedup();
-    let mut out = Vec::new();
-    let mut failed = 0;
-    for arn in &groups {
+    // Every group at once, within the ELB rate; answers kept in ARN order.
+    let answers = futures::future::join_all(groups.iter().map(|arn| async move {
         run.elb_pace.acquire().await;
-        match run
+        let answer = run
             .infra
             .elb
             .describe_target_health()
             .target_group_arn(arn)
             .send()
-            .await
-        {
+            .await;
+        (arn, answer)
+    }))
+    .await;
+    let mut out = Vec::new();
+    let mut failed = 0;
+    for (arn, answer) in answers {
+        match answer {
             Err(e) => {
                 failed += 1;
                 evidence.gaps.push(Gap::new(

@@ -12,7 +12,7 @@ use aws_sdk_ec2::types::Filter;
 
 use super::admission::{coverage, kind_of, openings, verdict, Kind, Opening, Source};
 use super::cidr::Cidr;
-use super::RegionRun;
+use super::{cache, RegionRun};
 use crate::error_text;
 use cf_doctor_model::evidence::{Evidence, Gap, RangeCoverage, SecurityGroupVerdict};
 
@@ -39,7 +39,7 @@ pub(super) struct Groups {
 }
 
 pub(super) async fn security_groups(
-    run: &mut RegionRun,
+    run: &RegionRun,
     ids: &[String],
     port: u16,
     evidence: &mut Evidence,
@@ -51,20 +51,24 @@ pub(super) async fn security_groups(
             coverage: None,
         };
     }
-    let managed = cloudfront_lists(run, evidence).await;
+    // The managed lists' ids and the groups are read side by side; the look-up's gap comes first.
+    let base = Evidence::default();
+    let mut on_lists = base.clone();
+    let (managed, described) = tokio::join!(
+        cloudfront_lists(run, &mut on_lists),
+        run.infra
+            .ec2
+            .describe_security_groups()
+            .set_group_ids(Some(ids.to_vec()))
+            .send()
+    );
+    evidence.absorb(on_lists, &base);
     let cloudfront_prefix_list = managed.as_ref().and_then(|m| {
         m.iter()
             .find(|(_, name)| name.as_str() == CLOUDFRONT_PREFIX_LIST)
             .map(|(id, _)| id.clone())
     });
-    let groups = match run
-        .infra
-        .ec2
-        .describe_security_groups()
-        .set_group_ids(Some(ids.to_vec()))
-        .send()
-        .await
-    {
+    let groups = match described {
         Ok(out) => out.security_groups().to_vec(),
         Err(e) => {
             evidence.gaps.push(Gap::new(
@@ -90,7 +94,7 @@ pub(super) async fn security_groups(
         })
         .collect();
     let ranges = read_entries(run, managed.as_ref(), &openings, evidence).await;
-    let lists = &run.prefix_lists.entries;
+    let lists = &cache(&run.prefix_lists).entries.clone();
     let kinds: Vec<Vec<(Opening, Kind)>> = openings
         .into_iter()
         .map(|group| {
@@ -119,10 +123,10 @@ pub(super) async fn security_groups(
 /// CloudFront's managed prefix lists in the region (their ids differ per region), looked up by
 /// name once per run.
 async fn cloudfront_lists(
-    run: &mut RegionRun,
+    run: &RegionRun,
     evidence: &mut Evidence,
 ) -> Option<BTreeMap<String, String>> {
-    if let Some(known) = &run.prefix_lists.cloudfront {
+    if let Some(known) = &cache(&run.prefix_lists).cloudfront {
         return known.clone();
     }
     let found = match run
@@ -160,14 +164,14 @@ async fn cloudfront_lists(
             None
         }
     };
-    run.prefix_lists.cloudfront = Some(found.clone());
+    cache(&run.prefix_lists).cloudfront = Some(found.clone());
     found
 }
 
 /// Reads what the comparison needs: the entries of every customer-managed list the groups name
 /// and, when anything is to be compared, CloudFront's own ranges (None when they cannot be read).
 async fn read_entries(
-    run: &mut RegionRun,
+    run: &RegionRun,
     managed: Option<&BTreeMap<String, String>>,
     openings: &[Vec<Opening>],
     evidence: &mut Evidence,
@@ -190,27 +194,54 @@ async fn read_entries(
     if !compare {
         return None;
     }
-    for id in customer {
-        let unchecked = format!("whether prefix list {id} holds CloudFront's origin-facing ranges");
-        // Kept in the run's cache (a failure as a gap) for kind_of to read.
-        let _ = entries(run, id, &unchecked, evidence).await;
+    // Every list at once; each read keeps its gap in evidence of its own, folded back in order.
+    let base = Evidence::default();
+    let customer_reads = customer.iter().map(|id| {
+        let mut on_list = base.clone();
+        async move {
+            let unchecked =
+                format!("whether prefix list {id} holds CloudFront's origin-facing ranges");
+            // Kept in the run's cache (a failure as a gap) for kind_of to read.
+            let _ = entries(run, id, &unchecked, &mut on_list).await;
+            on_list
+        }
+    });
+    let managed_ids: Vec<&String> = managed.map(|m| m.keys().collect()).unwrap_or_default();
+    let managed_reads = managed_ids.iter().map(|id| {
+        let mut on_list = base.clone();
+        async move {
+            let unchecked = "CloudFront's origin-facing ranges, to compare the security groups' prefix lists and CIDRs with";
+            let read = entries(run, id, unchecked, &mut on_list).await;
+            (read, on_list)
+        }
+    });
+    let (customer_read, managed_read) = tokio::join!(
+        futures::future::join_all(customer_reads),
+        futures::future::join_all(managed_reads)
+    );
+    for on_list in customer_read {
+        evidence.absorb(on_list, &base);
     }
-    let mut ranges = Vec::new();
-    for id in managed?.keys() {
-        let unchecked = "CloudFront's origin-facing ranges, to compare the security groups' prefix lists and CIDRs with";
-        ranges.extend(entries(run, id, unchecked, evidence).await.ok()?);
+    managed?;
+    let mut ranges = Some(Vec::new());
+    for (read, on_list) in managed_read {
+        evidence.absorb(on_list, &base);
+        match (read, &mut ranges) {
+            (Ok(entries), Some(ranges)) => ranges.extend(entries),
+            _ => ranges = None,
+        }
     }
-    (!ranges.is_empty()).then_some(ranges)
+    ranges.filter(|r| !r.is_empty())
 }
 
 /// A prefix list's entries (every page), read once per run.
 async fn entries(
-    run: &mut RegionRun,
+    run: &RegionRun,
     id: &str,
     unchecked: &str,
     evidence: &mut Evidence,
 ) -> Result<Vec<Cidr>, String> {
-    if let Some(known) = run.prefix_lists.entries.get(id) {
+    if let Some(known) = cache(&run.prefix_lists).entries.get(id) {
         return known.clone();
     }
     let mut pages = run
@@ -241,7 +272,7 @@ async fn entries(
             }
         }
     }
-    run.prefix_lists
+    cache(&run.prefix_lists)
         .entries
         .insert(id.to_string(), read.clone());
     read
