@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod finding;
 pub mod functions;
 pub mod names;
+pub mod organization;
 pub mod replay;
 pub mod routing;
 pub mod tls;
