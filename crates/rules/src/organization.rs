@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::ranking;
+use cf_doctor_model::evidence::Gap;
 use cf_doctor_model::organization::{AccountCounts, AccountSweep, ACCOUNT_SWEEP_SCHEMA};
 use cf_doctor_model::{
     Check, CheckOutcome, Code, Diagnosis, Evidence, Finding, Severity, TriggerInfo, Verdict,
@@ -55,7 +56,8 @@ pub fn account_summary(
     account: &str,
     name: Option<&str>,
     digest: &Diagnosis,
-    evidence: &Evidence,
+    distributions: usize,
+    certificates: usize,
     max_bytes: usize,
 ) -> AccountSweep {
     let count = |severity| {
@@ -81,8 +83,8 @@ pub fn account_summary(
             critical: count(Severity::Critical),
             warning: count(Severity::Warning),
             info: count(Severity::Info),
-            distributions: evidence.distributions.len(),
-            certificates: evidence.certificates.len(),
+            distributions,
+            certificates,
             checks: digest.checks.len(),
         },
         truncated: None,
@@ -244,9 +246,11 @@ pub fn account_unreachable(
 
 /// Every account's summary merged into one organization digest: all their findings ranked
 /// together (each names its account), one `account-sweep` check per account, and a summary
-/// that ends with what was covered.
+/// that ends with what was covered. `unread` are results that could not be read (a result file
+/// the digest could not get): gaps, beside the rest.
 pub fn merge(
     mut accounts: Vec<AccountSweep>,
+    unread: Vec<Gap>,
     trigger: TriggerInfo,
     started_at: DateTime<Utc>,
     duration_ms: u64,
@@ -258,6 +262,10 @@ pub fn merge(
         findings.extend(account.findings.iter().cloned());
         checks.push(account_check(account));
     }
+    findings.extend(crate::gaps::findings(&Evidence {
+        gaps: unread,
+        ..Evidence::default()
+    }));
     let mut digest = ranking::assemble_about(
         SUBJECT.to_string(),
         trigger,
@@ -376,7 +384,7 @@ mod tests {
             finding(Code::AcmCertExpiring, Severity::Info, "arn:2"),
             finding(Code::AcmCertExpiring, Severity::Warning, "arn:3"),
         ]);
-        let s = account_summary("111122223333", None, &d, &Evidence::default(), 1 << 20);
+        let s = account_summary("111122223333", None, &d, 0, 0, 1 << 20);
         let codes: Vec<_> = s.findings.iter().map(|f| f.resource.as_str()).collect();
         assert_eq!(codes, ["arn:1", "arn:3"]);
         assert_eq!(
@@ -400,7 +408,7 @@ mod tests {
             .collect();
         let d = digest(findings);
         for max in [20_000, 60_000, 2_000] {
-            let s = account_summary("111122223333", None, &d, &Evidence::default(), max);
+            let s = account_summary("111122223333", None, &d, 0, 0, max);
             let size = serde_json::to_vec(&s).unwrap().len();
             assert!(size <= max, "{size} > {max}");
             let note = s.truncated.as_deref().unwrap();
@@ -410,7 +418,7 @@ mod tests {
                 assert_eq!(first.resource, "arn:000");
             }
         }
-        let s = account_summary("111122223333", None, &d, &Evidence::default(), 60_000);
+        let s = account_summary("111122223333", None, &d, 0, 0, 60_000);
         assert!(
             s.findings.len() > 50,
             "slimmed findings stay: {}",
@@ -441,14 +449,8 @@ mod tests {
         )]);
         name_account(&mut b, "222222222222");
         let accounts = vec![
-            account_summary(
-                "111111111111",
-                Some("shop"),
-                &a,
-                &Evidence::default(),
-                1 << 20,
-            ),
-            account_summary("222222222222", None, &b, &Evidence::default(), 1 << 20),
+            account_summary("111111111111", Some("shop"), &a, 20, 100, 1 << 20),
+            account_summary("222222222222", None, &b, 0, 0, 1 << 20),
             not_inspected(
                 "333333333333",
                 None,
@@ -460,6 +462,7 @@ mod tests {
         ];
         let d = merge(
             accounts,
+            Vec::new(),
             TriggerInfo::manual("organization sweep", None),
             at(),
             9,
@@ -485,8 +488,9 @@ mod tests {
             d.summary
         );
         assert!(
-            d.summary
-                .ends_with("3 account(s) (1 not inspected), 0 distribution(s), 0 certificate(s)"),
+            d.summary.ends_with(
+                "3 account(s) (1 not inspected), 20 distribution(s), 100 certificate(s)"
+            ),
             "{}",
             d.summary
         );
@@ -521,6 +525,7 @@ mod tests {
                 at(),
                 840_000,
             )],
+            Vec::new(),
             TriggerInfo::manual("organization sweep", None),
             at(),
             9,
