@@ -77,3 +77,4 @@ clean-venv:
 bench: venv
 	cargo build --release --bin cf-doctor
 	cargo run -q -p cf-doctor-testkit --bin cf-doctor-bench -- --cf-doctor $(CARGO_TARGET_DIR)/release/cf-doctor
+	cargo run -q -p cf-doctor-testkit --bin cf-doctor-org-bench -- --cf-doctor $(CARGO_TARGET_DIR)/release/cf-doctor
