@@ -216,7 +216,10 @@ async fn main() {
     let proxy = aws_proxy(&moto.endpoint).await;
     let mut env = aws_env(&proxy.endpoint);
     env.push(("CF_DOCTOR_RESOLVE".into(), resolve.join(",")));
-    env.push(("ORIGIN_CA_FILE".into(), ca_file.path().display().to_string()));
+    env.push((
+        "ORIGIN_CA_FILE".into(),
+        ca_file.path().display().to_string(),
+    ));
     env.push(("ORIGIN_REGIONS".into(), "us-east-1".into()));
     env.push(("HOME".into(), std::env::var("HOME").unwrap_or_default()));
     let sweep = [
