@@ -324,6 +324,41 @@ async fn sweep_accounts_covers_exactly_the_accounts_given() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_whose_sweep_runs_out_of_time_is_named_not_inspected() {
+    let org = organization().await;
+    // Media's ListDistributions answers only after 5 s; its sweep may take 1 s.
+    org.proxy.inject(Fault::on(
+        "cloudfront",
+        "ListDistributions",
+        10,
+        FaultKind::Delay(Duration::from_secs(5)),
+    ));
+    let (code, report, stderr) = org
+        .cf_doctor(&[
+            "sweep",
+            "--accounts",
+            &org.media,
+            "--account-timeout",
+            "1",
+            "--format",
+            "json",
+        ])
+        .await;
+    assert_eq!(code, 3, "only a gap: unknown\n{stderr}");
+    let all = named(&report);
+    assert_eq!(
+        all,
+        [(
+            "inspection-incomplete".to_string(),
+            org.media.clone(),
+            format!("account {}", org.media)
+        )]
+    );
+    let error = findings(&report)[0]["evidence"]["error"].as_str().unwrap();
+    assert!(error.contains("did not finish within 1 s"), "{error}");
+}
+
 /// One Map Run result file entry as ResultWriter writes it: the child execution's input and
 /// output as JSON text, with its status.
 fn child(
