@@ -11,7 +11,9 @@
 use std::collections::BTreeSet;
 
 use cf_doctor::organization::results::MapResults;
+use cf_doctor::organization::Account;
 use cf_doctor::trigger::{parse_event, Target};
+use cf_doctor::TargetResult;
 use serde_json::{json, Map, Value};
 
 fn template() -> Value {
@@ -55,7 +57,8 @@ fn state_machine() -> (Value, Value) {
     )
 }
 
-/// `$`, `$.a.b` on `input`, `$$.Map.Item.Value.x` on the map item.
+/// `$`, `$.a.b` on `input`, `$$.Map.Item.Value.x` on the map item. A path that is not there
+/// panics: Step Functions fails the state (States.Runtime) on it.
 fn path(expr: &str, input: &Value, item: &Value) -> Value {
     let (base, rest) = if let Some(rest) = expr.strip_prefix("$$.Map.Item.Value") {
         (item, rest)
@@ -66,7 +69,10 @@ fn path(expr: &str, input: &Value, item: &Value) -> Value {
     };
     rest.split('.')
         .filter(|p| !p.is_empty())
-        .fold(base.clone(), |v, key| v[key].clone())
+        .fold(base.clone(), |v, key| match v.get(key) {
+            Some(value) => value.clone(),
+            None => panic!("{expr}: no {key:?} in {v} (Step Functions would fail the state)"),
+        })
 }
 
 /// `States.Format('...{}...', $.a, $.b)` or a path.
@@ -183,19 +189,28 @@ fn the_payloads_the_state_machine_builds_are_events_the_function_accepts() {
         }
     }
 
-    // The list step's answer, as the function gives it, then one map item built from it.
-    let answer = json!({"accounts": [{"id": "444455556666", "name": "shop"}]});
+    // The list step's answer, as the function gives it (an account listed by Organizations
+    // has a name, one given by id an empty one), then the map items built from it.
+    let answer = TargetResult::Accounts(vec![
+        Account {
+            id: "444455556666".into(),
+            name: "shop".into(),
+        },
+        Account::by_id("777788889999"),
+    ])
+    .to_json();
     let listed = path(
         "$.Payload.accounts",
         &json!({"Payload": answer}),
         &Value::Null,
     );
-    let item_input = apply(
-        &states["SweepAccounts"]["ItemSelector"],
-        &scheduled,
-        &listed[0],
-        &Map::new(),
-    );
+    let selector = &states["SweepAccounts"]["ItemSelector"];
+    let item_input = apply(selector, &scheduled, &listed[0], &Map::new());
+    let by_id = apply(selector, &scheduled, &listed[1], &Map::new());
+    assert!(matches!(
+        &parse_event(&by_id).expect("an item given by id")[..],
+        [Target::AccountSweep { account, .. }] if account.id == "777788889999" && account.name.is_empty()
+    ));
     let processor = &states["SweepAccounts"]["ItemProcessor"]["States"];
     let subs = substitutions.as_object().unwrap().clone();
     let invoke = apply(
