@@ -39,8 +39,8 @@ lint: lint-template
 
 lint-template: tools
 	AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam validate --lint -t template.yaml
-	$(VENV)/bin/cfn-lint template.yaml docs/forward-regional-events.yaml
-	$(VENV)/bin/checkov -f template.yaml -f docs/forward-regional-events.yaml --framework cloudformation --skip-download --quiet --compact
+	$(VENV)/bin/cfn-lint template.yaml member-template.yaml docs/forward-regional-events.yaml
+	$(VENV)/bin/checkov -f template.yaml -f member-template.yaml -f docs/forward-regional-events.yaml --framework cloudformation --skip-download --quiet --compact
 
 fmt:
 	cargo fmt --all
@@ -78,3 +78,4 @@ bench: venv
 	cargo build --release --bin cf-doctor
 	cargo run -q -p cf-doctor-testkit --bin cf-doctor-bench -- --cf-doctor $(CARGO_TARGET_DIR)/release/cf-doctor
 	cargo run -q -p cf-doctor-testkit --bin cf-doctor-latency -- --cf-doctor $(CARGO_TARGET_DIR)/release/cf-doctor
+	cargo run -q -p cf-doctor-testkit --bin cf-doctor-org-bench -- --cf-doctor $(CARGO_TARGET_DIR)/release/cf-doctor

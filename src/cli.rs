@@ -54,6 +54,19 @@ pub enum Command {
         /// Also probe the origins of disabled distributions (listed, not probed, by default)
         #[arg(long)]
         include_disabled: bool,
+        /// Sweep every ACTIVE account of the AWS Organization (listed from the management or a
+        /// delegated administrator account) through its member role, into one digest
+        #[arg(long, conflicts_with = "accounts")]
+        organization: bool,
+        /// Sweep these accounts through their member role, into one digest
+        #[arg(long, value_name = "ID,ID", value_delimiter = ',')]
+        accounts: Vec<String>,
+        /// Accounts swept at once (with --organization or --accounts)
+        #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+        concurrency: u16,
+        /// Seconds one account's sweep may take before it is named as not inspected
+        #[arg(long, value_name = "SECONDS", default_value_t = 840, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        account_timeout: u64,
     },
     /// Run the Lambda handler on an event file, as Lambda would (`-` reads stdin)
     Invoke {
@@ -135,10 +148,51 @@ pub fn prepare(cli: &Cli) -> Result<CheckedInput, i32> {
                 id,
             }]))
         }
-        Command::Sweep { include_disabled } => Ok(CheckedInput::Targets(vec![Target::Sweep {
-            trigger: TriggerInfo::manual("cf-doctor sweep", None),
-            include_disabled: *include_disabled,
-        }])),
+        Command::Sweep {
+            include_disabled,
+            organization,
+            accounts,
+            concurrency,
+            account_timeout,
+        } => {
+            let many = *organization || !accounts.is_empty();
+            let defaults = crate::organization::SweepPlan::default();
+            let tuned = *concurrency as usize != defaults.concurrency
+                || *account_timeout != defaults.account_time_limit.as_secs();
+            if !many {
+                if tuned {
+                    return Err(refuse(
+                        "--concurrency and --account-timeout go with --organization or --accounts"
+                            .into(),
+                    ));
+                }
+                return Ok(CheckedInput::Targets(vec![Target::Sweep {
+                    trigger: TriggerInfo::manual("cf-doctor sweep", None),
+                    include_disabled: *include_disabled,
+                }]));
+            }
+            let ids = if *organization {
+                None
+            } else {
+                Some(
+                    crate::organization::accounts::parse_ids(accounts.iter().map(String::as_str))
+                        .map_err(|e| refuse(format!("--accounts: {e}")))?,
+                )
+            };
+            let detail = match &ids {
+                None => "cf-doctor sweep --organization".to_string(),
+                Some(ids) => format!("cf-doctor sweep --accounts ({} account(s))", ids.len()),
+            };
+            Ok(CheckedInput::Targets(vec![Target::OrganizationSweep {
+                accounts: ids,
+                trigger: TriggerInfo::manual(detail, None),
+                plan: crate::organization::SweepPlan {
+                    concurrency: *concurrency as usize,
+                    account_time_limit: std::time::Duration::from_secs(*account_timeout),
+                    include_disabled: *include_disabled,
+                },
+            }]))
+        }
         Command::Invoke { event } => {
             let text = read_event(event).map_err(refuse)?;
             trigger::parse_event_text(&text).map_err(|e| refuse(e.to_string()))?;

@@ -61,7 +61,16 @@ pub struct Config {
     pub result_max_bytes: usize,
     /// The CloudWatch namespace of cf-doctor's own metrics (EMF lines, in Lambda).
     pub metrics_namespace: String,
+    /// The role assumed in member accounts (MEMBER_ROLE_NAME). Organization sweeps use
+    /// [`DEFAULT_MEMBER_ROLE`] when it is unset; when it is set, an event from another account
+    /// (its `account` field) is also diagnosed in that account, through this role.
+    pub member_role_name: Option<String>,
+    /// The external id the member role's trust policy asks for (MEMBER_EXTERNAL_ID).
+    pub member_external_id: Option<String>,
 }
+
+/// The role member-template.yaml creates in each member account.
+pub const DEFAULT_MEMBER_ROLE: &str = "cf-doctor-reader";
 
 /// Lambda refuses a response over 6 MB (6,291,456 bytes); the default leaves room for the
 /// runtime's envelope.
@@ -86,6 +95,8 @@ impl Default for Config {
             delivery_table: None,
             result_max_bytes: RESULT_MAX_BYTES,
             metrics_namespace: crate::metrics::DEFAULT_NAMESPACE.to_string(),
+            member_role_name: None,
+            member_external_id: None,
         }
     }
 }
@@ -233,6 +244,27 @@ impl Config {
             }
             config.metrics_namespace = v;
         }
+        if let Some(v) = get("MEMBER_ROLE_NAME") {
+            if !valid_role_name(&v) {
+                return Err(invalid(
+                    "MEMBER_ROLE_NAME",
+                    &v,
+                    "an IAM role name: 1 to 64 letters, digits and + = , . @ _ -",
+                ));
+            }
+            config.member_role_name = Some(v);
+        }
+        if let Some(v) = get("MEMBER_EXTERNAL_ID") {
+            if !valid_external_id(&v) {
+                // An external id is a shared secret of sorts: name the variable, never echo it.
+                return Err(invalid(
+                    "MEMBER_EXTERNAL_ID",
+                    "<redacted>",
+                    "2 to 1224 letters, digits and + = , . @ : / _ - (IAM's external id)",
+                ));
+            }
+            config.member_external_id = Some(v);
+        }
         if let Some(v) = get("NOTIFY_WHEN_HEALTHY") {
             config.notify_when_healthy = match v.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" => true,
@@ -293,6 +325,22 @@ fn valid_bucket_name(name: &str) -> bool {
 }
 
 /// DynamoDB's table naming rules.
+/// IAM's role name: `[\w+=,.@-]{1,64}`.
+fn valid_role_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+}
+
+/// STS's external id: `[\w+=,.@:/-]{2,1224}`.
+fn valid_external_id(id: &str) -> bool {
+    (2..=1224).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@:/_-".contains(c))
+}
+
 fn valid_table_name(name: &str) -> bool {
     (3..=255).contains(&name.len())
         && name
@@ -445,6 +493,32 @@ mod tests {
         );
         let err = config(&[("RESULT_MAX_BYTES", "7000000")]).unwrap_err();
         assert!(err.to_string().contains("6 MB"), "{err}");
+    }
+
+    #[test]
+    fn the_member_role_and_its_external_id_are_checked_and_the_id_never_echoed() {
+        let c = config(&[
+            ("MEMBER_ROLE_NAME", "cf-doctor-reader"),
+            ("MEMBER_EXTERNAL_ID", "org-7f3a"),
+        ])
+        .unwrap();
+        assert_eq!(c.member_role_name.as_deref(), Some("cf-doctor-reader"));
+        assert_eq!(c.member_external_id.as_deref(), Some("org-7f3a"));
+        assert_eq!(config(&[]).unwrap().member_role_name, None);
+        let err = config(&[("MEMBER_ROLE_NAME", "role/with/slashes")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("MEMBER_ROLE_NAME") && err.contains("IAM role name"),
+            "{err}"
+        );
+        let err = config(&[("MEMBER_EXTERNAL_ID", "secret value!")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("MEMBER_EXTERNAL_ID") && !err.contains("secret value"),
+            "{err}"
+        );
     }
 
     #[test]

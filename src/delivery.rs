@@ -113,6 +113,8 @@ pub fn report_labels(results: &[TargetResult]) -> Vec<String> {
                 TargetResult::Acknowledged { trigger, .. } => {
                     format!("acknowledged:{}", trigger.detail)
                 }
+                TargetResult::AccountSwept(summary) => format!("account:{}", summary.account),
+                TargetResult::Accounts(_) => "accounts".to_string(),
             };
             let n = seen.entry(subject.clone()).or_default();
             let label = format!("{subject}#{n}");
@@ -142,6 +144,9 @@ fn notice_of<'a>(
             ..
         } => Some((Notice::Recovery { recovery, note }, None)),
         TargetResult::Acknowledged { recovery: None, .. } => None,
+        // The organization's steps deliver nothing: the organization digest that merges them is
+        // the report.
+        TargetResult::AccountSwept(_) | TargetResult::Accounts(_) => None,
     }
 }
 

@@ -10,7 +10,7 @@ use cf_doctor_collect::CollectError;
 use cf_doctor_model::replay::Run;
 use cf_doctor_model::{Diagnosis, TriggerInfo};
 
-use crate::{conclude, App, RunOptions};
+use crate::{App, RunOptions};
 
 /// The status viewers get when a CloudFront Function metric alarms: execution errors and
 /// throttles give 503, validation errors 502 (HTTP 502 and 503 pages); invocations name none.
@@ -43,7 +43,7 @@ impl App {
                 .distribution_id
                 .get_or_insert_with(|| only.id.clone());
         }
-        Ok(conclude(
+        Ok(self.conclude(
             Run {
                 trigger,
                 started_at,

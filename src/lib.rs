@@ -11,6 +11,7 @@ pub mod handler;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
+pub mod organization;
 pub mod progress;
 pub mod replay;
 pub mod trigger;
@@ -48,6 +49,10 @@ pub enum RunError {
     Trigger(#[from] TriggerError),
     #[error(transparent)]
     Collect(#[from] CollectError),
+    /// An organization sweep could not start (the accounts could not be listed) or merge (the
+    /// Map Run's results could not be read).
+    #[error(transparent)]
+    Organization(#[from] organization::OrganizationError),
     /// The diagnosis was made but could not be delivered; it is carried so it can still be logged.
     #[error("{error}")]
     Delivery {
@@ -68,12 +73,14 @@ impl RunError {
             RunError::Collect(CollectError::DistributionNotFound(_)) => "UnknownDistribution",
             RunError::Collect(CollectError::Unreachable { .. }) => "AwsUnreachable",
             RunError::Collect(CollectError::Aws { .. }) => "AwsError",
+            RunError::Organization(_) => "OrganizationError",
             RunError::Delivery { .. } => "DeliveryFailed",
         }
     }
 }
 
-/// What one target produced: a diagnosis, or an acknowledgement of an alarm leaving ALARM.
+/// What one target produced: a diagnosis, or an acknowledgement of an alarm leaving ALARM; for
+/// the organization's state machine, one account's summary or the accounts to sweep.
 #[derive(Debug, Clone)]
 pub enum TargetResult {
     Diagnosed(Box<Diagnosis>),
@@ -82,6 +89,10 @@ pub enum TargetResult {
         note: String,
         recovery: Option<Recovery>,
     },
+    /// One member account's sweep, bounded for a Step Functions state (nothing is delivered).
+    AccountSwept(Box<cf_doctor_model::organization::AccountSweep>),
+    /// The accounts an organization sweep fans out over.
+    Accounts(Vec<organization::Account>),
 }
 
 impl TargetResult {
@@ -95,6 +106,10 @@ impl TargetResult {
             } => {
                 json!({"acknowledged": true, "trigger": trigger, "note": note, "recovered": recovery.is_some()})
             }
+            TargetResult::AccountSwept(summary) => {
+                serde_json::to_value(summary).unwrap_or(Value::Null)
+            }
+            TargetResult::Accounts(accounts) => json!({"accounts": accounts}),
         }
     }
 
@@ -134,7 +149,8 @@ impl TargetResult {
     pub fn exit_code(&self) -> i32 {
         match self {
             TargetResult::Diagnosed(d) => d.verdict.exit_code(),
-            TargetResult::Acknowledged { .. } => exit::OK,
+            TargetResult::AccountSwept(summary) => summary.verdict.exit_code(),
+            TargetResult::Acknowledged { .. } | TargetResult::Accounts(_) => exit::OK,
         }
     }
 }
@@ -156,6 +172,9 @@ pub struct RunOptions {
     pub delivery_key: Option<String>,
     /// The run's metrics, in Lambda: each diagnosis is measured as it is made.
     pub meter: Option<metrics::Meter>,
+    /// The account the event comes from (its `account` field), when that is said: with
+    /// MEMBER_ROLE_NAME set, an event from a member account is diagnosed there.
+    pub account: Option<String>,
     /// The deliveries that failed in this run, for the run's metrics.
     pub delivery_failures: notify::failures::DeliveryFailures,
 }
@@ -170,6 +189,7 @@ impl RunOptions {
             include_disabled: false,
             delivery_key: None,
             meter: None,
+            account: None,
             delivery_failures: Default::default(),
         }
     }
@@ -185,6 +205,12 @@ pub struct App {
     pub evidence_store: Option<replay::EvidenceStore>,
     /// Where deliveries are recorded, so a retried event pages no one twice (`DELIVERY_TABLE`).
     pub delivery_records: Option<DeliveryRecords>,
+    /// Member accounts, AWS Organizations and the Distributed Map's results.
+    pub organization: organization::OrganizationClients,
+    /// The account this engine inspects when it is named in reports: a member account reached
+    /// through its role, or any account of an organization sweep. None: the account cf-doctor
+    /// runs in, unnamed (as a single-account deployment has it).
+    pub account: Option<String>,
 }
 
 impl App {
@@ -233,6 +259,8 @@ impl App {
         Ok(App {
             evidence_store,
             delivery_records,
+            organization: organization::OrganizationClients::new(sdk, &config),
+            account: None,
             collector: Collector::new(
                 sdk,
                 prober,
@@ -272,7 +300,7 @@ impl App {
         let clock = Instant::now();
         // Boxed: the collection future is deep (probes inside joins) and large for the stack.
         let evidence = Box::pin(self.collector.distribution_within(id, options.deadline)).await?;
-        Ok(conclude(
+        Ok(self.conclude(
             Run {
                 trigger,
                 started_at,
@@ -323,8 +351,15 @@ impl App {
         event: &Value,
         options: &RunOptions,
     ) -> Result<Vec<TargetResult>, RunError> {
-        self.run_targets(trigger::parse_event(event)?, options)
-            .await
+        let targets = trigger::parse_event(event)?;
+        let options = RunOptions {
+            account: options
+                .account
+                .clone()
+                .or_else(|| trigger::event_account(event)),
+            ..options.clone()
+        };
+        self.run_targets(targets, &options).await
     }
 
     /// Runs every target of the event, even when one of them fails (a metric-math alarm naming a
@@ -338,9 +373,15 @@ impl App {
         let several = targets.len() > 1;
         let mut results = Vec::new();
         let mut failed = None;
+        // An event from a member account is diagnosed there (when MEMBER_ROLE_NAME says how).
+        let engine = self.engine_for_event(options).await;
         for target in targets {
             // Boxed: each trigger kind is a deep future; boxing keeps the dispatcher's own future small.
-            match Box::pin(self.run_target(target, options)).await {
+            let outcome = match &engine {
+                Ok(app) => Box::pin(app.run_target(target, options)).await,
+                Err(unreachable) => Ok(unreachable.report(target)),
+            };
+            match outcome {
                 Ok(result) => {
                     if let TargetResult::Diagnosed(d) = &result {
                         log_report(d, Occasion::Made);
@@ -400,8 +441,49 @@ impl App {
             Target::Function { name, trigger } => {
                 self.diagnose_function(&name, trigger, options).await?
             }
+            Target::AccountSweep {
+                account,
+                trigger,
+                include_disabled,
+            } => {
+                let options = RunOptions {
+                    include_disabled: include_disabled || options.include_disabled,
+                    ..options.clone()
+                };
+                let summary = Box::pin(self.sweep_account(&account, trigger, &options)).await;
+                return Ok(TargetResult::AccountSwept(Box::new(summary)));
+            }
+            Target::ListAccounts { ids } => {
+                return Ok(TargetResult::Accounts(self.accounts(ids).await?));
+            }
+            Target::OrganizationSweep {
+                accounts,
+                trigger,
+                plan,
+            } => {
+                let accounts = self.accounts(accounts).await?;
+                Box::pin(self.sweep_organization(accounts, &plan, trigger, options)).await
+            }
+            Target::OrganizationDigest { results, trigger } => {
+                self.organization_digest(&results, trigger).await?
+            }
         };
         Ok(TargetResult::Diagnosed(Box::new(diagnosis)))
+    }
+
+    /// The engine an event's targets run with: this one, or one in the member account the event
+    /// comes from (only with MEMBER_ROLE_NAME set; an event from the account cf-doctor runs in
+    /// stays here). When the member role cannot be assumed, each target's report is the gap.
+    async fn engine_for_event(&self, options: &RunOptions) -> Result<App, UnreachableAccount> {
+        let (Some(account), Some(_)) = (&options.account, &self.config.member_role_name) else {
+            return Ok(self.clone());
+        };
+        if self.organization.access.home_account().await.as_deref() == Some(account.as_str()) {
+            return Ok(self.clone());
+        }
+        self.in_account(account)
+            .await
+            .map_err(|error| UnreachableAccount { error })
     }
 
     /// The sweep (or one certificate and what uses it): a digest, never an Err; what could not be
@@ -409,9 +491,20 @@ impl App {
     pub async fn sweep(
         &self,
         scope: &Scope,
-        mut trigger: TriggerInfo,
+        trigger: TriggerInfo,
         options: &RunOptions,
     ) -> Diagnosis {
+        let run = self.sweep_run(scope, trigger, options).await;
+        self.conclude(run, options)
+    }
+
+    /// What a sweep collected, with its trigger and timing, before the rules.
+    pub async fn sweep_run(
+        &self,
+        scope: &Scope,
+        mut trigger: TriggerInfo,
+        options: &RunOptions,
+    ) -> Run {
         let started_at = Utc::now();
         let clock = Instant::now();
         let sweep_options = SweepOptions {
@@ -437,15 +530,29 @@ impl App {
                 Scope::Certificate(_) => "the event's region".to_string(),
             }
         );
-        conclude(
-            Run {
-                trigger,
-                started_at,
-                duration_ms: clock.elapsed().as_millis() as u64,
-                evidence,
-            },
-            options,
-        )
+        Run {
+            trigger,
+            started_at,
+            duration_ms: clock.elapsed().as_millis() as u64,
+            evidence,
+        }
+    }
+
+    /// Rules over a run collected by this engine: in a member account the evidence names it, and
+    /// the diagnosis is not measured (a member's per-certificate series would multiply the
+    /// metrics by the number of accounts).
+    pub fn conclude(&self, mut run: Run, options: &RunOptions) -> Diagnosis {
+        match &self.account {
+            None => conclude(run, options),
+            Some(account) => {
+                run.evidence.account = Some(account.clone());
+                let options = RunOptions {
+                    meter: None,
+                    ..options.clone()
+                };
+                conclude(run, &options)
+            }
+        }
     }
 
     /// Delivers each diagnosis that calls for it (healthy ones only with NOTIFY_WHEN_HEALTHY) and
@@ -462,6 +569,48 @@ impl App {
             &options.delivery_failures,
         )
         .await
+    }
+}
+
+/// A member account whose role could not be assumed: each of the event's targets gets a report
+/// that says so (an acknowledgement needs no account and stays one).
+struct UnreachableAccount {
+    error: organization::AccessError,
+}
+
+impl UnreachableAccount {
+    fn report(&self, target: Target) -> TargetResult {
+        let trigger = match target {
+            Target::Acknowledge {
+                trigger,
+                note,
+                recovery,
+            } => {
+                return TargetResult::Acknowledged {
+                    trigger,
+                    note,
+                    recovery,
+                }
+            }
+            Target::Distribution { trigger, .. }
+            | Target::Sweep { trigger, .. }
+            | Target::Certificate { trigger, .. }
+            | Target::Function { trigger, .. }
+            | Target::AccountSweep { trigger, .. }
+            | Target::OrganizationSweep { trigger, .. }
+            | Target::OrganizationDigest { trigger, .. } => trigger,
+            Target::ListAccounts { .. } => TriggerInfo::manual("list accounts", None),
+        };
+        TargetResult::Diagnosed(Box::new(
+            cf_doctor_rules::organization::account_unreachable(
+                trigger,
+                &self.error.account,
+                "sts:AssumeRole",
+                &self.error.to_string(),
+                Utc::now(),
+                0,
+            ),
+        ))
     }
 }
 

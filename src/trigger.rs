@@ -41,12 +41,39 @@ pub enum Target {
         note: String,
         recovery: Option<Recovery>,
     },
+    /// One member account's sweep, as the organization's Distributed Map runs it: its bounded
+    /// summary is the result, nothing is delivered (the organization digest is).
+    AccountSweep {
+        account: crate::organization::Account,
+        trigger: TriggerInfo,
+        include_disabled: bool,
+    },
+    /// The accounts an organization sweep covers: listed from AWS Organizations (None), or the
+    /// ids given. The result is the list, for the Distributed Map to fan out over.
+    ListAccounts {
+        ids: Option<Vec<crate::organization::Account>>,
+    },
+    /// Every account's sweep in this process, merged into one organization digest (the CLI's
+    /// `sweep --organization` / `--accounts`).
+    OrganizationSweep {
+        /// None: every ACTIVE account AWS Organizations lists.
+        accounts: Option<Vec<crate::organization::Account>>,
+        trigger: TriggerInfo,
+        plan: crate::organization::SweepPlan,
+    },
+    /// The organization digest from the Distributed Map's results (`s3://.../manifest.json`).
+    OrganizationDigest {
+        results: String,
+        trigger: TriggerInfo,
+    },
 }
 
 pub const ACCEPTED: &str = "accepted events: EventBridge \"CloudWatch Alarm State Change\" (source aws.cloudwatch), \
 an SNS notification carrying a CloudWatch alarm (Records[].Sns.Message), a CloudWatch alarm invoking Lambda directly \
 (alarmArn + alarmData), EventBridge \"Scheduled Event\" (source aws.events), ACM certificate events (source aws.acm) \
-and AWS Health ACM events, {\"diagnose\": \"DISTRIBUTION_ID\"}, {\"sweep\": {}} (or {\"sweep\": {\"include_disabled\": true}})";
+and AWS Health ACM events, {\"diagnose\": \"DISTRIBUTION_ID\"}, {\"sweep\": {}} (or {\"sweep\": {\"include_disabled\": true}}); \
+for an organization: {\"accounts\": {}} (or {\"accounts\": {\"ids\": \"ID,ID\"}}), {\"sweep\": {\"account\": \"ID\"}}, \
+{\"digest\": {\"results\": \"s3://BUCKET/KEY\"}}";
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TriggerError {
@@ -88,6 +115,16 @@ pub fn event_id(event: &Value) -> Option<String> {
     text(event.get("source")).map(|_| format!("eventbridge:{id}"))
 }
 
+/// The AWS account an event comes from (an EventBridge event's `account`, a direct alarm
+/// invocation's `accountId`): a member account's alarm forwarded to the central bus names the
+/// member account here.
+pub fn event_account(event: &Value) -> Option<String> {
+    ["account", "accountId"]
+        .iter()
+        .find_map(|field| event.get(*field).and_then(Value::as_str))
+        .and_then(cf_doctor_model::organization::account_id)
+}
+
 pub fn parse_event_text(text: &str) -> Result<Vec<Target>, TriggerError> {
     if text.trim().is_empty() {
         return Err(TriggerError::Empty);
@@ -117,6 +154,9 @@ pub fn parse_event(event: &Value) -> Result<Vec<Target>, TriggerError> {
             trigger: TriggerInfo::manual(format!("manual diagnose of {id}"), Some(id.clone())),
             id,
         }]);
+    }
+    if let Some(target) = crate::organization::events::parse(object)? {
+        return Ok(vec![target]);
     }
     if let Some(options) = object.get("sweep") {
         return Ok(vec![Target::Sweep {
@@ -705,7 +745,7 @@ fn parse_acm_event(event: &Value, detail_type: &str) -> Result<Vec<Target>, Trig
         .collect())
 }
 
-fn type_name(v: &Value) -> &'static str {
+pub(crate) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

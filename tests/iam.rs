@@ -10,6 +10,10 @@
 //!   support). Outside it, the function's role may hold only what Lambda itself uses
 //!   (`PLATFORM_ACTIONS`).
 //!
+//! - member-template.yaml's reader role (between the same markers) allows exactly what the
+//!   collector (crates/collect/src) calls: that is what runs in a member account, and nothing in
+//!   it publishes or records. Each of its actions is also in template.yaml's policy.
+//!
 //! IAM action names compare case-insensitively (`DescribeSSLPolicies` is `describe_ssl_policies`).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,6 +47,20 @@ const PLATFORM_ACTIONS: &[&str] = &[
 /// the permission letting an existing alarm topic invoke the function, and the evidence bucket's
 /// policy denying every request that does not use TLS.
 const NOT_THE_FUNCTIONS: &[&str] = &["sts:AssumeRole", "lambda:InvokeFunction", "s3:*"];
+
+/// With OrganizationMode: the state machine's own role (invoking the function, running the
+/// Distributed Map's child executions, writing their results to S3) and the central event bus's
+/// policy letting the member accounts forward their events. None of it is the function's.
+const ORGANIZATION_MACHINERY: &[&str] = &[
+    "states:StartExecution",
+    "states:DescribeExecution",
+    "states:StopExecution",
+    "s3:PutObject",
+    "s3:GetObject",
+    "s3:ListMultipartUploadParts",
+    "s3:AbortMultipartUpload",
+    "events:PutEvents",
+];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -238,17 +256,25 @@ fn called_in(
     actions
 }
 
-fn sources() -> Vec<(String, String)> {
-    fn walk(dir: &Path, out: &mut Vec<(String, String)>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push((path.display().to_string(), read(&path)));
-            }
+fn walk(dir: &Path, out: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            walk(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push((path.display().to_string(), read(&path)));
         }
     }
+}
+
+/// What runs in a member account: the collector crate.
+fn collector_sources() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    walk(&root().join("crates/collect/src"), &mut out);
+    out
+}
+
+fn sources() -> Vec<(String, String)> {
     let mut out = Vec::new();
     walk(&root().join("src"), &mut out);
     for member in member_crates() {
@@ -344,6 +370,7 @@ fn outside_the_policy_the_role_holds_only_what_lambda_itself_uses() {
     let expected: BTreeSet<String> = PLATFORM_ACTIONS
         .iter()
         .chain(NOT_THE_FUNCTIONS)
+        .chain(ORGANIZATION_MACHINERY)
         .map(|a| key(a))
         .collect();
     let stray: Vec<&String> = elsewhere
@@ -396,5 +423,55 @@ fn test_only_calls_and_comments_do_not_count() {
     assert_eq!(
         called.values().collect::<Vec<_>>(),
         ["cloudfront:GetDistribution"]
+    );
+}
+
+#[test]
+fn the_member_role_allows_exactly_what_the_collector_calls() {
+    let called = called_in(&collector_sources(), &operation_index());
+    assert!(
+        called.len() >= 10,
+        "the scan found too few collector calls to be working: {called:?}"
+    );
+    let member = read(&root().join("member-template.yaml"));
+    let (allowed, elsewhere) = policy(&member);
+    if let Some(message) = drift(&called, &allowed) {
+        panic!("member-template.yaml's reader role: {message}");
+    }
+    // Every read the member role allows is one the single-account policy allows too.
+    let (single, _) = policy(&read(&root().join("template.yaml")));
+    let extra: Vec<&String> = allowed
+        .iter()
+        .filter(|(k, _)| !single.contains_key(*k))
+        .map(|(_, v)| v)
+        .collect();
+    assert!(extra.is_empty(), "not in template.yaml's policy: {extra:?}");
+    // Outside the reader role: its trust policy and the forwarding rule's role only.
+    let stray: Vec<&String> = elsewhere
+        .iter()
+        .filter(|(k, _)| *k != &key("sts:AssumeRole") && *k != &key("events:PutEvents"))
+        .map(|(_, v)| v)
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "member-template.yaml outside the reader role: {stray:?}"
+    );
+}
+
+#[test]
+fn a_write_in_the_member_role_is_reported() {
+    let member = read(&root().join("member-template.yaml")).replace(
+        "                  - acm:DescribeCertificate\n",
+        "                  - acm:DescribeCertificate\n                  - cloudfront:UpdateDistribution\n",
+    );
+    let (allowed, _) = policy(&member);
+    let message = drift(
+        &called_in(&collector_sources(), &operation_index()),
+        &allowed,
+    )
+    .expect("the extra action is noticed");
+    assert!(
+        message.contains("allowed but never called: [\"cloudfront:UpdateDistribution\"]"),
+        "{message}"
     );
 }

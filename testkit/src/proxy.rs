@@ -93,6 +93,9 @@ pub struct Fault {
     pub operation: Option<String>,
     pub times: usize,
     pub kind: FaultKind,
+    /// Only requests whose body contains this text (as sent: form bodies are percent-encoded);
+    /// None matches any body.
+    pub body_contains: Option<String>,
 }
 
 impl Fault {
@@ -103,7 +106,15 @@ impl Fault {
             operation: Some(operation.to_string()),
             times,
             kind,
+            body_contains: None,
         }
+    }
+
+    /// Only for requests whose body contains `text`: e.g. the AssumeRole call for one account
+    /// (`Fault::on("sts", "AssumeRole", n, FaultKind::AccessDenied).when_body_contains("444455556666")`).
+    pub fn when_body_contains(mut self, text: &str) -> Fault {
+        self.body_contains = Some(text.to_string());
+        self
     }
 
     /// `kind` on the next `times` calls, whatever they are.
@@ -113,14 +124,19 @@ impl Fault {
             operation: None,
             times,
             kind,
+            body_contains: None,
         }
     }
 
-    fn matches(&self, service: &str, operation: &str) -> bool {
+    fn matches(&self, id: &Identified) -> bool {
         self.service
             .as_deref()
-            .is_none_or(|s| s.eq_ignore_ascii_case(service))
-            && self.operation.as_deref().is_none_or(|o| o == operation)
+            .is_none_or(|s| s.eq_ignore_ascii_case(&id.service))
+            && self.operation.as_deref().is_none_or(|o| o == id.operation)
+            && self
+                .body_contains
+                .as_deref()
+                .is_none_or(|text| id.body.contains(text))
     }
 }
 
@@ -159,19 +175,15 @@ impl std::fmt::Debug for Rewrite {
 impl State {
     /// Records the call and takes one use of the first fault that matches it.
     fn record(&mut self, id: &Identified, at: Instant) -> Option<FaultKind> {
-        let kind = self
-            .faults
-            .iter()
-            .position(|f| f.matches(&id.service, &id.operation))
-            .map(|i| {
-                let fault = &mut self.faults[i];
-                fault.times -= 1;
-                let kind = fault.kind.clone();
-                if fault.times == 0 {
-                    self.faults.remove(i);
-                }
-                kind
-            });
+        let kind = self.faults.iter().position(|f| f.matches(id)).map(|i| {
+            let fault = &mut self.faults[i];
+            fault.times -= 1;
+            let kind = fault.kind.clone();
+            if fault.times == 0 {
+                self.faults.remove(i);
+            }
+            kind
+        });
         self.calls.push(Call {
             service: id.service.clone(),
             region: id.region.clone(),
@@ -452,6 +464,8 @@ struct Identified {
     region: String,
     operation: String,
     protocol: Protocol,
+    /// The request body as text, for faults that match on it.
+    body: String,
 }
 
 /// Names the AWS call a request makes.
@@ -494,6 +508,7 @@ fn identify(head: &RequestHead, body: &[u8]) -> Identified {
         region,
         operation,
         protocol,
+        body: String::from_utf8_lossy(body).into_owned(),
     }
 }
 
@@ -1083,6 +1098,7 @@ mod tests {
             region: "us-east-1".into(),
             operation: op.into(),
             protocol: Protocol::Json,
+            body: String::new(),
         };
         let now = Instant::now();
         assert_eq!(
@@ -1097,6 +1113,29 @@ mod tests {
         assert_eq!(state.calls.len(), 3);
         assert_eq!(state.calls[0].fault.as_deref(), Some("AccessDenied"));
         assert_eq!(state.calls[2].fault, None);
+    }
+
+    #[test]
+    fn a_fault_can_be_kept_for_requests_whose_body_names_something() {
+        let mut state = State::default();
+        state.faults.push(
+            Fault::on("sts", "AssumeRole", 5, FaultKind::AccessDenied)
+                .when_body_contains("444455556666"),
+        );
+        let assume = |account: &str| Identified {
+            service: "sts".into(),
+            region: "us-east-1".into(),
+            operation: "AssumeRole".into(),
+            protocol: Protocol::Query,
+            body: format!("Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A{account}%3Arole%2Fr"),
+        };
+        let now = Instant::now();
+        assert_eq!(state.record(&assume("111122223333"), now), None);
+        assert_eq!(
+            state.record(&assume("444455556666"), now),
+            Some(FaultKind::AccessDenied)
+        );
+        assert_eq!(state.faults[0].times, 4);
     }
 
     #[test]

@@ -202,6 +202,33 @@ impl Collector {
         }
     }
 
+    /// The same inspection in another account: every client built anew from `sdk` (whose
+    /// credentials are a role's in that account), the same regions, prober and thresholds.
+    pub fn in_account(&self, sdk: &aws_config::SdkConfig) -> Collector {
+        let regions = self.origin_regions();
+        let in_region = |region: &str| {
+            sdk.to_builder()
+                .region(aws_config::Region::new(region.to_string()))
+                .build()
+        };
+        let infra_by_region: BTreeMap<String, InfraClients> = regions
+            .iter()
+            .map(|r| (r.clone(), InfraClients::new(sdk, r)))
+            .collect();
+        let us_east_1 = in_region("us-east-1");
+        Collector {
+            cloudfront: aws_sdk_cloudfront::Client::new(&us_east_1),
+            acm_us_east_1: aws_sdk_acm::Client::new(&us_east_1),
+            acm_by_region: infra_by_region
+                .iter()
+                .map(|(r, clients)| (r.clone(), clients.acm.clone()))
+                .collect(),
+            infra_by_region,
+            sdk: sdk.clone(),
+            ..self.clone()
+        }
+    }
+
     /// The ACM client for a region, built on the spot only for a region outside the configured ones.
     pub fn acm_for(&self, region: &str) -> aws_sdk_acm::Client {
         self.acm_by_region.get(region).cloned().unwrap_or_else(|| {

@@ -44,6 +44,11 @@ pub struct Evidence {
     /// What could not be inspected (denied, throttled, timed out): never mistaken for health.
     pub gaps: Vec<Gap>,
     pub checks: Vec<Check>,
+    /// The AWS account it was collected in, when that is a member account reached through its
+    /// role (an organization sweep, an alarm forwarded from a member account); None for the
+    /// account cf-doctor runs in. Every finding then names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

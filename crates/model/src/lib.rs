@@ -12,6 +12,7 @@ pub mod finding;
 pub mod functions;
 mod merge;
 pub mod names;
+pub mod organization;
 pub mod replay;
 pub mod routing;
 pub mod tls;

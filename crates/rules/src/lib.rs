@@ -10,6 +10,7 @@ mod edge_functions;
 mod gaps;
 mod handshake;
 mod load_balancer;
+pub mod organization;
 mod origin_mtls;
 mod origin_tls;
 mod per_address;
@@ -114,6 +115,9 @@ pub fn diagnose(
     };
     if digest {
         digest::summarise(&mut diagnosis, evidence);
+    }
+    if let Some(account) = &evidence.account {
+        organization::name_account(&mut diagnosis, account);
     }
     diagnosis.metrics = evidence.metrics.clone();
     diagnosis

@@ -84,7 +84,7 @@ fn verdict_of(findings: &[Finding]) -> Verdict {
 }
 
 /// What a report is about, from its trigger: a distribution, a certificate, or a sweep.
-fn subject_of(trigger: &TriggerInfo) -> String {
+pub(crate) fn subject_of(trigger: &TriggerInfo) -> String {
     trigger
         .distribution_id
         .as_deref()

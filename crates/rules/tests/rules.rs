@@ -84,6 +84,7 @@ fn evidence(addresses: Vec<AddressProbe>) -> Evidence {
         vpc_origins: vec![],
         gaps: vec![],
         checks: vec![],
+        account: None,
     }
 }
 
