@@ -333,11 +333,7 @@ pub(super) async fn certificates_of(
         Ok((arns, out.next_marker().map(str::to_string)))
     })
     .await?;
-    let mut out: Vec<String> = listener
-        .certificates()
-        .iter()
-        .filter_map(|c| c.certificate_arn().map(str::to_string))
-        .collect();
+    let mut out = certificates_on(listener);
     for c in listed {
         if !out.contains(&c) {
             out.push(c);
@@ -345,6 +341,15 @@ pub(super) async fn certificates_of(
     }
     cache(&run.listener_certificates).insert(arn.to_string(), out.clone());
     Ok(out)
+}
+
+/// The certificates on the listener itself: its default one (DescribeListeners names it).
+pub(super) fn certificates_on(listener: &elb::Listener) -> Vec<String> {
+    listener
+        .certificates()
+        .iter()
+        .filter_map(|c| c.certificate_arn().map(str::to_string))
+        .collect()
 }
 
 /// Every page of a `Marker`/`NextMarker` call, each request paced by `pace`. A marker the service

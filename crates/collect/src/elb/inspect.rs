@@ -4,7 +4,9 @@
 
 use aws_sdk_elasticloadbalancingv2::types as elb;
 
-use super::find::{certificates_of, describe_certificate, listeners_of, speaks_tls};
+use super::find::{
+    certificates_of, certificates_on, describe_certificate, listeners_of, speaks_tls,
+};
 use super::listener_rules::{final_action, listener_rules};
 use super::{security_groups, OriginRef, RegionRun};
 use crate::error_text;
@@ -164,11 +166,7 @@ async fn listener_certificates_described(
     used_as: &str,
     evidence: &mut Evidence,
 ) -> Vec<String> {
-    let on_listener: Vec<String> = listener
-        .certificates()
-        .iter()
-        .filter_map(|c| c.certificate_arn().map(str::to_string))
-        .collect();
+    let on_listener = certificates_on(listener);
     let describe_all = |arns: Vec<String>| async move {
         futures::future::join_all(
             arns.iter()
@@ -356,11 +354,7 @@ async fn listener_certificates(
     listener: &elb::Listener,
     evidence: &mut Evidence,
 ) -> Vec<String> {
-    let on_listener: Vec<String> = listener
-        .certificates()
-        .iter()
-        .filter_map(|c| c.certificate_arn().map(str::to_string))
-        .collect();
+    let on_listener = certificates_on(listener);
     if !speaks_tls(listener) {
         return on_listener;
     }
