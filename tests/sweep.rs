@@ -12,17 +12,19 @@ use cf_doctor::{App, RunOptions};
 use cf_doctor_collect::sweep::Scope;
 use cf_doctor_model::{Code, Diagnosis, Severity, TriggerInfo, Verdict};
 use cf_doctor_testkit::{
-    create_distribution, import_certificate, sdk_config, tls_origin, DistributionSpec, LeafSpec,
-    Moto, Origin, OriginConfig, OwnedMoto, TestCa,
+    aws_proxy, create_distribution, import_certificate, sdk_config, tls_origin, DistributionSpec,
+    Fault, FaultKind, LeafSpec, Moto, Origin, OriginConfig, OwnedMoto, TestCa,
 };
 
 const FLEET: usize = 200;
 
 struct Fleet {
-    _moto: OwnedMoto,
+    moto: OwnedMoto,
     _origin: Origin,
     _ca_file: tempfile::NamedTempFile,
     app: App,
+    /// What `app` was built with, for an app of the same fleet reached through the fault proxy.
+    config: Config,
     ids: Vec<String>,
     /// (days to expiry, ARN) of the imported certificates.
     certs: Vec<(i64, String)>,
@@ -78,12 +80,13 @@ async fn fleet() -> Fleet {
             .add_resolve(&format!("{}=127.0.0.1", host(i)))
             .unwrap();
     }
-    let app = App::new(&sdk, config).unwrap();
+    let app = App::new(&sdk, config.clone()).unwrap();
     Fleet {
-        _moto: moto,
+        moto,
         _origin: origin,
         _ca_file: ca_file,
         app,
+        config,
         ids,
         certs,
     }
@@ -199,6 +202,62 @@ async fn a_sweep_of_200_distributions_orders_certificate_risks_by_urgency_and_na
         )),
         "{}",
         d.summary
+    );
+}
+
+/// Origins are probed as their page of ListDistributions arrives, so a listing that fails on a
+/// later page must not leave probes of distributions the report does not hold. The second page
+/// fails past the retries (503 from the fault proxy in front of moto: moto itself never fails):
+/// the first page's 100 distributions are kept, probed and named, and the rest is a gap saying
+/// how far the listing got.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listing_that_fails_on_a_later_page_keeps_what_was_listed_and_names_the_rest() {
+    let fleet = fleet().await;
+    let proxy = aws_proxy(&fleet.moto.endpoint).await;
+    let app = App::new(&sdk_config(&proxy.endpoint).await, fleet.config.clone()).unwrap();
+    proxy.inject(
+        Fault::on(
+            "cloudfront",
+            "ListDistributions",
+            10,
+            FaultKind::status(503),
+        )
+        .when_query_contains("Marker="),
+    );
+    let d = app
+        .sweep(&Scope::All, sweep_trigger(), &RunOptions::new(false))
+        .await;
+    assert!(
+        proxy.count("cloudfront", "ListDistributions") >= 2,
+        "the first page, then the second page (retried as the AWS policy says)"
+    );
+    let gap = d
+        .findings
+        .iter()
+        .find(|f| {
+            f.code == Code::InspectionIncomplete
+                && f.evidence["action"] == "cloudfront:ListDistributions"
+        })
+        .expect("the listing's failure is a gap");
+    assert!(
+        gap.evidence["unchecked"]
+            .as_str()
+            .unwrap()
+            .contains("after the first 100 listed"),
+        "{}",
+        gap.evidence
+    );
+    let probed: Vec<&str> = d
+        .checks
+        .iter()
+        .filter(|c| c.name == "origin-tls")
+        .map(|c| c.target.as_str())
+        .collect();
+    assert_eq!(probed.len(), 100, "the first page's origins, each once");
+    assert!(
+        d.trigger.detail.contains("100 distribution(s)"),
+        "{}",
+        d.trigger.detail
     );
 }
 

@@ -96,6 +96,9 @@ pub struct Fault {
     /// Only requests whose body contains this text (as sent: form bodies are percent-encoded);
     /// None matches any body.
     pub body_contains: Option<String>,
+    /// Only requests whose query string contains this text (REST calls such as CloudFront's
+    /// carry their parameters there); None matches any query.
+    pub query_contains: Option<String>,
 }
 
 impl Fault {
@@ -107,6 +110,7 @@ impl Fault {
             times,
             kind,
             body_contains: None,
+            query_contains: None,
         }
     }
 
@@ -114,6 +118,13 @@ impl Fault {
     /// (`Fault::on("sts", "AssumeRole", n, FaultKind::AccessDenied).when_body_contains("444455556666")`).
     pub fn when_body_contains(mut self, text: &str) -> Fault {
         self.body_contains = Some(text.to_string());
+        self
+    }
+
+    /// Only for requests whose query string contains `text`: e.g. the second page of a listing
+    /// (`Fault::on("cloudfront", "ListDistributions", n, kind).when_query_contains("Marker=")`).
+    pub fn when_query_contains(mut self, text: &str) -> Fault {
+        self.query_contains = Some(text.to_string());
         self
     }
 
@@ -125,6 +136,7 @@ impl Fault {
             times,
             kind,
             body_contains: None,
+            query_contains: None,
         }
     }
 
@@ -137,6 +149,10 @@ impl Fault {
                 .body_contains
                 .as_deref()
                 .is_none_or(|text| id.body.contains(text))
+            && self
+                .query_contains
+                .as_deref()
+                .is_none_or(|text| id.query.contains(text))
     }
 }
 
@@ -466,6 +482,8 @@ struct Identified {
     protocol: Protocol,
     /// The request body as text, for faults that match on it.
     body: String,
+    /// The query string, for faults that match on it.
+    query: String,
 }
 
 /// Names the AWS call a request makes.
@@ -509,6 +527,7 @@ fn identify(head: &RequestHead, body: &[u8]) -> Identified {
         operation,
         protocol,
         body: String::from_utf8_lossy(body).into_owned(),
+        query: query.to_string(),
     }
 }
 
@@ -1099,6 +1118,7 @@ mod tests {
             operation: op.into(),
             protocol: Protocol::Json,
             body: String::new(),
+            query: String::new(),
         };
         let now = Instant::now();
         assert_eq!(
@@ -1128,6 +1148,7 @@ mod tests {
             operation: "AssumeRole".into(),
             protocol: Protocol::Query,
             body: format!("Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A{account}%3Arole%2Fr"),
+            query: String::new(),
         };
         let now = Instant::now();
         assert_eq!(state.record(&assume("111122223333"), now), None);

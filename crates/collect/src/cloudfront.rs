@@ -87,21 +87,33 @@ pub fn map_summary(d: &cf::DistributionSummary, verdicts: &PolicyVerdicts) -> Di
 /// Every distribution in the account, page by page, and the gaps left by policies that could not
 /// be read (each read once for the whole account). `on_page` gets each page's distributions as
 /// soon as that page and the policies it names are read, so work on them can start while the
-/// next page is on its way.
+/// next page is on its way. A page that cannot be read ends the listing: what was listed before
+/// it is kept (its origins may already be probed), and `failed` says why the rest is missing.
 pub async fn list_distributions(
     client: &aws_sdk_cloudfront::Client,
     budget: &Budget,
     mut on_page: impl FnMut(&[Distribution]),
-) -> Result<(Vec<Distribution>, Vec<Gap>), CollectError> {
+) -> Listing {
     let mut pages = client.list_distributions().into_paginator().send();
     let mut distributions = Vec::new();
     let mut verdicts = PolicyVerdicts::default();
     let mut attempted = BTreeSet::new();
     let mut gaps = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            CollectError::aws("cloudfront:ListDistributions", "all distributions", &e)
-        })?;
+        let page = match page {
+            Ok(page) => page,
+            Err(e) => {
+                return Listing {
+                    distributions,
+                    policy_gaps: gaps,
+                    failed: Some(CollectError::aws(
+                        "cloudfront:ListDistributions",
+                        "all distributions",
+                        &e,
+                    )),
+                }
+            }
+        };
         let summaries = page
             .distribution_list()
             .map(|l| l.items())
@@ -127,7 +139,20 @@ pub async fn list_distributions(
         on_page(&mapped);
         distributions.extend(mapped);
     }
-    Ok((distributions, gaps))
+    Listing {
+        distributions,
+        policy_gaps: gaps,
+        failed: None,
+    }
+}
+
+/// What ListDistributions gave: every page read, or those before the one that failed.
+pub struct Listing {
+    pub distributions: Vec<Distribution>,
+    /// Policies that could not be read.
+    pub policy_gaps: Vec<Gap>,
+    /// Why the listing stopped early (None: every page was read).
+    pub failed: Option<CollectError>,
 }
 
 /// The fields both shapes (Distribution and DistributionSummary) share.

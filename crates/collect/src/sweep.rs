@@ -140,10 +140,6 @@ impl Collector {
                 .filter(|d| uses_viewer_certificate(d, arn))
                 .collect(),
         };
-        if !options.include_disabled {
-            let disabled = list_disabled(&evidence.distributions);
-            evidence.checks.extend(disabled);
-        }
         attach_viewer_users(&mut certificates, &evidence);
         self.describe_where_needed(&mut certificates, scope, &mut evidence, budget, options)
             .await;
@@ -157,6 +153,11 @@ impl Collector {
         }
         if let Scope::Certificate(_) = scope {
             send_targets(&evidence.distributions, options, &targets, tally);
+        }
+        // Every distribution is known by now, those behind an event's load balancer too.
+        if !options.include_disabled {
+            let disabled = list_disabled(&evidence.distributions);
+            evidence.checks.extend(disabled);
         }
         // Every target is sent: the probes end when the last one is done.
         drop(targets);
@@ -187,19 +188,17 @@ impl Collector {
         };
         let listed = cloudfront::list_distributions(&self.cloudfront, &budget, on_page).await;
         options.progress.advance();
-        let distributions = match listed {
-            Ok((list, policy_gaps)) => {
-                evidence.gaps.extend(policy_gaps);
-                evidence.checks.push(Check::since(
-                    "cloudfront-list-distributions",
-                    "all distributions",
-                    CheckOutcome::Pass,
-                    started,
-                    Some(format!("{} distribution(s)", list.len())),
-                ));
-                list
-            }
-            Err(e) => {
+        evidence.gaps.extend(listed.policy_gaps);
+        let distributions = listed.distributions;
+        match listed.failed {
+            None => evidence.checks.push(Check::since(
+                "cloudfront-list-distributions",
+                "all distributions",
+                CheckOutcome::Pass,
+                started,
+                Some(format!("{} distribution(s)", distributions.len())),
+            )),
+            Some(e) => {
                 evidence.checks.push(Check::since(
                     "cloudfront-list-distributions",
                     "all distributions",
@@ -207,15 +206,22 @@ impl Collector {
                     started,
                     Some(e.to_string()),
                 ));
+                let unchecked = if distributions.is_empty() {
+                    "every distribution, its viewer certificate and its origins".to_string()
+                } else {
+                    format!(
+                        "every distribution after the first {} listed, its viewer certificate and its origins",
+                        distributions.len()
+                    )
+                };
                 evidence.gaps.push(Gap {
                     action: "cloudfront:ListDistributions".into(),
                     resource: "all distributions".into(),
                     error: e.to_string(),
-                    unchecked: "every distribution, its viewer certificate and its origins".into(),
+                    unchecked,
                 });
-                Vec::new()
             }
-        };
+        }
         (distributions, evidence)
     }
 

@@ -7,7 +7,8 @@ use crate::evidence::{AcmCertificate, Evidence};
 impl Evidence {
     /// Adds what `branch` collected beyond `base`, the evidence the branch started from (a clone of
     /// it, only ever appended to). A certificate already known (read by two branches: the viewer
-    /// certificate that is also a listener's) is kept once, with every use.
+    /// certificate that is also a listener's) is kept once, with every use; a gap already named is
+    /// not named again.
     pub fn absorb(&mut self, mut branch: Evidence, base: &Evidence) {
         fn beyond<T>(items: &mut Vec<T>, base_len: usize) -> Vec<T> {
             items.split_off(base_len.min(items.len()))
@@ -41,7 +42,13 @@ impl Evidence {
         ));
         self.vpc_origins
             .extend(beyond(&mut branch.vpc_origins, base.vpc_origins.len()));
-        self.gaps.extend(beyond(&mut branch.gaps, base.gaps.len()));
+        // Two parts that share a cached read (a region's prefix lists) can both meet its failure:
+        // the same gap twice says nothing more.
+        for gap in beyond(&mut branch.gaps, base.gaps.len()) {
+            if !self.gaps.contains(&gap) {
+                self.gaps.push(gap);
+            }
+        }
         self.checks
             .extend(beyond(&mut branch.checks, base.checks.len()));
     }
@@ -115,8 +122,22 @@ mod tests {
         listener.add_certificate(certificate("arn:c1", "listener certificate of alb:443"));
         listener.add_certificate(certificate("arn:c2", "listener certificate of alb:443"));
 
+        let denied = crate::evidence::Gap::new(
+            "ec2:DescribeManagedPrefixLists",
+            "us-east-1",
+            "AccessDenied".to_string(),
+            "the id of the CloudFront origin-facing prefix list",
+        );
+        viewer.gaps.push(denied.clone());
+        listener.gaps.push(denied);
+
         merged.absorb(viewer, &base);
         merged.absorb(listener, &base);
+        assert_eq!(
+            merged.gaps.len(),
+            1,
+            "the same gap from two parts is named once"
+        );
         let targets: Vec<&str> = merged.checks.iter().map(|c| c.target.as_str()).collect();
         assert_eq!(
             targets,

@@ -323,28 +323,35 @@ async fn routed_health(
     if !routed_to_default {
         return target_health(run, groups, evidence).await;
     }
-    evidence.absorb(on_default, &Evidence::default());
-    let rest: Vec<String> = groups
-        .iter()
-        .filter(|g| !default_groups.contains(g))
-        .cloned()
-        .collect();
-    // None, as from target_health, only when no group could be read at all.
-    let default_read = default_health.is_some();
+    // Only the groups CloudFront's requests may reach count: a default group the rules route
+    // around is neither reported nor a gap.
+    let mut failed = 0;
+    for gap in on_default.gaps {
+        if groups.contains(&gap.resource) {
+            failed += 1;
+            evidence.gaps.push(gap);
+        }
+    }
     let mut read: Vec<TargetGroupHealth> = default_health
         .unwrap_or_default()
         .into_iter()
         .filter(|h| groups.contains(&h.arn))
         .collect();
-    let mut rest_read = false;
+    let rest: Vec<String> = groups
+        .iter()
+        .filter(|g| !default_groups.contains(g))
+        .cloned()
+        .collect();
     if !rest.is_empty() {
-        if let Some(more) = target_health(run, rest, evidence).await {
-            rest_read = true;
-            read.extend(more);
-        }
+        let mut on_rest = Evidence::default();
+        let more = target_health(run, rest, &mut on_rest).await;
+        failed += on_rest.gaps.len();
+        evidence.gaps.append(&mut on_rest.gaps);
+        read.extend(more.unwrap_or_default());
     }
     read.sort_by(|a, b| a.arn.cmp(&b.arn));
-    (default_read || rest_read).then_some(read)
+    // As from target_health: None only when every group that counts failed.
+    (failed == 0 || !read.is_empty()).then_some(read)
 }
 
 /// The listener's certificates, default and SNI; when the SNI ones cannot be read, the default
