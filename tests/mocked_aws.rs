@@ -150,6 +150,7 @@ fn collector(cloudfront: aws_sdk_cloudfront::Client, acm: aws_sdk_acm::Client) -
         thresholds: Thresholds::default(),
         emulated: true,
         endpoint: "mocked".into(),
+        acm_pace: Default::default(),
     }
 }
 

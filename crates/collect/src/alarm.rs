@@ -218,6 +218,7 @@ impl Collector {
             distribution.aliases.join(", ")
         );
         let region = acm::region_of_arn(arn).unwrap_or("us-east-1").to_string();
+        self.acm_pace(&region).acquire().await;
         let (outcome, detail) =
             match acm::describe_certificate(&self.acm_us_east_1, &region, arn, &used_as).await {
                 Ok(cert) => {

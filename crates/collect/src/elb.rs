@@ -35,8 +35,6 @@ pub use security_groups::{CLOUDFRONT_PREFIX_LIST, CLOUDFRONT_PREFIX_LIST_IPV6};
 /// and region (https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/elb-api-throttling.html).
 /// Spacing calls at the refill rate never empties it, whatever else the account does in bursts.
 const ELB_DESCRIBE_PER_SECOND: u32 = 10;
-/// ACM DescribeCertificate: 10 requests per second per region (ACM quotas).
-const ACM_DESCRIBE_PER_SECOND: u32 = 10;
 
 /// One custom origin as CloudFront reaches it.
 struct OriginRef {
@@ -64,7 +62,8 @@ struct RegionRun {
     name: String,
     infra: InfraClients,
     elb_pace: RateLimiter,
-    acm_pace: RateLimiter,
+    /// The collector's ACM pace for the region, shared with the viewer and mTLS certificates.
+    acm_pace: std::sync::Arc<RateLimiter>,
     /// Every load balancer (None: DescribeLoadBalancers failed, a gap says why).
     load_balancers: Option<Vec<elb::LoadBalancer>>,
     /// Listener certificates by load balancer, built on the first origin that needs the search.
@@ -86,12 +85,12 @@ fn cache<T>(lock: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl RegionRun {
-    fn new(name: &str, infra: InfraClients) -> RegionRun {
+    fn new(name: &str, infra: InfraClients, acm_pace: std::sync::Arc<RateLimiter>) -> RegionRun {
         RegionRun {
             name: name.to_string(),
             infra,
             elb_pace: RateLimiter::per_second(ELB_DESCRIBE_PER_SECOND),
-            acm_pace: RateLimiter::per_second(ACM_DESCRIBE_PER_SECOND),
+            acm_pace,
             load_balancers: None,
             certificates: None,
             listeners: Mutex::default(),
@@ -287,7 +286,7 @@ impl Collector {
                 if !regions.contains_key(region) {
                     regions.insert(
                         region.clone(),
-                        RegionRun::new(region, self.infra_for(region)),
+                        RegionRun::new(region, self.infra_for(region), self.acm_pace(region)),
                     );
                 }
             }
@@ -356,7 +355,7 @@ impl Collector {
     /// A region's clients and pacing, and its load balancers (read once per run); the gap when
     /// they cannot be listed.
     async fn region_run(&self, region: &str) -> (RegionRun, Option<Gap>) {
-        let mut run = RegionRun::new(region, self.infra_for(region));
+        let mut run = RegionRun::new(region, self.infra_for(region), self.acm_pace(region));
         let gap = match find::list_load_balancers(&run).await {
             Ok(list) => {
                 run.load_balancers = Some(list);

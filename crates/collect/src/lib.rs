@@ -150,7 +150,17 @@ pub struct Collector {
     pub emulated: bool,
     /// For error messages: where the SDK sends requests ("the AWS default" when not overridden).
     pub endpoint: String,
+    /// ACM DescribeCertificate's pace per region, shared by every part of a diagnosis that reads
+    /// a certificate (viewer, origin mTLS, listener), which now run side by side.
+    pub acm_pace: Arc<AcmPace>,
 }
+
+/// ACM DescribeCertificate: 10 requests per second per region (ACM quotas).
+const ACM_DESCRIBE_PER_SECOND: u32 = 10;
+
+/// One limiter per region, made on first use.
+#[derive(Debug, Default)]
+pub struct AcmPace(std::sync::Mutex<BTreeMap<String, Arc<ratelimit::RateLimiter>>>);
 
 impl Collector {
     /// `origin_regions` empty means the configured region (where the function runs).
@@ -199,6 +209,7 @@ impl Collector {
                 .endpoint_url()
                 .unwrap_or("the AWS default endpoint")
                 .to_string(),
+            acm_pace: Arc::default(),
         }
     }
 
@@ -225,8 +236,25 @@ impl Collector {
                 .collect(),
             infra_by_region,
             sdk: sdk.clone(),
+            // Another account has its own ACM quota.
+            acm_pace: Arc::default(),
             ..self.clone()
         }
+    }
+
+    /// The pace of ACM DescribeCertificate calls in `region`, shared by the whole process.
+    pub(crate) fn acm_pace(&self, region: &str) -> Arc<ratelimit::RateLimiter> {
+        let mut by_region = self
+            .acm_pace
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        by_region
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                Arc::new(ratelimit::RateLimiter::per_second(ACM_DESCRIBE_PER_SECOND))
+            })
+            .clone()
     }
 
     /// The ACM client for a region, built on the spot only for a region outside the configured ones.

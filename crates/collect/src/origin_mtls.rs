@@ -43,6 +43,7 @@ impl Collector {
                 known.used_as.extend(uses);
             } else {
                 let region = acm::region_of_arn(&arn).unwrap_or("us-east-1").to_string();
+                self.acm_pace(&region).acquire().await;
                 match acm::describe_certificate(
                     &self.acm_for(&region),
                     &region,
