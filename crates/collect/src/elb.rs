@@ -33,7 +33,8 @@ pub use security_groups::{CLOUDFRONT_PREFIX_LIST, CLOUDFRONT_PREFIX_LIST_IPV6};
 
 /// ELB API v2: Describe* calls share a bucket of 40 tokens refilled at 10 per second per account
 /// and region (https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/elb-api-throttling.html).
-/// Spacing calls at the refill rate never empties it, whatever else the account does in bursts.
+/// At most the refill rate in any second (`RateLimiter`) never empties it, whatever else the
+/// account does in bursts.
 const ELB_DESCRIBE_PER_SECOND: u32 = 10;
 
 /// One custom origin as CloudFront reaches it.
@@ -281,15 +282,6 @@ impl Collector {
                 regions.insert(region.clone(), run);
             }
             let found = find::find(&origin, &searched, &mut regions, &https_ports, evidence).await;
-            if let find::Found::One { region, .. } = &found {
-                // Found only in a region already read; a fresh run would simply read it again.
-                if !regions.contains_key(region) {
-                    regions.insert(
-                        region.clone(),
-                        RegionRun::new(region, self.infra_for(region), self.acm_pace(region)),
-                    );
-                }
-            }
             searches.push(Search {
                 origin,
                 found,
@@ -308,9 +300,9 @@ impl Collector {
         regions: &BTreeMap<String, RegionRun>,
         evidence: &mut Evidence,
     ) {
+        // The metrics' window ends at the evidence's clock.
         let base = Evidence {
             now: evidence.now,
-            thresholds: evidence.thresholds,
             ..Evidence::default()
         };
         let mut application: Vec<(String, String)> = Vec::new();
@@ -394,7 +386,8 @@ impl Collector {
                 matched_by,
             } => {
                 let Some(run) = regions.get(&region) else {
-                    // behind_origins made a run for every region a load balancer was found in.
+                    // Unreachable: find answers only regions it was given, and behind_origins
+                    // made a run for each of those before asking.
                     return;
                 };
                 let inspected =

@@ -189,11 +189,7 @@ impl Collector {
     /// region order.
     async fn read_planned(&self, planned: Planned, what: &str, evidence: &mut Evidence) {
         let end = evidence.now.timestamp();
-        let base = Evidence {
-            now: evidence.now,
-            thresholds: evidence.thresholds,
-            ..Evidence::default()
-        };
+        let base = Evidence::default();
         let read = planned.iter().map(|(region, planned)| {
             let mut branch = base.clone();
             async move {
