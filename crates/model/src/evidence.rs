@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::Check;
 use crate::finding::Severity;
 use crate::functions::{CloudfrontFunction, FunctionAssociation, LambdaEdgeFunction};
+use crate::instance::InstanceOrigin;
 use crate::vpc_origin::{VpcOrigin, VpcOriginRef};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -26,6 +27,9 @@ pub struct Evidence {
     /// all have a certificate covering the origin name): named, none inspected.
     #[serde(default)]
     pub load_balancer_candidates: Vec<LoadBalancerCandidates>,
+    /// EC2 instances that serve custom origins themselves, found from the account's records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<InstanceOrigin>,
     /// CloudWatch readings of the distribution and its load balancers (latest in the window).
     #[serde(default)]
     pub metrics: Vec<MetricReading>,
@@ -515,9 +519,15 @@ pub struct LoadBalancer {
     pub region: String,
     /// `application` or `network`.
     pub lb_type: String,
-    /// `dns-name` (the origin domain is its DNS name), `cname` (the origin domain's CNAME chain
-    /// reaches it) or `certificate` (an HTTPS listener's certificate covers the origin domain).
+    /// How the origin was linked to it, surest first: `dns-name` (the origin domain is its DNS
+    /// name), `route53-alias` or `route53-cname` (the account's Route53 records lead to it),
+    /// `cname` (the origin domain's CNAME chain in DNS reaches it), `network-interface` (an
+    /// address of the origin is on one of its interfaces), or `certificate` (an HTTPS listener's
+    /// certificate covers the origin domain: the only link that is a guess).
     pub matched_by: String,
+    /// How the origin name led to it, each step in words (Route53 records, addresses).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matched_via: Vec<String>,
     pub distribution_id: String,
     pub origin_host: String,
     /// The port and protocol CloudFront uses (`HTTPS` or `HTTP`).
@@ -609,6 +619,8 @@ pub struct Listener {
     pub ssl_policy: Option<String>,
     /// The protocols the TLS policy admits, e.g. `["TLSv1.2", "TLSv1.3"]` (None: not read).
     pub policy_protocols: Option<Vec<String>>,
+    /// Every certificate of a TLS listener, the default one (the one it presents to a name no
+    /// other covers) first, then those it selects by SNI.
     pub certificate_arns: Vec<String>,
     /// The health of every target group CloudFront's requests may be forwarded to: those of the
     /// rules that may match them and, unless a rule surely does, the default action's (evidence
@@ -759,20 +771,35 @@ impl LoadBalancer {
     /// The load balancer's security groups let CloudFront in on the origin port and nobody else:
     /// a connection from anywhere but CloudFront's edge is expected to be dropped.
     pub fn admits_only_cloudfront(&self) -> bool {
-        let Some(groups) = &self.security_groups else {
-            return false;
-        };
-        groups.iter().any(|g| g.admits == Admission::CloudfrontOnly)
-            && groups.iter().all(|g| g.admits != Admission::Anyone)
+        admits_only_cloudfront(&self.security_groups)
+    }
+
+    /// The tail of its ARN, `app/NAME/ID` or `net/NAME/ID`: its CloudWatch dimension.
+    pub fn dimension(&self) -> Option<&str> {
+        self.arn.split_once(":loadbalancer/").map(|(_, tail)| tail)
     }
 }
 
+/// A set of security groups lets CloudFront in on the origin port and nobody else: a connection
+/// from anywhere but CloudFront's edge is expected to be dropped. Unread groups say nothing.
+pub fn admits_only_cloudfront(groups: &Option<Vec<SecurityGroupVerdict>>) -> bool {
+    let Some(groups) = groups else {
+        return false;
+    };
+    groups.iter().any(|g| g.admits == Admission::CloudfrontOnly)
+        && groups.iter().all(|g| g.admits != Admission::Anyone)
+}
+
+/// The minutes of CloudWatch data a diagnosis reads, ending at its clock: long enough for a
+/// 5-minute alarm period, short enough to be "now".
+pub const METRIC_WINDOW_MINUTES: i64 = 15;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricReading {
-    /// `AWS/CloudFront` or `AWS/ApplicationELB`.
+    /// `AWS/CloudFront`, `AWS/ApplicationELB`, `AWS/NetworkELB`, `AWS/Lambda`, ...
     pub namespace: String,
     pub metric: String,
-    /// The distribution id or the load balancer (`app/name/id`).
+    /// The distribution id or the load balancer (`app/name/id`, `net/name/id`).
     pub resource: String,
     pub statistic: String,
     /// The latest value in the window, or None when CloudWatch had no data.

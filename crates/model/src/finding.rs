@@ -55,6 +55,7 @@ catalog! {
     OriginSecurityGroupBlocksPort = "origin-security-group-blocks-port",
     OriginListenerMissing = "origin-listener-missing",
     OriginNoHealthyTargets = "origin-no-healthy-targets",
+    OriginInstanceNotRunning = "origin-instance-not-running",
     AcmCertExpired = "acm-cert-expired",
     AcmCertExpiring = "acm-cert-expiring",
     AcmCertRenewalAtRisk = "acm-cert-renewal-at-risk",
@@ -162,7 +163,8 @@ impl Code {
             Code::OriginDnsFailure => anchored("http-502-dns-error"),
             Code::OriginConnectionTimeout
             | Code::OriginSlow
-            | Code::OriginSecurityGroupBlocksPort => DOC_504.to_string(),
+            | Code::OriginSecurityGroupBlocksPort
+            | Code::OriginInstanceNotRunning => DOC_504.to_string(),
             Code::OriginNoHealthyTargets | Code::OriginHttpError => DOC_503.to_string(),
             Code::AcmCertRenewalAtRisk
             | Code::AcmCertExpired
@@ -210,7 +212,8 @@ impl Code {
             Code::OriginConnectionRefused
             | Code::OriginConnectionTimeout
             | Code::OriginSecurityGroupBlocksPort
-            | Code::OriginListenerMissing => Layer::Connection,
+            | Code::OriginListenerMissing
+            | Code::OriginInstanceNotRunning => Layer::Connection,
             Code::OriginTlsProtocolMismatch | Code::OriginTlsHandshakeFailed => Layer::Handshake,
             Code::OriginCertExpired
             | Code::OriginCertNotYetValid
@@ -263,12 +266,17 @@ pub struct Facts {
     pub direct_request: Option<String>,
     /// What viewers got through CloudFront at the same time, in words.
     pub via_cloudfront: Option<String>,
+    /// What the resource behind the origin counted of the same failure, in words ("seen by the
+    /// load balancer shop-alb: 812 failed TLS handshakes with clients in 15 minutes"): a cause
+    /// its own metrics confirm ranks before one they do not.
+    pub corroborated_by: Option<String>,
 }
 
 impl Facts {
     const DAYS_LEFT: &'static str = "days_left";
     const DIRECT_REQUEST: &'static str = "direct_request";
     const VIA_CLOUDFRONT: &'static str = "via_cloudfront";
+    const CORROBORATED_BY: &'static str = "corroborated_by";
 
     /// Writes the facts into an evidence object (a key already there keeps its place).
     fn write_into(&self, evidence: &mut Value) {
@@ -284,6 +292,9 @@ impl Facts {
         if let Some(via) = &self.via_cloudfront {
             map.insert(Self::VIA_CLOUDFRONT.into(), Value::from(via.as_str()));
         }
+        if let Some(seen) = &self.corroborated_by {
+            map.insert(Self::CORROBORATED_BY.into(), Value::from(seen.as_str()));
+        }
     }
 
     fn read_from(evidence: &Value) -> Facts {
@@ -297,6 +308,7 @@ impl Facts {
             days_left: evidence.get(Self::DAYS_LEFT).and_then(Value::as_i64),
             direct_request: text(Self::DIRECT_REQUEST),
             via_cloudfront: text(Self::VIA_CLOUDFRONT),
+            corroborated_by: text(Self::CORROBORATED_BY),
         }
     }
 }
@@ -414,6 +426,12 @@ impl Finding {
     /// Records what viewers got through CloudFront at the same time.
     pub fn set_via_cloudfront(&mut self, via: String) {
         self.facts.via_cloudfront = Some(via);
+        self.facts.write_into(&mut self.evidence);
+    }
+
+    /// Records what the resource behind the origin counted of the same failure.
+    pub fn set_corroborated_by(&mut self, seen: String) {
+        self.facts.corroborated_by = Some(seen);
         self.facts.write_into(&mut self.evidence);
     }
 

@@ -5,11 +5,13 @@
 //! No runtime, no AWS SDK, no network: every crate above may depend on this one, and this one on
 //! none of them.
 
+pub mod aws_names;
 pub mod check;
 pub mod diagnosis;
 pub mod evidence;
 pub mod finding;
 pub mod functions;
+pub mod instance;
 mod merge;
 pub mod names;
 pub mod organization;

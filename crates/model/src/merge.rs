@@ -28,6 +28,8 @@ impl Evidence {
             &mut branch.load_balancer_candidates,
             base.load_balancer_candidates.len(),
         ));
+        self.instances
+            .extend(beyond(&mut branch.instances, base.instances.len()));
         self.metrics
             .extend(beyond(&mut branch.metrics, base.metrics.len()));
         self.edge_probes

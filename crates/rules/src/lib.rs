@@ -3,12 +3,15 @@
 //! same report.
 
 mod certs;
+mod corroboration;
 mod digest;
 mod distribution;
 mod edge;
 mod edge_functions;
 mod gaps;
 mod handshake;
+mod instance;
+mod listener_certificates;
 mod load_balancer;
 pub mod organization;
 mod origin_mtls;
@@ -16,6 +19,7 @@ mod origin_tls;
 mod per_address;
 mod ranking;
 mod reachability;
+mod security_groups;
 mod vpc_origin;
 
 use cf_doctor_model::evidence::OriginProbe;
@@ -53,7 +57,11 @@ fn findings_of(evidence: &Evidence, digest: bool) -> Vec<Finding> {
     findings.extend(edge_functions::findings(evidence));
     findings.extend(vpc_origin::findings(evidence));
     findings.extend(load_balancer::findings(evidence));
+    findings.extend(listener_certificates::findings(evidence));
+    findings.extend(instance::findings(evidence));
     findings.extend(gaps::findings(evidence));
+    listener_certificates::mark_presented(&mut findings, evidence);
+    corroboration::apply(&mut findings, evidence);
     findings
 }
 

@@ -8,6 +8,8 @@ use cf_doctor_model::evidence::{Listener, LoadBalancer, TargetGroupHealth};
 use cf_doctor_model::routing;
 use cf_doctor_model::{Code, Evidence, Finding, Severity};
 
+use crate::security_groups::{self, Guarded};
+
 pub fn findings(evidence: &Evidence) -> Vec<Finding> {
     let mut out: Vec<Finding> = evidence
         .load_balancers
@@ -196,64 +198,18 @@ fn target_findings(lb: &LoadBalancer, listener: &Listener) -> Option<Finding> {
     )
 }
 
-/// A group set that admits CloudFront in none of its forms drops its connections (504). One whose
-/// copy of CloudFront's ranges misses some drops the connections from those.
+/// Its security groups, as any origin's are judged.
 fn security_group_findings(lb: &LoadBalancer, at: &str) -> Vec<Finding> {
-    let mut out = Vec::new();
-    if let Some(groups) = &lb.security_groups {
-        if !groups.is_empty()
-            && groups
-                .iter()
-                .all(|g| g.opens_port_to_cloudfront.is_none() && g.undecided.is_none())
-        {
-            out.push(
-                Finding::new(Code::OriginSecurityGroupBlocksPort, Severity::Critical, at)
-                    .statuses(&[504])
-                    .title(format!("No security group of {} lets CloudFront in on port {}", lb.name, lb.origin_port))
-                    .evidence(json!({
-                        "security_groups": groups.iter().map(|g| format!("{} ({})", g.id, g.name)).collect::<Vec<_>>(),
-                        "cloudfront_prefix_list": lb.cloudfront_prefix_list,
-                        "expect": "security groups drop packets silently, so CloudFront times out and returns 504 (a refused port would be 502)",
-                    }))
-                    .remediation(format!(
-                        "Add an inbound rule for TCP {} from the managed prefix list com.amazonaws.global.cloudfront.origin-facing{} to one of the load balancer's security groups.",
-                        lb.origin_port,
-                        lb.cloudfront_prefix_list.as_deref().map(|id| format!(" ({id} in {})", lb.region)).unwrap_or_default()
-                    )),
-            );
-        }
-    }
-    if let Some(coverage) = lb
-        .cloudfront_ranges
-        .as_ref()
-        .filter(|c| c.admitted < c.of && c.admitted > 0)
-    {
-        let admitted_by: Vec<&str> = lb
-            .security_groups
-            .iter()
-            .flatten()
-            .filter_map(|g| g.opens_port_to_cloudfront.as_deref())
-            .collect();
-        out.push(
-            Finding::new(Code::OriginSecurityGroupBlocksPort, Severity::Warning, at)
-                .statuses(&[504])
-                .title(format!(
-                    "The security groups of {} admit {} of CloudFront's {} origin-facing ranges on port {}: connections from the other {} are dropped",
-                    lb.name, coverage.admitted, coverage.of, lb.origin_port, coverage.missing.len()
-                ))
-                .evidence(json!({
-                    "admitted_by": admitted_by,
-                    "missing": coverage.missing,
-                    "expect": "viewers served by edge servers in the missing ranges get 504; the others are served",
-                }))
-                .remediation(format!(
-                    "Admit TCP {} from the managed prefix list com.amazonaws.global.cloudfront.origin-facing{}, which AWS keeps current, instead of a copy of its ranges.",
-                    lb.origin_port,
-                    lb.cloudfront_prefix_list.as_deref().map(|id| format!(" ({id} in {})", lb.region)).unwrap_or_default()
-                )),
-        );
-    }
-    out
+    security_groups::findings(&Guarded {
+        name: lb.name.clone(),
+        whose: "the load balancer's",
+        at,
+        region: &lb.region,
+        port: lb.origin_port,
+        groups: &lb.security_groups,
+        prefix_list: lb.cloudfront_prefix_list.as_deref(),
+        ranges: lb.cloudfront_ranges.as_ref(),
+    })
 }
 
 #[cfg(test)]
@@ -272,6 +228,7 @@ mod tests {
             region: "us-east-1".into(),
             lb_type: "application".into(),
             matched_by: "dns-name".into(),
+            matched_via: vec![],
             distribution_id: "E1".into(),
             origin_host: "a-1.us-east-1.elb.amazonaws.com".into(),
             origin_port: 443,

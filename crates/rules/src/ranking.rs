@@ -1,5 +1,6 @@
 //! Ranking: most severe first; among equals, the finding that explains the alarmed status, then
-//! the nearest expiry, then the one nearest to CloudFront on the wire. The verdict and the summary
+//! the one the origin's own metrics confirm, then the nearest expiry, then the one nearest to
+//! CloudFront on the wire. The verdict and the summary
 //! line follow from the ranked list.
 
 use std::collections::BTreeMap;
@@ -54,10 +55,12 @@ pub fn assemble_about(
 /// it; a certificate 2 days from expiry comes before one 10 days away).
 pub fn rank(findings: &mut [Finding], alarm_status: Option<u16>) {
     let days_left = |f: &Finding| f.facts.days_left.unwrap_or(i64::MAX);
+    let corroborated = |f: &Finding| f.facts.corroborated_by.is_some();
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
             .then_with(|| b.explains(alarm_status).cmp(&a.explains(alarm_status)))
+            .then_with(|| corroborated(b).cmp(&corroborated(a)))
             .then_with(|| days_left(a).cmp(&days_left(b)))
             .then_with(|| a.code.layer().cmp(&b.code.layer()))
             .then_with(|| a.resource.cmp(&b.resource))

@@ -6,8 +6,11 @@
 
 use serde_json::json;
 
+use crate::instance;
 use crate::per_address::group_by_code;
-use cf_doctor_model::evidence::{DnsResult, HttpResult, LoadBalancer, OriginProbe, TcpResult};
+use cf_doctor_model::evidence::{
+    DnsResult, HttpResult, OriginProbe, SecurityGroupVerdict, TcpResult,
+};
 use cf_doctor_model::{Code, Evidence, Finding, Severity};
 
 pub fn findings(probe: &OriginProbe, evidence: &Evidence) -> Vec<Finding> {
@@ -27,10 +30,20 @@ pub fn findings(probe: &OriginProbe, evidence: &Evidence) -> Vec<Finding> {
     for a in &probe.addresses {
         let at = format!("{endpoint}@{}", a.address);
         let address = a.address.to_string();
-        let finding = match (&a.tcp, locked) {
+        // An instance the account's records show is not running explains a connection that
+        // fails at its address: origin-instance-not-running says so, with its state.
+        let explained = matches!(
+            a.tcp,
+            TcpResult::Refused { .. } | TcpResult::TimedOut { .. }
+        ) && instance::not_answering(evidence, &probe.host, probe.port, &a.address)
+            .is_some();
+        if explained {
+            continue;
+        }
+        let finding = match (&a.tcp, locked.as_ref()) {
             (TcpResult::Connected { .. }, _) => None,
-            (TcpResult::Refused { .. } | TcpResult::TimedOut { .. }, Some(lb)) => {
-                Some(admits_only_cloudfront(probe, &at, &a.tcp, lb))
+            (TcpResult::Refused { .. } | TcpResult::TimedOut { .. }, Some(guard)) => {
+                Some(admits_only_cloudfront(probe, &at, &a.tcp, guard))
             }
             (TcpResult::Refused { .. }, None) => Some(
                 Finding::new(Code::OriginConnectionRefused, Severity::Critical, &at)
@@ -84,12 +97,44 @@ pub fn findings(probe: &OriginProbe, evidence: &Evidence) -> Vec<Finding> {
     group_by_code(per_address, probe)
 }
 
-/// The load balancer behind this origin, when the AWS APIs show it admits only CloudFront on the
-/// origin port (AWS's recommended set-up): then no connection from here can succeed.
-fn cloudfront_only<'a>(probe: &OriginProbe, evidence: &'a Evidence) -> Option<&'a LoadBalancer> {
-    evidence.load_balancers.iter().find(|lb| {
+/// What stands in front of an origin that admits only CloudFront on its port, as the AWS APIs
+/// show it (AWS's recommended set-up): then no connection from here can succeed.
+struct Guard<'a> {
+    /// The evidence key and value naming it: `load_balancer: shop-alb`, `instance: i-0abc`.
+    key: &'static str,
+    name: &'a str,
+    groups: &'a Option<Vec<SecurityGroupVerdict>>,
+    /// What was read from the AWS APIs instead of the wire.
+    read_instead: &'static str,
+}
+
+/// The load balancer or the instance behind this origin, when its security groups admit only
+/// CloudFront on the origin port.
+fn cloudfront_only<'a>(probe: &OriginProbe, evidence: &'a Evidence) -> Option<Guard<'a>> {
+    let load_balancer = evidence.load_balancers.iter().find(|lb| {
         lb.origin_host == probe.host && lb.origin_port == probe.port && lb.admits_only_cloudfront()
-    })
+    });
+    if let Some(lb) = load_balancer {
+        return Some(Guard {
+            key: "load_balancer",
+            name: &lb.name,
+            groups: &lb.security_groups,
+            read_instead: "the load balancer's listener, certificates, targets and the metrics were read from the AWS APIs instead",
+        });
+    }
+    evidence
+        .instances
+        .iter()
+        .find(|i| {
+            i.origin_host == probe.host && i.origin_port == probe.port && i.admits_only_cloudfront()
+        })
+        .map(|i| Guard {
+            key: "instance",
+            name: &i.instance_id,
+            groups: &i.security_groups,
+            read_instead:
+                "the instance's state and security groups were read from the AWS APIs instead",
+        })
 }
 
 /// A probe refused or dropped by an origin that admits only CloudFront: expected from here.
@@ -97,14 +142,14 @@ fn admits_only_cloudfront(
     probe: &OriginProbe,
     at: &str,
     tcp: &TcpResult,
-    lb: &LoadBalancer,
+    guard: &Guard<'_>,
 ) -> Finding {
     let what = match tcp {
         TcpResult::Refused { .. } => "the connection was refused",
         _ => "the connection timed out",
     };
-    let rules: Vec<String> = lb
-        .security_groups
+    let rules: Vec<String> = guard
+        .groups
         .iter()
         .flatten()
         .filter_map(|g| {
@@ -113,18 +158,22 @@ fn admits_only_cloudfront(
                 .map(|r| format!("{} ({}): {r}", g.id, g.name))
         })
         .collect();
+    let mut evidence = json!({
+        "action": "origin-tcp",
+        "reason": "admits-only-cloudfront",
+    });
+    evidence[guard.key] = json!(guard.name);
+    evidence["security_group_rules"] = json!(rules);
+    evidence["unchecked"] = json!(format!(
+        "the live TCP, TLS and HTTP checks of this origin; {}",
+        guard.read_instead
+    ));
     Finding::new(Code::InspectionIncomplete, Severity::Warning, at)
         .title(format!(
             "Origin {} admits only CloudFront, so it could not be probed from here ({what})",
             probe.endpoint()
         ))
-        .evidence(json!({
-            "action": "origin-tcp",
-            "reason": "admits-only-cloudfront",
-            "load_balancer": lb.name,
-            "security_group_rules": rules,
-            "unchecked": "the live TCP, TLS and HTTP checks of this origin; the load balancer's listener, certificates, targets and the metrics were read from the AWS APIs instead",
-        }))
+        .evidence(evidence)
         .remediation("Expected: the origin's security groups let in CloudFront's origin-facing addresses only, and cf-doctor probes from where it runs. To probe it live, run cf-doctor with a fixed egress address the origin admits (the template's VpcSubnetIds and VpcSecurityGroupIds) and add that address to the origin's rules.")
 }
 

@@ -114,6 +114,7 @@ fn evidence(distributions: Vec<Distribution>, probes: Vec<OriginProbe>) -> Evide
         origin_probes: probes,
         load_balancers: vec![],
         load_balancer_candidates: vec![],
+        instances: vec![],
         metrics: vec![],
         edge_probes: vec![],
         gaps: vec![],

@@ -77,6 +77,7 @@ fn evidence(addresses: Vec<AddressProbe>) -> Evidence {
         }],
         load_balancers: vec![],
         load_balancer_candidates: vec![],
+        instances: vec![],
         metrics: vec![],
         edge_probes: vec![],
         lambda_edge_functions: vec![],

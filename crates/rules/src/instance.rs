@@ -1,0 +1,201 @@
+//! Rules for an EC2 instance that serves an origin itself: an instance that is not running (or
+//! fails a status check) cannot answer CloudFront, whatever a probe from elsewhere sees; its
+//! security groups are judged as a load balancer's are.
+//! <https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/http-504-gateway-timeout.html>
+
+use serde_json::json;
+
+use cf_doctor_model::instance::InstanceOrigin;
+use cf_doctor_model::{Code, Evidence, Finding, Severity};
+
+use crate::security_groups::{self, Guarded};
+
+pub fn findings(evidence: &Evidence) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for instance in &evidence.instances {
+        let at = format!("{} ({})", instance.instance_id, instance.endpoint());
+        out.extend(not_running(instance, &at));
+        out.extend(security_groups::findings(&Guarded {
+            name: format!("instance {}", instance.instance_id),
+            whose: "the instance's",
+            at: &at,
+            region: &instance.region,
+            port: instance.origin_port,
+            groups: &instance.security_groups,
+            prefix_list: instance.cloudfront_prefix_list.as_deref(),
+            ranges: instance.cloudfront_ranges.as_ref(),
+        }));
+    }
+    out
+}
+
+/// The instance behind `host:port` that cannot answer, if the evidence holds one: what a
+/// connection to `address` meets there is its state, not the network.
+pub(crate) fn not_answering<'a>(
+    evidence: &'a Evidence,
+    host: &str,
+    port: u16,
+    address: &std::net::IpAddr,
+) -> Option<&'a InstanceOrigin> {
+    evidence.instances.iter().find(|i| {
+        i.origin_host == host && i.origin_port == port && i.address == *address && !i.can_answer()
+    })
+}
+
+fn not_running(instance: &InstanceOrigin, at: &str) -> Option<Finding> {
+    if instance.can_answer() {
+        return None;
+    }
+    let since = instance
+        .state_since
+        .map(|t| format!(" since {}", t.format("%Y-%m-%d %H:%M UTC")))
+        .unwrap_or_default();
+    let id = &instance.instance_id;
+    let region = &instance.region;
+    let (what, remediation) = match instance.state.as_str() {
+        "running" => {
+            let checks = instance.status_checks.as_ref();
+            let system = checks.is_some_and(|c| c.system == "impaired");
+            (
+                format!(
+                    "runs but fails its {} status check",
+                    if system { "system" } else { "instance" }
+                ),
+                if system {
+                    format!("The system status check failed: AWS's host under the instance has a problem. Stop and start the instance (aws ec2 stop-instances --instance-ids {id} --region {region}, then start-instances) to move it to healthy hardware; a reboot does not.")
+                } else {
+                    format!("The instance status check failed: its operating system or network configuration does not answer. Look at its console output (aws ec2 get-console-output --instance-id {id} --region {region}) and reboot it, or replace it.")
+                },
+            )
+        }
+        "terminated" | "shutting-down" => (
+            format!("is {}", instance.state),
+            format!("A terminated instance never comes back: point the origin's DNS record (or the Elastic IP {}) at a running instance or a load balancer, or change the distribution's origin.", instance.address),
+        ),
+        state => (
+            format!("is {state}{since}"),
+            format!("Start it (aws ec2 start-instances --instance-ids {id} --region {region}) and find out who stopped it ({}); CloudFront's requests fail until it runs. Without an Elastic IP a started instance gets a new public address: check that the origin's record still points at it.", instance.state_reason.as_deref().unwrap_or("EC2 gives no reason")),
+        ),
+    };
+    Some(
+        Finding::new(Code::OriginInstanceNotRunning, Severity::Critical, at)
+            .statuses(&[502, 504])
+            .title(format!(
+                "Origin {} is EC2 instance {id}, which {what}",
+                instance.endpoint()
+            ))
+            .evidence(json!({
+                "instance_id": id,
+                "region": region,
+                "state": instance.state,
+                "state_since": instance.state_since,
+                "state_reason": instance.state_reason,
+                "status_checks": instance.status_checks,
+                "address": instance.address,
+                "matched_by": instance.matched_by,
+                "matched_via": instance.matched_via,
+                "expect": "nothing answers CloudFront at the instance's address: connections time out (504) or are refused (502)",
+            }))
+            .remediation(remediation),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cf_doctor_model::evidence::{Admission, SecurityGroupVerdict};
+    use cf_doctor_model::instance::StatusChecks;
+
+    pub(crate) fn instance(state: &str) -> InstanceOrigin {
+        InstanceOrigin {
+            instance_id: "i-0abc".into(),
+            region: "eu-west-1".into(),
+            distribution_id: "E1".into(),
+            origin_host: "origin.shop.example".into(),
+            origin_port: 443,
+            origin_protocol: "HTTPS".into(),
+            state: state.into(),
+            state_since: None,
+            state_reason: Some("User initiated (2026-12-01 10:00:00 GMT)".into()),
+            status_checks: None,
+            address: "203.0.113.10".parse().unwrap(),
+            matched_by: "elastic-ip".into(),
+            matched_via: vec![],
+            security_groups: None,
+            cloudfront_prefix_list: None,
+            cloudfront_ranges: None,
+        }
+    }
+
+    fn codes(instance: InstanceOrigin) -> Vec<(Code, Severity)> {
+        let evidence = Evidence {
+            instances: vec![instance],
+            ..Evidence::default()
+        };
+        findings(&evidence)
+            .into_iter()
+            .map(|f| (f.code, f.severity))
+            .collect()
+    }
+
+    #[test]
+    fn a_stopped_or_terminated_instance_cannot_answer() {
+        for state in [
+            "stopped",
+            "stopping",
+            "terminated",
+            "shutting-down",
+            "pending",
+        ] {
+            assert_eq!(
+                codes(instance(state)),
+                [(Code::OriginInstanceNotRunning, Severity::Critical)],
+                "{state}"
+            );
+        }
+        assert!(codes(instance("running")).is_empty());
+    }
+
+    #[test]
+    fn a_failed_status_check_is_as_bad_as_a_stopped_instance() {
+        let mut failing = instance("running");
+        failing.status_checks = Some(StatusChecks {
+            system: "impaired".into(),
+            instance: "ok".into(),
+        });
+        let evidence = Evidence {
+            instances: vec![failing],
+            ..Evidence::default()
+        };
+        let found = findings(&evidence);
+        assert_eq!(found[0].code, Code::OriginInstanceNotRunning);
+        assert!(
+            found[0].title.contains("system status check"),
+            "{}",
+            found[0].title
+        );
+        let mut initializing = instance("running");
+        initializing.status_checks = Some(StatusChecks {
+            system: "initializing".into(),
+            instance: "initializing".into(),
+        });
+        assert!(codes(initializing).is_empty());
+    }
+
+    #[test]
+    fn its_security_groups_are_judged_as_a_load_balancers() {
+        let mut closed = instance("running");
+        closed.security_groups = Some(vec![SecurityGroupVerdict {
+            id: "sg-1".into(),
+            name: "web".into(),
+            opens_port_to_cloudfront: None,
+            admits: Admission::NotCloudfront,
+            cloudfront_by: None,
+            undecided: None,
+        }]);
+        assert_eq!(
+            codes(closed),
+            [(Code::OriginSecurityGroupBlocksPort, Severity::Critical)]
+        );
+    }
+}
