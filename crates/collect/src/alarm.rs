@@ -22,8 +22,8 @@ impl Collector {
     /// deadline is left out and named, so a partial report beats a timeout with nothing.
     ///
     /// On AWS each call is a round trip of 20-150 ms, so the calls are made as soon as what they
-    /// need is known: the distribution, its metrics (they need only its id) and the load
-    /// balancers of the origin regions (they need nothing) at once; then, side by side, the
+    /// need is known: the distribution, its metrics (they need only its id), the load balancers
+    /// of the origin regions and the account's hosted zones (they need nothing) at once; then, side by side, the
     /// viewer certificate, the live probes, the edge functions (then their metrics and logs), the
     /// VPC origins and the load balancers behind the origins (then their metrics), the origin mTLS
     /// certificates and the request through the edge. Each part collects into evidence of its
@@ -52,7 +52,7 @@ impl Collector {
         };
         let listed = async {
             if budget.allows_start() {
-                Some(self.list_load_balancers().await)
+                Some(self.origin_directory().await)
             } else {
                 None
             }
@@ -136,7 +136,7 @@ impl Collector {
         &self,
         base: &Evidence,
         budget: &Budget,
-        listed: Option<crate::elb::LoadBalancerLists>,
+        listed: Option<crate::elb::OriginDirectory>,
     ) -> Evidence {
         let mut part = base.clone();
         Box::pin(self.vpc_origins(&mut part, budget)).await;

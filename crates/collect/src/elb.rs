@@ -1,7 +1,8 @@
-//! Behind the origin: the Elastic Load Balancer that serves a custom origin. Finding it (its DNS
-//! name is the origin domain or ends the origin's CNAME chain, or exactly one load balancer's
-//! HTTPS listener has a certificate covering the origin name) is `find`; reading its listener,
-//! rules, certificates and target health is `inspect`; whom its security groups let in is
+//! Behind the origin: the AWS resource that serves a custom origin, known from the account's own
+//! records (`crate::resolve`: the origin's own AWS name, Route53, Elastic IPs and network
+//! interfaces), then by the listener certificates that cover the origin name (`find`, the last
+//! resort). A load balancer's listener, rules, certificates and target health are read by
+//! `inspect`; an instance's state by `instance`; whom either's security groups let in by
 //! `security_groups`. What a run reads about a region is read once, paced within the published
 //! API rates, and shared by every origin. Every call that fails is a gap naming the action; the
 //! rest still completes.
@@ -10,6 +11,7 @@ mod admission;
 mod cidr;
 mod find;
 mod inspect;
+mod instance;
 mod listener_rules;
 mod security_groups;
 
@@ -19,14 +21,16 @@ use std::time::Instant;
 
 use aws_sdk_elasticloadbalancingv2::types as elb;
 
-use crate::probe::dns;
 use crate::ratelimit::RateLimiter;
+use crate::resolve::addresses::{self, Holder, Owner};
+use crate::resolve::route53::Zones;
+use crate::resolve::Links;
 use crate::{Collector, InfraClients};
+use cf_doctor_model::aws_names::AwsName;
 use cf_doctor_model::evidence::{
     AcmCertificate, CloudfrontHost, Distribution, Evidence, Gap, LoadBalancerCandidates, Origin,
     OriginKind,
 };
-use cf_doctor_model::names;
 use cf_doctor_model::{Check, CheckOutcome};
 
 pub use security_groups::{CLOUDFRONT_PREFIX_LIST, CLOUDFRONT_PREFIX_LIST_IPV6};
@@ -102,32 +106,7 @@ impl RegionRun {
     }
 }
 
-/// The region named in an ELB DNS name: `name-1.eu-west-1.elb.amazonaws.com` (ALB, CLB) or
-/// `name-1.elb.eu-west-1.amazonaws.com` (NLB).
-pub fn region_of_elb_name(host: &str) -> Option<String> {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let labels: Vec<&str> = host.split('.').collect();
-    let n = labels.len();
-    if n >= 4 && labels[n - 2..] == ["amazonaws", "com"] {
-        if labels[n - 3] == "elb" {
-            return Some(labels[n - 4].to_string());
-        }
-        if n >= 5 && labels[n - 4] == "elb" {
-            return Some(labels[n - 3].to_string());
-        }
-    }
-    None
-}
-
-fn same_dns_name(a: &str, b: &str) -> bool {
-    let norm = |s: &str| {
-        let s = names::normalise(s);
-        s.strip_prefix("dualstack.")
-            .map(str::to_string)
-            .unwrap_or(s)
-    };
-    norm(a) == norm(b)
-}
+pub use cf_doctor_model::aws_names::region_of_elb_name;
 
 /// The Host CloudFront sends `origin`: the viewer's (any alias; a wildcard alias stands for every
 /// name under it) when its cache behaviours forward Host, and the origin domain too when some
@@ -208,14 +187,16 @@ fn origin_refs(evidence: &Evidence) -> Vec<OriginRef> {
     origins
 }
 
-/// The load balancers of the origin regions, listed before the distribution is known (the list
-/// needs nothing from it), with the gap of a region that could not be listed: named only if an
-/// origin then needs that region.
-pub struct LoadBalancerLists {
+/// What is listed before the distribution is known (it needs nothing from it), to find what
+/// stands behind its origins: the load balancers of the origin regions, each region with the gap
+/// of a listing that failed (named only if an origin then needs that region), and the account's
+/// hosted zones.
+pub struct OriginDirectory {
     regions: BTreeMap<String, (RegionRun, Option<Gap>)>,
+    zones: Zones,
 }
 
-/// One origin's search, before its load balancer is inspected.
+/// One origin's search, before what it found is inspected.
 struct Search {
     origin: OriginRef,
     found: find::Found,
@@ -223,65 +204,103 @@ struct Search {
     started: Instant,
 }
 
+/// The regions of one run: those listed ahead, and those an origin's names lead to.
+struct Regions {
+    pending: BTreeMap<String, (RegionRun, Option<Gap>)>,
+    runs: BTreeMap<String, RegionRun>,
+}
+
 impl Collector {
-    /// DescribeLoadBalancers in every origin region, all at once.
-    pub async fn list_load_balancers(&self) -> LoadBalancerLists {
-        let listed = futures::future::join_all(
-            self.origin_regions()
-                .into_iter()
-                .map(|region| async move { self.region_run(&region).await }),
-        )
-        .await;
-        LoadBalancerLists {
+    /// DescribeLoadBalancers in every origin region and ListHostedZones, all at once.
+    pub async fn origin_directory(&self) -> OriginDirectory {
+        let (listed, zones) = tokio::join!(
+            futures::future::join_all(
+                self.origin_regions()
+                    .into_iter()
+                    .map(|region| async move { self.region_run(&region).await }),
+            ),
+            crate::resolve::route53::list_zones(&self.route53, &self.route53_pace)
+        );
+        OriginDirectory {
             regions: listed
                 .into_iter()
                 .map(|(run, gap)| (run.name.clone(), (run, gap)))
                 .collect(),
+            zones,
         }
     }
 
-    /// Finds and inspects the load balancer behind every custom origin of the collected
-    /// distributions; listener certificates join `evidence.certificates`. `listed` are the
-    /// regions already listed (`list_load_balancers`); any other region an origin names is
-    /// listed here. The load balancers found are inspected side by side, with their metrics.
-    pub async fn behind_origins(&self, evidence: &mut Evidence, listed: LoadBalancerLists) {
+    /// Finds and inspects what stands behind every custom origin of the collected distributions
+    /// (a load balancer, an instance); listener certificates join `evidence.certificates`.
+    /// `directory` holds what was listed ahead; any other region an origin leads to is listed
+    /// here. What was found is inspected side by side, the load balancers with their metrics.
+    pub async fn behind_origins(&self, evidence: &mut Evidence, directory: OriginDirectory) {
         let mut origins = origin_refs(evidence);
-        if let Some(resolver) = &self.cnames {
-            let chains = futures::future::join_all(
-                origins
+        if origins.is_empty() {
+            return;
+        }
+        let OriginDirectory { regions, zones } = directory;
+        let started = Instant::now();
+        let links =
+            futures::future::join_all(origins.iter().map(|o| self.links_of(&o.host, &zones))).await;
+        let needs_records = links.iter().any(|l| l.aws_name().is_none());
+        if let Some(gap) = zones.gap.clone().filter(|_| needs_records) {
+            evidence.gaps.push(gap);
+        }
+        for (origin, links) in origins.iter_mut().zip(&links) {
+            origin.cname_chain = links.cname_chain.clone();
+            evidence.gaps.extend(links.gaps.iter().cloned());
+        }
+        let mut regions = Regions {
+            pending: regions,
+            runs: BTreeMap::new(),
+        };
+        // 1. By name: the origin's own, or one its records lead to.
+        let mut found: Vec<Option<(find::Found, Vec<String>)>> = Vec::new();
+        for links in &links {
+            found.push(self.by_name(links, &mut regions, evidence).await);
+        }
+        // 2. By address: the account's Elastic IPs and network interfaces, every region once.
+        let unfound: Vec<usize> = (0..origins.len()).filter(|i| found[*i].is_none()).collect();
+        let owners = self.owners_of(&unfound, &links, evidence).await;
+        for i in unfound {
+            let (searched, owned): (Vec<String>, Vec<&Owner>) = (
+                self.address_regions(&links[i]),
+                owners
                     .iter()
-                    .map(|o| dns::cname_chain(resolver, &o.host, self.prober.timeout)),
-            )
-            .await;
-            for (origin, chain) in origins.iter_mut().zip(chains) {
-                origin.cname_chain = chain;
+                    .filter(|o| links[i].addresses.iter().any(|(a, _)| *a == o.address))
+                    .collect(),
+            );
+            if let Some(by_address) = self
+                .by_owner(&owned, &links[i], &mut regions, evidence)
+                .await
+            {
+                found[i] = Some((by_address, searched));
             }
         }
-        // The search by certificate reads every listener on these ports once, for all origins.
+        // 3. By certificate, for what nothing above linked to anything.
         let https_ports: BTreeSet<u16> =
             origins.iter().filter(|o| o.https).map(|o| o.port).collect();
-        let mut pending = listed.regions;
-        let mut regions: BTreeMap<String, RegionRun> = BTreeMap::new();
         let mut searches = Vec::new();
-        for origin in origins {
-            let started = Instant::now();
-            let named = std::iter::once(&origin.host).chain(&origin.cname_chain);
-            let searched = match named.filter_map(|n| region_of_elb_name(n)).next() {
-                Some(region) => vec![region],
-                None => self.origin_regions(),
-            };
-            for region in &searched {
-                if regions.contains_key(region) {
-                    continue;
+        for (origin, found) in origins.into_iter().zip(found) {
+            let (found, searched) = match found {
+                Some(found) => found,
+                None => {
+                    let searched = self.origin_regions();
+                    for region in &searched {
+                        self.region(region, &mut regions, evidence).await;
+                    }
+                    let found = find::find(
+                        &origin,
+                        &searched,
+                        &mut regions.runs,
+                        &https_ports,
+                        evidence,
+                    )
+                    .await;
+                    (found, searched)
                 }
-                let (run, gap) = match pending.remove(region) {
-                    Some(listed) => listed,
-                    None => self.region_run(region).await,
-                };
-                evidence.gaps.extend(gap);
-                regions.insert(region.clone(), run);
-            }
-            let found = find::find(&origin, &searched, &mut regions, &https_ports, evidence).await;
+            };
             searches.push(Search {
                 origin,
                 found,
@@ -289,11 +308,189 @@ impl Collector {
                 started,
             });
         }
-        self.inspect_found(searches, &regions, evidence).await;
+        self.inspect_found(searches, &regions.runs, evidence).await;
     }
 
-    /// Inspects every load balancer found (and reads the application ones' metrics) at once;
-    /// what each adds is folded back in the origins' order, the metrics last.
+    /// The run of `region`: listed ahead, or listed now (its gap named once).
+    async fn region(&self, region: &str, regions: &mut Regions, evidence: &mut Evidence) {
+        if regions.runs.contains_key(region) {
+            return;
+        }
+        let (run, gap) = match regions.pending.remove(region) {
+            Some(listed) => listed,
+            None => self.region_run(region).await,
+        };
+        evidence.gaps.extend(gap);
+        regions.runs.insert(region.to_string(), run);
+    }
+
+    /// The resource an origin's names lead to: a load balancer by its DNS name, or another kind
+    /// of AWS resource named as such. None when no name is an AWS one (or only an instance's,
+    /// whose address decides).
+    async fn by_name(
+        &self,
+        links: &Links,
+        regions: &mut Regions,
+        evidence: &mut Evidence,
+    ) -> Option<(find::Found, Vec<String>)> {
+        let link = links.aws_name()?;
+        let aws = link.aws.as_ref()?;
+        let region = match aws {
+            AwsName::LoadBalancer { region } => region.clone(),
+            AwsName::Ec2Instance { .. } => return None,
+            other => {
+                let words = format!(
+                    "the origin is {}{}: no load balancer or instance to inspect",
+                    other.in_words(),
+                    matched_in_words(link.how, &link.via)
+                );
+                return Some((find::Found::Elsewhere { words }, Vec::new()));
+            }
+        };
+        self.region(&region, regions, evidence).await;
+        let searched = vec![region.clone()];
+        let Some(listed) = regions
+            .runs
+            .get(&region)
+            .and_then(|r| r.load_balancers.as_ref())
+        else {
+            return Some((find::Found::Incomplete, searched));
+        };
+        let found = match find::named(listed, &link.name) {
+            Some(lb) => find::Found::One {
+                region,
+                load_balancer: Box::new(lb.clone()),
+                matched_by: link.how,
+                via: link.via.clone(),
+            },
+            // An ELB name no load balancer of the account has: another account's, or deleted.
+            None => find::Found::Elsewhere {
+                words: format!(
+                    "the origin is {} named {}{}, which is not one of the account's load balancers in {region} (another account's, or deleted)",
+                    aws.in_words(),
+                    link.name,
+                    matched_in_words(link.how, &link.via)
+                ),
+            },
+        };
+        Some((found, searched))
+    }
+
+    /// Where an origin's addresses are looked for: the regions its names give, and the origin
+    /// regions (a hint).
+    fn address_regions(&self, links: &Links) -> Vec<String> {
+        let mut regions: BTreeSet<String> = links.named_regions();
+        regions.extend(self.origin_regions());
+        regions.into_iter().collect()
+    }
+
+    /// What holds the addresses of the origins `which`: each region asked once for all of them,
+    /// every region at once.
+    async fn owners_of(
+        &self,
+        which: &[usize],
+        links: &[Links],
+        evidence: &mut Evidence,
+    ) -> Vec<Owner> {
+        let mut by_region: BTreeMap<String, Vec<std::net::IpAddr>> = BTreeMap::new();
+        for i in which {
+            for region in self.address_regions(&links[*i]) {
+                let wanted = by_region.entry(region).or_default();
+                for (ip, _) in &links[*i].addresses {
+                    if !wanted.contains(ip) {
+                        wanted.push(*ip);
+                    }
+                }
+            }
+        }
+        by_region.retain(|_, ips| !ips.is_empty());
+        let answers = futures::future::join_all(by_region.iter().map(|(region, ips)| async move {
+            addresses::owners(&self.infra_for(region).ec2, region, ips).await
+        }))
+        .await;
+        let mut owners = Vec::new();
+        for (found, gaps) in answers {
+            owners.extend(found);
+            evidence.gaps.extend(gaps);
+        }
+        owners
+    }
+
+    /// What an origin's addresses lead to: a load balancer first, then an instance, then what
+    /// else holds them. None when the account holds none of them.
+    async fn by_owner(
+        &self,
+        owned: &[&Owner],
+        links: &Links,
+        regions: &mut Regions,
+        evidence: &mut Evidence,
+    ) -> Option<find::Found> {
+        let via = |owner: &Owner| {
+            let mut via = links
+                .addresses
+                .iter()
+                .find(|(a, _)| *a == owner.address)
+                .map(|(_, via)| via.clone())
+                .unwrap_or_default();
+            via.push(owner.words.clone());
+            via
+        };
+        for owner in owned {
+            let Holder::LoadBalancer(tail) = &owner.holder else {
+                continue;
+            };
+            self.region(&owner.region, regions, evidence).await;
+            let listed = regions
+                .runs
+                .get(&owner.region)
+                .and_then(|r| r.load_balancers.as_ref());
+            let lb = listed.and_then(|all| {
+                all.iter().find(|lb| {
+                    lb.load_balancer_arn()
+                        .is_some_and(|arn| arn.ends_with(&format!(":loadbalancer/{tail}")))
+                })
+            });
+            if let Some(lb) = lb {
+                return Some(find::Found::One {
+                    region: owner.region.clone(),
+                    load_balancer: Box::new(lb.clone()),
+                    matched_by: owner.how,
+                    via: via(owner),
+                });
+            }
+        }
+        let instance = owned.iter().find_map(|o| match &o.holder {
+            Holder::Instance(id) => Some((o, id)),
+            _ => None,
+        });
+        if let Some((owner, id)) = instance {
+            self.region(&owner.region, regions, evidence).await;
+            return Some(find::Found::Instance {
+                region: owner.region.clone(),
+                instance_id: id.clone(),
+                address: owner.address,
+                matched_by: owner.how,
+                via: via(owner),
+            });
+        }
+        let owner = owned.first()?;
+        let words = match &owner.holder {
+            Holder::Unassociated { .. } => format!(
+                "the origin's address {} is an Elastic IP of the account associated with nothing: nothing answers CloudFront there ({})",
+                owner.address,
+                via(owner).join("; ")
+            ),
+            _ => format!(
+                "the origin's address {} is held by no load balancer or instance: {}",
+                owner.address,
+                via(owner).join("; ")
+            ),
+        };
+        Some(find::Found::Elsewhere { words })
+    }
+
+    /// Inspects everything found (and reads the load balancers' metrics) at once; what each adds
+    /// is folded back in the origins' order, the metrics last.
     async fn inspect_found(
         &self,
         searches: Vec<Search>,
@@ -305,7 +502,8 @@ impl Collector {
             now: evidence.now,
             ..Evidence::default()
         };
-        let mut application: Vec<(String, String)> = Vec::new();
+        // Every load balancer found, once: its metrics are read while it is inspected.
+        let mut found: Vec<(String, String)> = Vec::new();
         for search in &searches {
             if let find::Found::One {
                 region,
@@ -313,12 +511,9 @@ impl Collector {
                 ..
             } = &search.found
             {
-                let is_application = load_balancer
-                    .r#type()
-                    .is_some_and(|t| *t == elb::LoadBalancerTypeEnum::Application);
                 let arn = load_balancer.load_balancer_arn().unwrap_or_default();
-                if is_application && !application.iter().any(|(_, a)| a == arn) {
-                    application.push((region.clone(), arn.to_string()));
+                if !found.iter().any(|(_, a)| a == arn) {
+                    found.push((region.clone(), arn.to_string()));
                 }
             }
         }
@@ -331,7 +526,7 @@ impl Collector {
         }));
         let mut on_metrics = base.clone();
         let metrics = async {
-            let pairs: Vec<(&str, &str)> = application
+            let pairs: Vec<(&str, &str)> = found
                 .iter()
                 .map(|(region, arn)| (region.as_str(), arn.as_str()))
                 .collect();
@@ -384,13 +579,13 @@ impl Collector {
                 region,
                 load_balancer,
                 matched_by,
+                via,
             } => {
                 let Some(run) = regions.get(&region) else {
-                    // Unreachable: find answers only regions it was given, and behind_origins
-                    // made a run for each of those before asking.
+                    // Unreachable: every region a search answers with was given a run first.
                     return;
                 };
-                let inspected =
+                let mut inspected =
                     inspect::inspect(origin, run, &load_balancer, matched_by, evidence).await;
                 let mut detail = format!("{} in {region}, matched by {matched_by}", inspected.name);
                 if matched_by == "cname" {
@@ -399,9 +594,69 @@ impl Collector {
                         origin.host,
                         origin.cname_chain.join(" -> ")
                     ));
+                } else if !via.is_empty() {
+                    detail.push_str(&format!(" ({})", via.join("; ")));
                 }
+                inspected.matched_via = via;
                 evidence.load_balancers.push(inspected);
                 (CheckOutcome::Pass, detail)
+            }
+            find::Found::Instance {
+                region,
+                instance_id,
+                address,
+                matched_by,
+                via,
+            } => {
+                let Some(run) = regions.get(&region) else {
+                    return;
+                };
+                let link = instance::Link {
+                    instance_id: &instance_id,
+                    address,
+                    matched_by,
+                    via,
+                };
+                let (outcome, detail) = match instance::inspect(origin, run, link, evidence).await {
+                    Some(inspected) => {
+                        let state = match &inspected.state_since {
+                            Some(since) => format!(
+                                "{} since {}",
+                                inspected.state,
+                                since.format("%Y-%m-%d %H:%M UTC")
+                            ),
+                            None => inspected.state.clone(),
+                        };
+                        let detail = format!(
+                            "EC2 instance {instance_id} in {region} ({state}) at {address}, matched by {matched_by} ({}); no load balancer in front of it",
+                            inspected.matched_via.join("; ")
+                        );
+                        evidence.instances.push(inspected);
+                        (CheckOutcome::Pass, detail)
+                    }
+                    None => (
+                        CheckOutcome::Error,
+                        format!("EC2 instance {instance_id} in {region} holds the origin's address {address}, but could not be described (see the gaps)"),
+                    ),
+                };
+                evidence.checks.push(Check::since(
+                    "origin-resource",
+                    &target,
+                    outcome,
+                    started,
+                    Some(detail),
+                ));
+                return;
+            }
+            find::Found::Elsewhere { words } => {
+                evidence.checks.push(Check::since(
+                    "origin-resource",
+                    &target,
+                    CheckOutcome::Skipped,
+                    started,
+                    Some(words),
+                ));
+                return;
             }
             find::Found::Candidates {
                 candidates,
@@ -443,6 +698,15 @@ impl Collector {
     }
 }
 
+/// ` (matched by route53-alias: step; step)`, or ` (matched by dns-name)` when no step led there.
+fn matched_in_words(how: &str, via: &[String]) -> String {
+    if via.is_empty() {
+        format!(" (matched by {how})")
+    } else {
+        format!(" (matched by {how}: {})", via.join("; "))
+    }
+}
+
 /// `2 candidate(s) by certificate, none inspected: a (eu-west-1), b (eu-west-1) ...`.
 fn candidates_in_words(found: &LoadBalancerCandidates) -> String {
     let named: Vec<String> = found
@@ -468,31 +732,6 @@ fn candidates_in_words(found: &LoadBalancerCandidates) -> String {
 mod tests {
     use super::*;
     use cf_doctor_model::evidence::{CustomOrigin, ForwardedHost, ViewerCertificate};
-
-    #[test]
-    fn the_region_is_read_from_alb_and_nlb_names() {
-        assert_eq!(
-            region_of_elb_name("shop-alb-1234.eu-west-1.elb.amazonaws.com").as_deref(),
-            Some("eu-west-1")
-        );
-        assert_eq!(
-            region_of_elb_name("dualstack.shop-alb-1234.eu-west-1.elb.amazonaws.com.").as_deref(),
-            Some("eu-west-1")
-        );
-        assert_eq!(
-            region_of_elb_name("shop-nlb-1234.elb.us-east-2.amazonaws.com").as_deref(),
-            Some("us-east-2")
-        );
-        assert_eq!(region_of_elb_name("origin.shop.example"), None);
-    }
-
-    #[test]
-    fn a_dualstack_name_is_the_same_load_balancer() {
-        assert!(same_dns_name(
-            "dualstack.a-1.us-east-1.elb.amazonaws.com",
-            "A-1.us-east-1.elb.amazonaws.com."
-        ));
-    }
 
     fn distribution(aliases: &[&str], forwarded: Option<bool>) -> (Distribution, Origin) {
         let origin = Origin {

@@ -7,8 +7,8 @@ use futures::StreamExt;
 
 use crate::probe::dns;
 use crate::{error_text, Budget, Collector};
+use cf_doctor_model::aws_names::same_dns_name;
 use cf_doctor_model::evidence::{AcmCertificate, Distribution, Evidence, Gap, OriginKind};
-use cf_doctor_model::names;
 use cf_doctor_model::{Check, CheckOutcome};
 
 /// A load balancer ARN in InUseBy: `arn:aws:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/...`
@@ -26,17 +26,6 @@ fn load_balancer_region(arn: &str) -> Option<&str> {
     (service == "elasticloadbalancing"
         && (resource.starts_with("loadbalancer/app/") || resource.starts_with("loadbalancer/net/")))
     .then_some(region)
-}
-
-/// The same DNS name, `dualstack.` prefix or trailing dot aside.
-fn same_dns_name(a: &str, b: &str) -> bool {
-    let norm = |s: &str| {
-        let s = names::normalise(s);
-        s.strip_prefix("dualstack.")
-            .map(str::to_string)
-            .unwrap_or(s)
-    };
-    norm(a) == norm(b)
 }
 
 /// Origin names looked up at once when following CNAME chains.

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod origin_mtls;
 pub mod probe;
 pub mod ratelimit;
+mod resolve;
 pub mod sweep;
 pub mod vpc_origin;
 
@@ -153,6 +154,10 @@ pub struct Collector {
     /// ACM DescribeCertificate's pace per region, shared by every part of a diagnosis that reads
     /// a certificate (viewer, origin mTLS, listener), which now run side by side.
     pub acm_pace: Arc<AcmPace>,
+    /// Route53 (global): the account's hosted zones and records, which name what an origin is.
+    pub route53: aws_sdk_route53::Client,
+    /// Route53's pace: 5 requests per second for the whole account.
+    pub route53_pace: Arc<ratelimit::RateLimiter>,
 }
 
 /// ACM DescribeCertificate: 10 requests per second per region (ACM quotas).
@@ -193,6 +198,10 @@ impl Collector {
         Collector {
             cloudfront: aws_sdk_cloudfront::Client::new(&us_east_1),
             acm_us_east_1: aws_sdk_acm::Client::new(&us_east_1),
+            route53: aws_sdk_route53::Client::new(&us_east_1),
+            route53_pace: Arc::new(ratelimit::RateLimiter::per_second(
+                resolve::route53::ROUTE53_PER_SECOND,
+            )),
             acm_by_region,
             infra_by_region,
             sdk: sdk.clone(),
@@ -235,11 +244,29 @@ impl Collector {
                 .map(|(r, clients)| (r.clone(), clients.acm.clone()))
                 .collect(),
             infra_by_region,
+            route53: aws_sdk_route53::Client::new(&us_east_1),
             sdk: sdk.clone(),
-            // Another account has its own ACM quota.
+            // Another account has its own ACM and Route53 quotas.
             acm_pace: Arc::default(),
+            route53_pace: Arc::new(ratelimit::RateLimiter::per_second(
+                resolve::route53::ROUTE53_PER_SECOND,
+            )),
             ..self.clone()
         }
+    }
+
+    /// The same collector with more origin regions (a member account's own, from
+    /// ORIGIN_REGIONS' `ACCOUNT:REGION` entries).
+    pub fn with_regions(mut self, extra: &[String]) -> Collector {
+        for region in extra {
+            if !self.infra_by_region.contains_key(region) {
+                let clients = InfraClients::new(&self.sdk, region);
+                self.acm_by_region
+                    .insert(region.clone(), clients.acm.clone());
+                self.infra_by_region.insert(region.clone(), clients);
+            }
+        }
+        self
     }
 
     /// The pace of ACM DescribeCertificate calls in `region`, shared by the whole process.
@@ -278,7 +305,8 @@ impl Collector {
             .unwrap_or_else(|| InfraClients::new(&self.sdk, region))
     }
 
-    /// Where origins live: the configured origin regions (us-east-1 is always covered).
+    /// Where to look for what stands behind origins besides the regions their names and records
+    /// give: the configured origin regions (us-east-1 is always covered).
     pub fn origin_regions(&self) -> Vec<String> {
         self.infra_by_region.keys().cloned().collect()
     }

@@ -1,8 +1,11 @@
 //! CloudWatch metrics as evidence, one GetMetricData call per region for each thing read as soon
 //! as it is known: the distribution's error rates and origin latency (us-east-1, Region=Global:
-//! they need only its id, so they are read beside GetDistribution), each application load
-//! balancer's 5xx split (ELB vs target) and target response time (once it is found), and the edge
-//! functions' counts (`functions`, once they are described).
+//! they need only its id, so they are read beside GetDistribution), each load balancer's own
+//! counts of what failed (once it is found: an application load balancer's 5xx split and target
+//! response time, and for both kinds the failed TLS handshakes, resets and rejections that
+//! corroborate a cause from the origin's side), the unhealthy targets of the groups its listener
+//! forwards to (once the listener is read), and the edge functions' counts (`functions`, once
+//! they are described).
 
 mod functions;
 
@@ -16,7 +19,7 @@ use cf_doctor_model::evidence::{Evidence, Gap, MetricReading};
 use cf_doctor_model::{Check, CheckOutcome};
 
 /// The window read: long enough for a 5-minute alarm period, short enough to be "now".
-pub(crate) const WINDOW_SECS: i64 = 15 * 60;
+pub(crate) const WINDOW_SECS: i64 = cf_doctor_model::evidence::METRIC_WINDOW_MINUTES * 60;
 
 /// CloudFront's metrics for a distribution (the 5xx split needs additional metrics enabled).
 const DISTRIBUTION_METRICS: [(&str, &str); 5] = [
@@ -27,12 +30,43 @@ const DISTRIBUTION_METRICS: [(&str, &str); 5] = [
     ("OriginLatency", "Average"),
 ];
 
-/// An application load balancer's own 5xx, its targets' 5xx, and how long targets take.
-const LOAD_BALANCER_METRICS: [(&str, &str); 3] = [
-    ("HTTPCode_ELB_5XX_Count", "Sum"),
-    ("HTTPCode_Target_5XX_Count", "Sum"),
-    ("TargetResponseTime", "Average"),
+/// An application load balancer's own 5xx, its targets' 5xx, how long targets take (the latest
+/// and the highest minute), and the counts that corroborate a cause (their totals over the
+/// window, `counted`): failed TLS handshakes with clients, connections rejected at its limit, its
+/// own 502/503/504, and failed connections and handshakes with its targets.
+/// <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html>
+const APPLICATION_METRICS: [(&str, &str, bool); 10] = [
+    ("HTTPCode_ELB_5XX_Count", "Sum", false),
+    ("HTTPCode_Target_5XX_Count", "Sum", false),
+    ("TargetResponseTime", "Average", false),
+    ("ClientTLSNegotiationErrorCount", "Sum", true),
+    ("RejectedConnectionCount", "Sum", true),
+    ("HTTPCode_ELB_502_Count", "Sum", true),
+    ("HTTPCode_ELB_503_Count", "Sum", true),
+    ("HTTPCode_ELB_504_Count", "Sum", true),
+    ("TargetConnectionErrorCount", "Sum", true),
+    ("TargetTLSNegotiationErrorCount", "Sum", true),
 ];
+
+/// A network load balancer's resets (by clients: CloudFront dropping a handshake it rejects; by
+/// the load balancer: no listener or target) and failed TLS handshakes of a TLS listener.
+/// <https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-cloudwatch-metrics.html>
+const NETWORK_METRICS: [(&str, &str, bool); 3] = [
+    ("TCP_Client_Reset_Count", "Sum", true),
+    ("TCP_ELB_Reset_Count", "Sum", true),
+    ("ClientTLSNegotiationErrorCount", "Sum", true),
+];
+
+/// The namespace of a load balancer's metrics by the kind in its ARN's tail (`app/`, `net/`).
+fn namespace_of(dimension: &str) -> Option<&'static str> {
+    if dimension.starts_with("app/") {
+        Some("AWS/ApplicationELB")
+    } else if dimension.starts_with("net/") {
+        Some("AWS/NetworkELB")
+    } else {
+        None
+    }
+}
 
 /// One metric to read, and what it is about.
 struct MetricQueryPlan {
@@ -63,7 +97,6 @@ fn plan(evidence: &Evidence) -> Planned {
     let load_balancers: Vec<(&str, &str)> = evidence
         .load_balancers
         .iter()
-        .filter(|lb| lb.lb_type == "application")
         .map(|lb| (lb.region.as_str(), lb.arn.as_str()))
         .collect();
     merge(&mut by_region, plan_load_balancers(&load_balancers));
@@ -104,28 +137,70 @@ fn plan_distributions(ids: &[&str]) -> Planned {
     by_region
 }
 
-/// Each application load balancer's metrics, by (region, ARN).
+/// Each load balancer's metrics, by (region, ARN).
 fn plan_load_balancers(load_balancers: &[(&str, &str)]) -> Planned {
     let mut by_region = Planned::new();
     for (region, arn) in load_balancers {
-        // The LoadBalancer dimension is the ARN's tail: app/NAME/ID.
+        // The LoadBalancer dimension is the ARN's tail: app/NAME/ID or net/NAME/ID.
         let Some((_, dimension)) = arn.split_once(":loadbalancer/") else {
             continue;
         };
-        for (metric, statistic) in LOAD_BALANCER_METRICS {
+        let Some(namespace) = namespace_of(dimension) else {
+            continue;
+        };
+        let metrics: &[(&str, &str, bool)] = if namespace == "AWS/NetworkELB" {
+            &NETWORK_METRICS
+        } else {
+            &APPLICATION_METRICS
+        };
+        for (metric, statistic, counted) in metrics {
             by_region
                 .entry(region.to_string())
                 .or_default()
                 .push(MetricQueryPlan {
-                    namespace: "AWS/ApplicationELB",
+                    namespace,
                     metric,
                     statistic,
                     resource: dimension.to_string(),
                     dimensions: vec![("LoadBalancer", dimension.to_string())],
-                    counted: false,
+                    counted: *counted,
                     region: None,
                 });
         }
+    }
+    by_region
+}
+
+/// UnHealthyHostCount of each target group a load balancer's listener forwards to (published per
+/// target group and load balancer only); the reading's resource is the group's ARN tail,
+/// `targetgroup/NAME/ID`.
+fn plan_target_groups(region: &str, lb_arn: &str, target_groups: &[String]) -> Planned {
+    let mut by_region = Planned::new();
+    let Some((_, dimension)) = lb_arn.split_once(":loadbalancer/") else {
+        return by_region;
+    };
+    let Some(namespace) = namespace_of(dimension) else {
+        return by_region;
+    };
+    for group in target_groups {
+        let Some(tail) = group.find("targetgroup/").map(|at| &group[at..]) else {
+            continue;
+        };
+        by_region
+            .entry(region.to_string())
+            .or_default()
+            .push(MetricQueryPlan {
+                namespace,
+                metric: "UnHealthyHostCount",
+                statistic: "Maximum",
+                resource: tail.to_string(),
+                dimensions: vec![
+                    ("LoadBalancer", dimension.to_string()),
+                    ("TargetGroup", tail.to_string()),
+                ],
+                counted: false,
+                region: None,
+            });
     }
     by_region
 }
@@ -167,13 +242,13 @@ impl Collector {
             .await;
     }
 
-    /// The 5xx split and response time of these application load balancers, by (region, ARN).
+    /// What these load balancers counted of failures, by (region, ARN).
     pub(crate) async fn load_balancer_metrics(
         &self,
         load_balancers: &[(&str, &str)],
         evidence: &mut Evidence,
     ) {
-        let what = "the load balancer's 5xx split and target response time";
+        let what = "the load balancer's own counts of failed handshakes, resets and 5xx";
         self.read_planned(plan_load_balancers(load_balancers), what, evidence)
             .await;
     }
@@ -193,8 +268,8 @@ impl Collector {
         let read = planned.iter().map(|(region, planned)| {
             let mut branch = base.clone();
             async move {
-                self.read_region(region, planned, what, end, &mut branch)
-                    .await;
+                let client = self.infra_for(region).cloudwatch;
+                read_region(&client, region, planned, what, end, &mut branch).await;
                 branch
             }
         });
@@ -202,82 +277,106 @@ impl Collector {
             evidence.absorb(branch, &base);
         }
     }
+}
 
-    /// One GetMetricData call for every planned metric of a region; a failure is a gap.
-    async fn read_region(
-        &self,
-        region: &str,
-        planned: &[MetricQueryPlan],
-        what: &str,
-        end: i64,
-        evidence: &mut Evidence,
-    ) {
-        let client = self.infra_for(region).cloudwatch;
-        let queries = planned
-            .iter()
-            .enumerate()
-            .map(|(i, p)| query(format!("m{i}"), p));
-        let started = std::time::Instant::now();
-        let result = client
-            .get_metric_data()
-            .set_metric_data_queries(Some(queries.collect()))
-            .start_time(DateTime::from_secs(end - WINDOW_SECS))
-            .end_time(DateTime::from_secs(end))
-            .send()
-            .await;
-        let out = match result {
-            Ok(out) => out,
-            Err(e) => {
-                let error = error_text(&e);
-                evidence.checks.push(Check::since(
-                    "cloudwatch-metrics",
-                    region,
-                    CheckOutcome::Error,
-                    started,
-                    Some(error.clone()),
-                ));
-                evidence.gaps.push(Gap::new(
-                    "cloudwatch:GetMetricData",
-                    region,
-                    error,
-                    &format!("the CloudWatch metrics in {region} ({what})"),
-                ));
-                return;
-            }
-        };
-        let results = out.metric_data_results();
-        let with_data = results.iter().filter(|r| !r.values().is_empty()).count();
-        evidence.checks.push(Check::since(
-            "cloudwatch-metrics",
-            region,
-            CheckOutcome::Pass,
-            started,
-            Some(format!(
-                "{} metric(s), {with_data} with data",
-                planned.len()
-            )),
-        ));
-        for (i, p) in planned.iter().enumerate() {
-            let id = format!("m{i}");
-            let values = results
-                .iter()
-                .find(|r| r.id() == Some(id.as_str()))
-                .map(|r| r.values().to_vec())
-                .unwrap_or_default();
-            // Results come newest first (the default ScanBy is TimestampDescending).
-            evidence.metrics.push(MetricReading {
-                namespace: p.namespace.into(),
-                metric: p.metric.into(),
-                resource: p.resource.clone(),
-                statistic: p.statistic.into(),
-                latest: values.first().copied(),
-                max: values.iter().copied().reduce(f64::max),
-                // No datapoint in the window is a count of zero, not an unknown.
-                sum: p
-                    .counted
-                    .then(|| values.iter().fold(0.0, |total, v| total + v)),
-                region: p.region.clone(),
-            });
+/// The unhealthy targets of the groups a load balancer's listener forwards to, read with the
+/// region's client while the rest of the listener is.
+pub(crate) async fn target_group_health(
+    client: &aws_sdk_cloudwatch::Client,
+    region: &str,
+    lb_arn: &str,
+    target_groups: &[String],
+    evidence: &mut Evidence,
+) {
+    let planned = plan_target_groups(region, lb_arn, target_groups);
+    let Some(planned) = planned.get(region) else {
+        return;
+    };
+    let what = "the unhealthy targets of the listener's target groups";
+    read_region(
+        client,
+        region,
+        planned,
+        what,
+        evidence.now.timestamp(),
+        evidence,
+    )
+    .await;
+}
+
+/// One GetMetricData call for every planned metric of a region; a failure is a gap.
+async fn read_region(
+    client: &aws_sdk_cloudwatch::Client,
+    region: &str,
+    planned: &[MetricQueryPlan],
+    what: &str,
+    end: i64,
+    evidence: &mut Evidence,
+) {
+    let queries = planned
+        .iter()
+        .enumerate()
+        .map(|(i, p)| query(format!("m{i}"), p));
+    let started = std::time::Instant::now();
+    let result = client
+        .get_metric_data()
+        .set_metric_data_queries(Some(queries.collect()))
+        .start_time(DateTime::from_secs(end - WINDOW_SECS))
+        .end_time(DateTime::from_secs(end))
+        .send()
+        .await;
+    let out = match result {
+        Ok(out) => out,
+        Err(e) => {
+            let error = error_text(&e);
+            evidence.checks.push(Check::since(
+                "cloudwatch-metrics",
+                region,
+                CheckOutcome::Error,
+                started,
+                Some(error.clone()),
+            ));
+            evidence.gaps.push(Gap::new(
+                "cloudwatch:GetMetricData",
+                region,
+                error,
+                &format!("the CloudWatch metrics in {region} ({what})"),
+            ));
+            return;
         }
+    };
+    let results = out.metric_data_results();
+    let with_data = results.iter().filter(|r| !r.values().is_empty()).count();
+    evidence.checks.push(Check::since(
+        "cloudwatch-metrics",
+        region,
+        CheckOutcome::Pass,
+        started,
+        Some(format!(
+            "{} metric(s), {with_data} with data",
+            planned.len()
+        )),
+    ));
+    for (i, p) in planned.iter().enumerate() {
+        let id = format!("m{i}");
+        let values = results
+            .iter()
+            .find(|r| r.id() == Some(id.as_str()))
+            .map(|r| r.values().to_vec())
+            .unwrap_or_default();
+        // Results come newest first (the default ScanBy is TimestampDescending).
+        evidence.metrics.push(MetricReading {
+            namespace: p.namespace.into(),
+            metric: p.metric.into(),
+            resource: p.resource.clone(),
+            statistic: p.statistic.into(),
+            latest: values.first().copied(),
+            max: values.iter().copied().reduce(f64::max),
+            // No datapoint in the window is a count of zero, not an unknown.
+            sum: p
+                .counted
+                .then(|| values.iter().fold(0.0, |total, v| total + v)),
+            region: p.region.clone(),
+        });
     }
 }

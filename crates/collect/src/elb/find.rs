@@ -1,17 +1,20 @@
-//! Which load balancer serves an origin: the one whose DNS name is the origin domain or ends its
-//! CNAME chain; failing that, for an HTTPS origin, the one load balancer whose HTTPS (or TLS)
-//! listener on the origin port has a certificate covering the origin name. The certificates are
-//! read once per run for every origin (the index), every call paced; several load balancers that
-//! fit are candidates, never one picked; a call that fails stops the search and is a gap, so "not
-//! found" is said only when every load balancer was read.
+//! Which load balancer serves an origin when the account's records link it to nothing: the one
+//! whose DNS name is the origin domain or ends its CNAME chain; failing that, for an HTTPS origin,
+//! the one load balancer whose HTTPS (or TLS) listener on the origin port has a certificate
+//! covering the origin name (a guess, and the last one tried: a wrong certificate hides its own
+//! load balancer). The certificates are read once per run for every origin (the index), every
+//! call paced; several load balancers that fit are candidates, never one picked; a call that
+//! fails stops the search and is a gap, so "not found" is said only when every load balancer was
+//! read.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_elasticloadbalancingv2::types as elb;
 
-use super::{cache, same_dns_name, OriginRef, RegionRun};
+use super::{cache, OriginRef, RegionRun};
 use crate::ratelimit::RateLimiter;
 use crate::{acm, error_text};
+use cf_doctor_model::aws_names::same_dns_name;
 use cf_doctor_model::evidence::{AcmCertificate, Evidence, Gap, LoadBalancerCandidate};
 use cf_doctor_model::names;
 
@@ -23,8 +26,25 @@ pub(super) enum Found {
     One {
         region: String,
         load_balancer: Box<elb::LoadBalancer>,
-        /// `dns-name`, `cname` or `certificate`.
+        /// `dns-name`, `route53-alias`, `route53-cname`, `cname`, `network-interface`,
+        /// `elastic-ip` or `certificate`.
         matched_by: &'static str,
+        /// The steps that led there, in words (Route53 records, addresses).
+        via: Vec<String>,
+    },
+    /// An EC2 instance holds the origin's address: it serves CloudFront itself.
+    Instance {
+        region: String,
+        instance_id: String,
+        address: std::net::IpAddr,
+        /// `elastic-ip` or `network-interface`.
+        matched_by: &'static str,
+        via: Vec<String>,
+    },
+    /// The origin is another kind of resource, or an address of the account that no load
+    /// balancer or instance holds: named in words, nothing to inspect.
+    Elsewhere {
+        words: String,
     },
     Candidates {
         candidates: Vec<LoadBalancerCandidate>,
@@ -73,6 +93,7 @@ pub(super) async fn find(
                 region: region.clone(),
                 load_balancer: Box::new(load_balancer.clone()),
                 matched_by,
+                via: Vec::new(),
             };
         }
     }
@@ -120,6 +141,7 @@ pub(super) async fn find(
             region: region.clone(),
             load_balancer: Box::new(only.load_balancer.clone()),
             matched_by: "certificate",
+            via: Vec::new(),
         },
         _ => Found::Candidates {
             candidates: fits
@@ -145,16 +167,22 @@ pub(super) async fn find(
     }
 }
 
+/// The load balancer whose DNS name is `name`.
+pub(super) fn named<'a>(
+    load_balancers: &'a [elb::LoadBalancer],
+    name: &str,
+) -> Option<&'a elb::LoadBalancer> {
+    load_balancers
+        .iter()
+        .find(|lb| lb.dns_name().is_some_and(|dns| same_dns_name(dns, name)))
+}
+
 /// The load balancer whose DNS name is the origin domain, or ends its CNAME chain.
 fn by_dns<'a>(
     origin: &OriginRef,
     load_balancers: &'a [elb::LoadBalancer],
 ) -> Option<(&'a elb::LoadBalancer, &'static str)> {
-    let named = |name: &str| {
-        load_balancers
-            .iter()
-            .find(|lb| lb.dns_name().is_some_and(|dns| same_dns_name(dns, name)))
-    };
+    let named = |name: &str| named(load_balancers, name);
     if let Some(lb) = named(&origin.host) {
         return Some((lb, "dns-name"));
     }

@@ -9,7 +9,7 @@ use super::find::{
 };
 use super::listener_rules::{final_action, listener_rules};
 use super::{security_groups, OriginRef, RegionRun};
-use crate::error_text;
+use crate::{error_text, metrics};
 use cf_doctor_model::evidence::{
     CloudfrontHost, Evidence, Gap, Listener, ListenerPort, ListenerRule, LoadBalancer,
     TargetGroupHealth, TargetState,
@@ -40,6 +40,7 @@ pub(super) async fn inspect(
         region: run.name.clone(),
         lb_type: lb_type.clone(),
         matched_by: matched_by.to_string(),
+        matched_via: Vec::new(),
         distribution_id: origin.distribution_id.clone(),
         origin_host: origin.host.clone(),
         origin_port: origin.port,
@@ -55,6 +56,11 @@ pub(super) async fn inspect(
     };
     let base = Evidence::default();
     let (mut on_listeners, mut on_groups) = (base.clone(), base.clone());
+    // The metrics' window ends at the evidence's clock.
+    let mut on_health = Evidence {
+        now: evidence.now,
+        ..Evidence::default()
+    };
     let has_rules = lb_type == "application";
     let listeners = async {
         match listeners_of(run, &arn).await {
@@ -82,17 +88,31 @@ pub(super) async fn inspect(
                     .iter()
                     .find(|l| l.port() == Some(i32::from(origin.port)));
                 let listener = match on_port {
-                    Some(listener) => Some(
-                        inspect_listener(
-                            run,
-                            &name,
-                            has_rules,
-                            origin,
-                            listener,
-                            &mut on_listeners,
-                        )
-                        .await,
-                    ),
+                    Some(listener) => {
+                        // The unhealthy targets of the groups the default action forwards to
+                        // (CloudWatch has them per group only), read beside the listener.
+                        let groups = final_action(listener.default_actions())
+                            .target_groups()
+                            .to_vec();
+                        let (inspected, ()) = tokio::join!(
+                            inspect_listener(
+                                run,
+                                &name,
+                                has_rules,
+                                origin,
+                                listener,
+                                &mut on_listeners,
+                            ),
+                            metrics::target_group_health(
+                                &run.infra.cloudwatch,
+                                &run.name,
+                                &arn,
+                                &groups,
+                                &mut on_health,
+                            )
+                        );
+                        Some(inspected)
+                    }
                     None => None,
                 };
                 (ports, listener)
@@ -104,6 +124,7 @@ pub(super) async fn inspect(
     let ((ports, listener), groups) = tokio::join!(listeners, groups);
     evidence.absorb(on_listeners, &base);
     evidence.absorb(on_groups, &base);
+    evidence.absorb(on_health, &base);
     out.listeners = ports;
     out.listener = listener;
     out.security_groups = groups.verdicts;

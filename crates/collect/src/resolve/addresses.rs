@@ -1,0 +1,328 @@
+//! Which of the account's resources holds an address, as EC2 records it: an Elastic IP
+//! (DescribeAddresses) names the instance or the network interface it is associated with, and a
+//! network interface (DescribeNetworkInterfaces) names what it belongs to: Elastic Load Balancing
+//! describes the interfaces it creates as `ELB app/NAME/ID` or `ELB net/NAME/ID`, an instance's
+//! interface is attached to it.
+//! <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeNetworkInterfaces.html>
+
+use std::net::IpAddr;
+
+use aws_sdk_ec2::types::{Filter, NetworkInterface};
+
+use crate::error_text;
+use cf_doctor_model::aws_names;
+use cf_doctor_model::evidence::Gap;
+
+/// What holds an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Holder {
+    /// A load balancer, by the tail of its ARN: `app/NAME/ID` or `net/NAME/ID`.
+    LoadBalancer(String),
+    Instance(String),
+    /// Another kind of interface (a NAT gateway, an endpoint, ...): named, not inspected.
+    Interface {
+        id: String,
+        description: String,
+    },
+    /// An Elastic IP of the account associated with nothing: nothing answers there.
+    Unassociated {
+        allocation_id: String,
+    },
+}
+
+/// An address of an origin and what holds it.
+#[derive(Debug, Clone)]
+pub(crate) struct Owner {
+    pub address: IpAddr,
+    pub region: String,
+    pub holder: Holder,
+    /// `elastic-ip` or `network-interface`.
+    pub how: &'static str,
+    /// The record that says so, in words.
+    pub words: String,
+}
+
+/// An address an AWS resource can hold: not loopback, unspecified, link-local or multicast.
+fn routable(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            !(v4.is_loopback()
+                || v4.is_unspecified()
+                || v4.is_link_local()
+                || v4.is_multicast()
+                || v4.is_broadcast())
+        }
+        IpAddr::V6(v6) => {
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (v6.segments()[0] & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+/// An IPv4 address of a VPC's own ranges (RFC 1918, or shared address space).
+fn private_v4(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_private() || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
+        }
+        IpAddr::V6(_) => false,
+    }
+}
+
+fn filter(name: &str, values: &[IpAddr]) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.iter().map(IpAddr::to_string).collect()))
+        .build()
+}
+
+/// What holds each of `addresses` in `region` (addresses no resource of the account holds are
+/// left out), and the gaps of the calls that failed.
+pub(crate) async fn owners(
+    ec2: &aws_sdk_ec2::Client,
+    region: &str,
+    addresses: &[IpAddr],
+) -> (Vec<Owner>, Vec<Gap>) {
+    let addresses: Vec<IpAddr> = addresses.iter().copied().filter(routable).collect();
+    let public: Vec<IpAddr> = addresses
+        .iter()
+        .copied()
+        .filter(|ip| ip.is_ipv4() && !private_v4(ip))
+        .collect();
+    let private: Vec<IpAddr> = addresses.iter().copied().filter(private_v4).collect();
+    let v6: Vec<IpAddr> = addresses.iter().copied().filter(IpAddr::is_ipv6).collect();
+    let mut gaps = Vec::new();
+    let mut owners = Vec::new();
+    let gap = |action: &str, of: &[IpAddr], error: String| {
+        let named: Vec<String> = of.iter().map(IpAddr::to_string).collect();
+        Gap::new(
+            action,
+            region,
+            error,
+            &format!(
+                "which resource in {region} holds {} (the account's Elastic IPs and network interfaces)",
+                named.join(", ")
+            ),
+        )
+    };
+    // Elastic IPs, and the interfaces holding private and IPv6 addresses, at once.
+    let (elastic, by_private, by_v6) = tokio::join!(
+        async {
+            if public.is_empty() {
+                return Ok(Vec::new());
+            }
+            ec2.describe_addresses()
+                .filters(filter("public-ip", &public))
+                .send()
+                .await
+                .map(|out| out.addresses().to_vec())
+                .map_err(|e| error_text(&e))
+        },
+        interfaces(ec2, "addresses.private-ip-address", &private),
+        interfaces(ec2, "ipv6-addresses.ipv6-address", &v6),
+    );
+    let mut interface_ids: Vec<(IpAddr, String, String)> = Vec::new();
+    match elastic {
+        Ok(elastic) => {
+            for eip in elastic {
+                let Some(ip) = eip.public_ip().and_then(|ip| ip.parse::<IpAddr>().ok()) else {
+                    continue;
+                };
+                let allocation = eip.allocation_id().unwrap_or_default().to_string();
+                let words = format!("Elastic IP {ip} ({allocation})");
+                if let Some(instance) = eip.instance_id().filter(|i| !i.is_empty()) {
+                    owners.push(Owner {
+                        address: ip,
+                        region: region.to_string(),
+                        holder: Holder::Instance(instance.to_string()),
+                        how: "elastic-ip",
+                        words: format!("{words} is associated with instance {instance}"),
+                    });
+                } else if let Some(eni) = eip.network_interface_id().filter(|i| !i.is_empty()) {
+                    interface_ids.push((ip, eni.to_string(), words));
+                } else {
+                    owners.push(Owner {
+                        address: ip,
+                        region: region.to_string(),
+                        holder: Holder::Unassociated {
+                            allocation_id: allocation,
+                        },
+                        how: "elastic-ip",
+                        words: format!("{words} is associated with nothing"),
+                    });
+                }
+            }
+        }
+        Err(error) => gaps.push(gap("ec2:DescribeAddresses", &public, error)),
+    }
+    for (found, of) in [(by_private, &private), (by_v6, &v6)] {
+        match found {
+            Ok(found) => owners.extend(found.iter().flat_map(|eni| holders(eni, region, of))),
+            Err(error) => gaps.push(gap("ec2:DescribeNetworkInterfaces", of, error)),
+        }
+    }
+    // Public addresses that are no Elastic IP (a load balancer's, an instance's own public
+    // address), and the interfaces Elastic IPs are associated with, at once.
+    let unexplained: Vec<IpAddr> = public
+        .iter()
+        .copied()
+        .filter(|ip| {
+            !owners.iter().any(|o| o.address == *ip)
+                && !interface_ids.iter().any(|(a, _, _)| a == ip)
+        })
+        .collect();
+    let ids: Vec<String> = interface_ids.iter().map(|(_, id, _)| id.clone()).collect();
+    let (by_public, by_id) = tokio::join!(
+        interfaces(ec2, "association.public-ip", &unexplained),
+        async {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            ec2.describe_network_interfaces()
+                .set_network_interface_ids(Some(ids.clone()))
+                .send()
+                .await
+                .map(|out| out.network_interfaces().to_vec())
+                .map_err(|e| error_text(&e))
+        }
+    );
+    match by_public {
+        Ok(found) => owners.extend(
+            found
+                .iter()
+                .flat_map(|eni| holders(eni, region, &unexplained)),
+        ),
+        Err(error) => gaps.push(gap("ec2:DescribeNetworkInterfaces", &unexplained, error)),
+    }
+    match by_id {
+        Ok(found) => {
+            for (ip, id, words) in &interface_ids {
+                if let Some(eni) = found.iter().find(|e| e.network_interface_id() == Some(id)) {
+                    owners.push(Owner {
+                        address: *ip,
+                        region: region.to_string(),
+                        holder: holder_of(eni),
+                        how: "elastic-ip",
+                        words: format!("{words} is associated with {}", interface_in_words(eni)),
+                    });
+                }
+            }
+        }
+        Err(error) => {
+            let of: Vec<IpAddr> = interface_ids.iter().map(|(ip, _, _)| *ip).collect();
+            gaps.push(gap("ec2:DescribeNetworkInterfaces", &of, error));
+        }
+    }
+    owners.sort_by_key(|o| o.address);
+    (owners, gaps)
+}
+
+/// The interfaces holding any of `addresses` by `filter_name`.
+async fn interfaces(
+    ec2: &aws_sdk_ec2::Client,
+    filter_name: &str,
+    addresses: &[IpAddr],
+) -> Result<Vec<NetworkInterface>, String> {
+    if addresses.is_empty() {
+        return Ok(Vec::new());
+    }
+    ec2.describe_network_interfaces()
+        .filters(filter(filter_name, addresses))
+        .send()
+        .await
+        .map(|out| out.network_interfaces().to_vec())
+        .map_err(|e| error_text(&e))
+}
+
+/// Every one of `addresses` the interface holds, as an owner.
+fn holders(eni: &NetworkInterface, region: &str, addresses: &[IpAddr]) -> Vec<Owner> {
+    let mut held: Vec<IpAddr> = eni
+        .private_ip_addresses()
+        .iter()
+        .filter_map(|p| p.private_ip_address())
+        .chain(eni.private_ip_address())
+        .chain(eni.association().and_then(|a| a.public_ip()))
+        .chain(
+            eni.private_ip_addresses()
+                .iter()
+                .filter_map(|p| p.association().and_then(|a| a.public_ip())),
+        )
+        .chain(eni.ipv6_addresses().iter().filter_map(|a| a.ipv6_address()))
+        .filter_map(|ip| ip.parse::<IpAddr>().ok())
+        .filter(|ip| addresses.contains(ip))
+        .collect();
+    held.sort();
+    held.dedup();
+    held.into_iter()
+        .map(|ip| Owner {
+            address: ip,
+            region: region.to_string(),
+            holder: holder_of(eni),
+            how: "network-interface",
+            words: format!("{ip} is on {}", interface_in_words(eni)),
+        })
+        .collect()
+}
+
+fn holder_of(eni: &NetworkInterface) -> Holder {
+    let description = eni.description().unwrap_or_default();
+    if let Some(tail) = aws_names::load_balancer_of_interface(description) {
+        return Holder::LoadBalancer(tail.to_string());
+    }
+    if let Some(instance) = eni.attachment().and_then(|a| a.instance_id()) {
+        return Holder::Instance(instance.to_string());
+    }
+    Holder::Interface {
+        id: eni.network_interface_id().unwrap_or_default().to_string(),
+        description: description.to_string(),
+    }
+}
+
+/// `network interface eni-1 (ELB app/shop/1)` or `network interface eni-1 of instance i-1`.
+fn interface_in_words(eni: &NetworkInterface) -> String {
+    let id = eni.network_interface_id().unwrap_or_default();
+    match (
+        eni.attachment().and_then(|a| a.instance_id()),
+        eni.description(),
+    ) {
+        (Some(instance), _) => format!("network interface {id} of instance {instance}"),
+        (None, Some(description)) if !description.is_empty() => {
+            format!("network interface {id} ({description})")
+        }
+        _ => format!("network interface {id}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_addresses_a_resource_can_hold_are_looked_up() {
+        for ip in [
+            "127.0.0.1",
+            "0.0.0.0",
+            "169.254.169.254",
+            "::1",
+            "fe80::1",
+            "224.0.0.1",
+        ] {
+            assert!(!routable(&ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["203.0.113.10", "10.0.1.5", "2600:1f18::1"] {
+            assert!(routable(&ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn vpc_ranges_are_private() {
+        for ip in ["10.1.2.3", "172.16.0.1", "192.168.1.1", "100.64.0.1"] {
+            assert!(private_v4(&ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["203.0.113.10", "100.128.0.1", "2600:1f18::1"] {
+            assert!(!private_v4(&ip.parse().unwrap()), "{ip}");
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! The account's own DNS: its Route53 hosted zones, listed once per run, and the records that
+//! name an origin, followed through ALIAS targets and CNAMEs while they stay inside the account's
+//! zones. A public zone is what CloudFront resolves; a private one only answers inside its VPCs,
+//! so it is read only when no public zone holds the name, and said so.
+//! <https://docs.aws.amazon.com/Route53/latest/APIReference/API_ListResourceRecordSets.html>
+
+use std::net::IpAddr;
+
+use aws_sdk_route53::types::{ResourceRecordSet, RrType};
+
+use crate::error_text;
+use crate::ratelimit::RateLimiter;
+use cf_doctor_model::aws_names;
+use cf_doctor_model::evidence::Gap;
+use cf_doctor_model::names;
+
+/// Route53's API answers 5 requests per second per account, every action together
+/// (<https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html#limits-api-requests>).
+pub(crate) const ROUTE53_PER_SECOND: u32 = 5;
+
+/// Pages of ListHostedZones read (100 zones each): a bound on what a large account costs.
+const MAX_ZONE_PAGES: usize = 10;
+
+/// Records sets of one name read at most (weighted, latency, failover sets share a name).
+const MAX_RECORD_PAGES: usize = 3;
+
+/// Names followed from one origin before giving up (a loop, or a very long chain).
+const MAX_HOPS: usize = 8;
+
+/// One hosted zone of the account.
+#[derive(Debug, Clone)]
+pub(crate) struct Zone {
+    /// `Z1D633PJN98FT9` (the `/hostedzone/` prefix removed).
+    pub id: String,
+    /// `shop.example`, normalised.
+    pub name: String,
+    pub private: bool,
+}
+
+/// The account's hosted zones (listed beside GetDistribution: they need nothing from it).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Zones {
+    pub zones: Vec<Zone>,
+    /// What kept the list from being whole (a denied or failed call, or more zones than read).
+    pub gap: Option<Gap>,
+}
+
+impl Zones {
+    /// The zone that answers for `name`: the deepest public zone holding it, else the deepest
+    /// private one.
+    fn holding(&self, name: &str) -> Option<&Zone> {
+        let name = names::normalise(name);
+        let within = |z: &&Zone| name == z.name || name.ends_with(&format!(".{}", z.name));
+        let deepest = |private: bool| {
+            self.zones
+                .iter()
+                .filter(|z| z.private == private)
+                .filter(within)
+                .max_by_key(|z| z.name.len())
+        };
+        deepest(false).or_else(|| deepest(true))
+    }
+}
+
+/// Lists every hosted zone, page by page (bounded).
+pub(crate) async fn list_zones(client: &aws_sdk_route53::Client, pace: &RateLimiter) -> Zones {
+    let mut zones = Zones::default();
+    let mut marker: Option<String> = None;
+    for _ in 0..MAX_ZONE_PAGES {
+        pace.acquire().await;
+        let page = match client
+            .list_hosted_zones()
+            .set_marker(marker.clone())
+            .send()
+            .await
+        {
+            Ok(page) => page,
+            Err(e) => {
+                zones.gap = Some(Gap::new(
+                    "route53:ListHostedZones",
+                    "the account's hosted zones",
+                    error_text(&e),
+                    "which of the account's Route53 records name the origins (origins are then found by their DNS names and addresses only)",
+                ));
+                return zones;
+            }
+        };
+        zones.zones.extend(page.hosted_zones().iter().map(|z| Zone {
+            id: z.id().trim_start_matches("/hostedzone/").to_string(),
+            name: names::normalise(z.name()),
+            private: z.config().is_some_and(|c| c.private_zone()),
+        }));
+        match page.next_marker().filter(|_| page.is_truncated()) {
+            Some(next) if Some(next) != marker.as_deref() => marker = Some(next.to_string()),
+            _ => return zones,
+        }
+    }
+    zones.gap = Some(Gap::new(
+        "route53:ListHostedZones",
+        "the account's hosted zones",
+        format!("more than {} hosted zones", MAX_ZONE_PAGES * 100),
+        "whether a hosted zone beyond the first listed holds an origin's records",
+    ));
+    zones
+}
+
+/// Where the account's records lead from one origin name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Followed {
+    /// Names outside the account's zones that the records point at, with how and the steps.
+    pub targets: Vec<Target>,
+    /// A and AAAA values, each with the steps that led to it.
+    pub addresses: Vec<(IpAddr, Vec<String>)>,
+    /// Every record read, in words: `Route53 public zone shop.example (Z1): origin.shop.example A
+    /// ALIAS dualstack.shop-1.us-east-1.elb.amazonaws.com`.
+    pub steps: Vec<String>,
+    pub gaps: Vec<Gap>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub name: String,
+    /// `route53-alias` or `route53-cname`.
+    pub how: &'static str,
+    pub via: Vec<String>,
+}
+
+/// Follows `origin`'s records in the account's zones: ALIAS and CNAME targets inside them are
+/// followed in turn, the others named; A and AAAA values collected.
+pub(crate) async fn follow(
+    client: &aws_sdk_route53::Client,
+    pace: &RateLimiter,
+    zones: &Zones,
+    origin: &str,
+) -> Followed {
+    let mut out = Followed::default();
+    let mut queue: Vec<(String, Vec<String>, &'static str)> =
+        vec![(names::normalise(origin), Vec::new(), "route53-alias")];
+    let mut seen: Vec<String> = Vec::new();
+    while let Some((name, via, how)) = queue.pop() {
+        if seen.contains(&name) || seen.len() >= MAX_HOPS {
+            continue;
+        }
+        seen.push(name.clone());
+        // An AWS name is the resource's own: no zone of the account answers for it.
+        let zone = match zones.holding(&name) {
+            Some(zone) if aws_names::classify(&name).is_none() => zone,
+            _ => {
+                if !via.is_empty() {
+                    out.targets.push(Target { name, how, via });
+                }
+                continue;
+            }
+        };
+        let records = match records_of(client, pace, zone, &name).await {
+            Ok(records) => records,
+            Err(error) => {
+                out.gaps.push(Gap::new(
+                    "route53:ListResourceRecordSets",
+                    &zone.id,
+                    error,
+                    &format!("where the account's record for {name} points"),
+                ));
+                continue;
+            }
+        };
+        if records.is_empty() && !via.is_empty() {
+            // A name the records point at but do not define: named as it is.
+            out.targets.push(Target { name, how, via });
+            continue;
+        }
+        for set in &records {
+            let step = step_in_words(zone, set);
+            out.steps.push(step.clone());
+            let mut via = via.clone();
+            via.push(step);
+            if let Some(alias) = set.alias_target() {
+                queue.push((names::normalise(alias.dns_name()), via, "route53-alias"));
+                continue;
+            }
+            match set.r#type() {
+                RrType::Cname => {
+                    for value in set.resource_records() {
+                        queue.push((
+                            names::normalise(value.value()),
+                            via.clone(),
+                            "route53-cname",
+                        ));
+                    }
+                }
+                RrType::A | RrType::Aaaa => {
+                    for value in set.resource_records() {
+                        if let Ok(ip) = value.value().parse::<IpAddr>() {
+                            if !out.addresses.iter().any(|(a, _)| *a == ip) {
+                                out.addresses.push((ip, via.clone()));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// The A, AAAA and CNAME record sets of exactly `name` in `zone` (every routing policy's), or
+/// those of the wildcard that covers it when the name has none.
+async fn records_of(
+    client: &aws_sdk_route53::Client,
+    pace: &RateLimiter,
+    zone: &Zone,
+    name: &str,
+) -> Result<Vec<ResourceRecordSet>, String> {
+    let exact = sets_named(client, pace, zone, name).await?;
+    if !exact.is_empty() {
+        return Ok(exact);
+    }
+    match name.split_once('.') {
+        Some((_, parent))
+            if parent == zone.name || parent.ends_with(&format!(".{}", zone.name)) =>
+        {
+            sets_named(client, pace, zone, &format!("*.{parent}")).await
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// ListResourceRecordSets from `name`: Route53 lists a name's own sets first (then the names
+/// under it), so the pages stop at the first other name.
+async fn sets_named(
+    client: &aws_sdk_route53::Client,
+    pace: &RateLimiter,
+    zone: &Zone,
+    name: &str,
+) -> Result<Vec<ResourceRecordSet>, String> {
+    let mut out = Vec::new();
+    let mut start = (name.to_string(), None::<RrType>, None::<String>);
+    for _ in 0..MAX_RECORD_PAGES {
+        pace.acquire().await;
+        let page = client
+            .list_resource_record_sets()
+            .hosted_zone_id(&zone.id)
+            .start_record_name(&start.0)
+            .set_start_record_type(start.1.clone())
+            .set_start_record_identifier(start.2.clone())
+            .max_items(20)
+            .send()
+            .await
+            .map_err(|e| error_text(&e))?;
+        let mut other_name = false;
+        for set in page.resource_record_sets() {
+            if record_name(set.name()) != names::normalise(name) {
+                other_name = true;
+                break;
+            }
+            if matches!(set.r#type(), RrType::A | RrType::Aaaa | RrType::Cname) {
+                out.push(set.clone());
+            }
+        }
+        match page
+            .next_record_name()
+            .filter(|_| page.is_truncated() && !other_name)
+        {
+            Some(next) => {
+                start = (
+                    next.to_string(),
+                    page.next_record_type().cloned(),
+                    page.next_record_identifier().map(str::to_string),
+                )
+            }
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+/// A record name as Route53 writes it (`\052` for `*`, a trailing dot), normalised.
+fn record_name(name: &str) -> String {
+    names::normalise(&name.replace("\\052", "*"))
+}
+
+/// `Route53 public zone shop.example (Z1): origin.shop.example A ALIAS target` or
+/// `... CNAME target`, `... A 203.0.113.10, 203.0.113.11`, with the set's identifier.
+fn step_in_words(zone: &Zone, set: &ResourceRecordSet) -> String {
+    let kind = if zone.private { "private" } else { "public" };
+    let values = match set.alias_target() {
+        Some(alias) => format!("ALIAS {}", names::normalise(alias.dns_name())),
+        None => set
+            .resource_records()
+            .iter()
+            .map(|r| names::normalise(r.value()))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    let identifier = set
+        .set_identifier()
+        .map(|id| format!(" (set {id})"))
+        .unwrap_or_default();
+    let private_note = if zone.private {
+        " [a private zone answers only inside its VPCs, not CloudFront]"
+    } else {
+        ""
+    };
+    format!(
+        "Route53 {kind} zone {} ({}): {} {} {values}{identifier}{private_note}",
+        zone.name,
+        zone.id,
+        record_name(set.name()),
+        set.r#type().as_str(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zone(name: &str, private: bool) -> Zone {
+        Zone {
+            id: format!("Z{}", name.len()),
+            name: name.into(),
+            private,
+        }
+    }
+
+    #[test]
+    fn the_deepest_public_zone_answers_for_a_name() {
+        let zones = Zones {
+            zones: vec![
+                zone("shop.example", false),
+                zone("eu.shop.example", false),
+                zone("eu.shop.example", true),
+                zone("internal.example", true),
+            ],
+            gap: None,
+        };
+        assert_eq!(
+            zones
+                .holding("origin.eu.shop.example.")
+                .map(|z| (&*z.name, z.private)),
+            Some(("eu.shop.example", false))
+        );
+        assert_eq!(
+            zones.holding("www.shop.example").map(|z| &*z.name),
+            Some("shop.example")
+        );
+        assert_eq!(
+            zones.holding("api.internal.example").map(|z| z.private),
+            Some(true),
+            "a private zone only when no public one holds the name"
+        );
+        assert!(zones.holding("shopexample").is_none());
+        assert!(zones.holding("notshop.example").is_none());
+    }
+
+    #[test]
+    fn wildcard_names_are_read_back_as_written() {
+        assert_eq!(record_name("\\052.shop.example."), "*.shop.example");
+    }
+}
