@@ -44,7 +44,11 @@ pub struct Config {
     pub slack_webhook_secret_id: Option<String>,
     pub thresholds: Thresholds,
     pub probe_timeout: Duration,
+    /// Where to look for what stands behind origins, beside the regions their names and records
+    /// give (a hint, not a bound): us-east-1 is always added.
     pub origin_regions: Vec<String>,
+    /// Regions added only in a member account (`ACCOUNT:REGION` entries of ORIGIN_REGIONS).
+    pub account_origin_regions: BTreeMap<String, Vec<String>>,
     /// HOST -> addresses to probe instead of resolving HOST (like curl's --resolve).
     pub resolve: BTreeMap<String, Vec<IpAddr>>,
     pub ca_file: Option<PathBuf>,
@@ -87,6 +91,7 @@ impl Default for Config {
             thresholds: Thresholds::default(),
             probe_timeout: Duration::from_millis(5000),
             origin_regions: Vec::new(),
+            account_origin_regions: BTreeMap::new(),
             resolve: BTreeMap::new(),
             ca_file: None,
             notify_when_healthy: false,
@@ -172,13 +177,15 @@ impl Config {
             config.probe_timeout = Duration::from_millis(ms);
         }
         if let Some(v) = get("ORIGIN_REGIONS") {
-            config.origin_regions = parse_regions(&v).ok_or_else(|| {
+            let (everywhere, by_account) = parse_origin_regions(&v).ok_or_else(|| {
                 invalid(
                     "ORIGIN_REGIONS",
                     &v,
-                    "a comma list of regions like us-east-1,eu-west-1",
+                    "a comma list of regions like us-east-1,eu-west-1, each optionally for one account only as ACCOUNT:REGION (111122223333:ap-south-1)",
                 )
             })?;
+            config.origin_regions = everywhere;
+            config.account_origin_regions = by_account;
         }
         if let Some(v) = get("CF_DOCTOR_RESOLVE") {
             for entry in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
@@ -358,18 +365,36 @@ fn valid_metrics_namespace(namespace: &str) -> bool {
         && !namespace.starts_with("AWS/")
 }
 
-fn parse_regions(value: &str) -> Option<Vec<String>> {
-    let regions: Vec<String> = value
+/// The regions of every account, and those of single accounts (`ACCOUNT:REGION`).
+type OriginRegions = (Vec<String>, BTreeMap<String, Vec<String>>);
+
+fn parse_origin_regions(value: &str) -> Option<OriginRegions> {
+    let entries: Vec<&str> = value
         .split(',')
-        .map(|r| r.trim().to_string())
+        .map(str::trim)
         .filter(|r| !r.is_empty())
         .collect();
-    let valid = |r: &String| {
+    let region = |r: &str| {
         r.split('-').count() >= 3
             && r.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     };
-    (!regions.is_empty() && regions.iter().all(valid)).then_some(regions)
+    let account = |a: &str| a.len() == 12 && a.chars().all(|c| c.is_ascii_digit());
+    let mut everywhere = Vec::new();
+    let mut by_account: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for entry in &entries {
+        match entry.split_once(':') {
+            Some((id, r)) if account(id) && region(r) => {
+                by_account
+                    .entry(id.to_string())
+                    .or_default()
+                    .push(r.to_string());
+            }
+            None if region(entry) => everywhere.push(entry.to_string()),
+            _ => return None,
+        }
+    }
+    (!entries.is_empty()).then_some((everywhere, by_account))
 }
 
 #[cfg(test)]
@@ -530,6 +555,25 @@ mod tests {
             vec!["eu-west-1", "us-east-1"]
         );
         assert!(config(&[("ORIGIN_REGIONS", "Europe")]).is_err());
+    }
+
+    #[test]
+    fn an_origin_region_can_be_for_one_member_account() {
+        let parsed = config(&[(
+            "ORIGIN_REGIONS",
+            "eu-west-1, 111122223333:ap-south-1,111122223333:sa-east-1",
+        )])
+        .unwrap();
+        assert_eq!(parsed.origin_regions, ["eu-west-1"]);
+        assert_eq!(
+            parsed.account_origin_regions,
+            BTreeMap::from([(
+                "111122223333".to_string(),
+                vec!["ap-south-1".to_string(), "sa-east-1".to_string()]
+            )])
+        );
+        let err = config(&[("ORIGIN_REGIONS", "1111:ap-south-1")]).unwrap_err();
+        assert!(err.to_string().contains("ACCOUNT:REGION"), "{err}");
     }
 
     #[test]

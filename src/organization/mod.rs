@@ -102,15 +102,22 @@ impl App {
     /// This engine in `account`, naming it in every finding: through the member role, or with
     /// cf-doctor's own credentials when it is the account cf-doctor runs in.
     pub async fn in_account(&self, account: &str) -> Result<App, AccessError> {
+        let regions = self
+            .config
+            .account_origin_regions
+            .get(account)
+            .cloned()
+            .unwrap_or_default();
         if self.organization.access.home_account().await.as_deref() == Some(account) {
             return Ok(App {
+                collector: self.collector.clone().with_regions(&regions),
                 account: Some(account.to_string()),
                 ..self.clone()
             });
         }
         let sdk = self.organization.access.sdk_for(account).await?;
         Ok(App {
-            collector: self.collector.in_account(&sdk),
+            collector: self.collector.in_account(&sdk).with_regions(&regions),
             account: Some(account.to_string()),
             ..self.clone()
         })
