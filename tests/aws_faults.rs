@@ -231,17 +231,19 @@ async fn a_call_failing_every_time_costs_the_attempts_then_is_a_named_gap() {
     ));
     let run = o.diagnose().await;
     assert_found(&run);
-    // Two GetMetricData calls, each failing every time, each its own gap naming what it would
-    // have read: the distribution's metrics (read beside GetDistribution, they need only its id)
-    // and the load balancer's (read once it is found).
+    // Three GetMetricData calls, each failing every time, each its own gap naming what it would
+    // have read: the distribution's metrics (read beside GetDistribution, they need only its id),
+    // the load balancer's own counts (read once it is found), and the unhealthy targets of the
+    // listener's target group (published per group, read once the listener is).
     assert_eq!(
         o.proxy.count("monitoring", "GetMetricData"),
-        2 * cf_doctor_aws::MAX_ATTEMPTS as usize,
+        3 * cf_doctor_aws::MAX_ATTEMPTS as usize,
         "for each call the first attempt and the retries, no more"
     );
     assert_eq!(
         gaps(&run.report),
         vec![
+            "cloudwatch:GetMetricData".to_string(),
             "cloudwatch:GetMetricData".to_string(),
             "cloudwatch:GetMetricData".to_string()
         ],

@@ -151,7 +151,23 @@ fn collector(cloudfront: aws_sdk_cloudfront::Client, acm: aws_sdk_acm::Client) -
         emulated: true,
         endpoint: "mocked".into(),
         acm_pace: Default::default(),
+        route53: no_hosted_zones(),
+        route53_pace: Arc::new(cf_doctor_collect::ratelimit::RateLimiter::per_second(5)),
     }
+}
+
+/// An account with no hosted zone: the origins here are found by name only.
+fn no_hosted_zones() -> aws_sdk_route53::Client {
+    let none = mock!(aws_sdk_route53::Client::list_hosted_zones).then_output(|| {
+        aws_sdk_route53::operation::list_hosted_zones::ListHostedZonesOutput::builder()
+            .set_hosted_zones(Some(Vec::new()))
+            .marker("")
+            .is_truncated(false)
+            .max_items(100)
+            .build()
+            .expect("every required field is set")
+    });
+    mock_client!(aws_sdk_route53, RuleMode::MatchAny, [&none])
 }
 
 fn trigger() -> TriggerInfo {

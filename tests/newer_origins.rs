@@ -73,28 +73,13 @@ async fn client_certificate(lab: &Lab, name: &str, days: i64) -> String {
     import_certificate(&aws_sdk_acm::Client::new(&lab.sdk), &leaf, &ca.cert_pem()).await
 }
 
-/// From now on the proxy describes `arn` as ACM describes a certificate that expired `days_ago`.
-fn expired_in_acm(proxy: &AwsProxy, arn: &str, days_ago: i64) {
-    let arn = arn.to_string();
-    proxy.rewrite("acm", "DescribeCertificate", move |body| {
-        let mut json: serde_json::Value = serde_json::from_str(body).expect("ACM answers JSON");
-        if json["Certificate"]["CertificateArn"] != arn.as_str() {
-            return body.to_string();
-        }
-        let expired = chrono::Utc::now().timestamp() - days_ago * 86_400;
-        json["Certificate"]["NotAfter"] = serde_json::json!(expired as f64);
-        json["Certificate"]["Status"] = serde_json::json!("EXPIRED");
-        json.to_string()
-    });
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_client_certificate_is_the_502_cause_of_an_origin_that_demands_one() {
     let lab = lab().await;
     let host = "mtls-expired.origin.test";
     let arn = client_certificate(&lab, "cloudfront-client.shop.example", 60).await;
     let (_origin, id, proxy) = mtls_site(&lab, host, Some(arn.clone())).await;
-    expired_in_acm(&proxy, &arn, 3);
+    proxy.expired_in_acm(&arn, 3);
 
     let d = diagnose(&lab, &proxy, &id, host, Some(502)).await;
 

@@ -107,6 +107,8 @@ fn collector(cloudfront: aws_sdk_cloudfront::Client, acm: aws_sdk_acm::Client) -
         emulated: true,
         endpoint: "mocked".into(),
         acm_pace: Default::default(),
+        route53: aws_sdk_route53::Client::new(&aws_config::SdkConfig::builder().build()),
+        route53_pace: Arc::new(cf_doctor_collect::ratelimit::RateLimiter::per_second(5)),
     }
 }
 

@@ -82,6 +82,8 @@ impl AlbSpec {
 pub struct Alb {
     pub arn: String,
     pub dns_name: String,
+    /// The Route53 hosted zone AWS gives its DNS name: what an ALIAS record to it names.
+    pub canonical_hosted_zone_id: String,
     pub security_group: String,
     pub instance: String,
     pub listener: String,
@@ -203,13 +205,19 @@ fn fixed_response(status: &str) -> Action {
         .build()
 }
 
-/// Admits `ingress` on the security group's ingress port.
-async fn admit(ec2: &aws_sdk_ec2::Client, sg: &str, spec: &AlbSpec) {
+/// Admits `ingress` on `port` in security group `sg` (`name` names a customer prefix list).
+pub(crate) async fn admit(
+    ec2: &aws_sdk_ec2::Client,
+    sg: &str,
+    ingress: &Ingress,
+    port: u16,
+    name: &str,
+) {
     let rule = IpPermission::builder()
         .ip_protocol("tcp")
-        .from_port(i32::from(spec.ingress_port))
-        .to_port(i32::from(spec.ingress_port));
-    let rule = match &spec.ingress {
+        .from_port(i32::from(port))
+        .to_port(i32::from(port));
+    let rule = match ingress {
         Ingress::Nothing => return,
         Ingress::CloudFrontPrefixList => rule.prefix_list_ids(
             PrefixListId::builder()
@@ -220,7 +228,7 @@ async fn admit(ec2: &aws_sdk_ec2::Client, sg: &str, spec: &AlbSpec) {
         Ingress::CustomerPrefixList(ranges) => {
             let mut list = ec2
                 .create_managed_prefix_list()
-                .prefix_list_name(format!("{}-cloudfront-copy", spec.name))
+                .prefix_list_name(format!("{name}-cloudfront-copy"))
                 .address_family("IPv4")
                 .max_entries(60);
             for cidr in ranges {
@@ -284,7 +292,7 @@ pub async fn alb(sdk: &aws_config::SdkConfig, spec: &AlbSpec) -> Alb {
         .unwrap()
         .group_id
         .unwrap();
-    admit(&ec2, &sg, spec).await;
+    admit(&ec2, &sg, &spec.ingress, spec.ingress_port, &spec.name).await;
     let lb = elb
         .create_load_balancer()
         .name(&spec.name)
@@ -393,6 +401,7 @@ pub async fn alb(sdk: &aws_config::SdkConfig, spec: &AlbSpec) -> Alb {
     Alb {
         arn: lb.load_balancer_arn.unwrap(),
         dns_name: lb.dns_name.unwrap(),
+        canonical_hosted_zone_id: lb.canonical_hosted_zone_id.unwrap_or_default(),
         security_group: sg,
         instance: instances.remove(0),
         listener,

@@ -99,6 +99,8 @@ pub struct Fault {
     /// Only requests whose query string contains this text (REST calls such as CloudFront's
     /// carry their parameters there); None matches any query.
     pub query_contains: Option<String>,
+    /// Only requests signed for this region; None matches any region.
+    pub region: Option<String>,
 }
 
 impl Fault {
@@ -111,6 +113,7 @@ impl Fault {
             kind,
             body_contains: None,
             query_contains: None,
+            region: None,
         }
     }
 
@@ -128,6 +131,13 @@ impl Fault {
         self
     }
 
+    /// Only for requests signed for `region`: e.g. the same EC2 call answered differently in two
+    /// regions.
+    pub fn in_region(mut self, region: &str) -> Fault {
+        self.region = Some(region.to_string());
+        self
+    }
+
     /// `kind` on the next `times` calls, whatever they are.
     pub fn any(times: usize, kind: FaultKind) -> Fault {
         Fault {
@@ -137,6 +147,7 @@ impl Fault {
             kind,
             body_contains: None,
             query_contains: None,
+            region: None,
         }
     }
 
@@ -153,6 +164,7 @@ impl Fault {
                 .query_contains
                 .as_deref()
                 .is_none_or(|text| id.query.contains(text))
+            && self.region.as_deref().is_none_or(|r| r == id.region)
     }
 }
 
@@ -324,6 +336,29 @@ impl AwsProxy {
     /// Removes every rewrite.
     pub fn clear_rewrites(&self) {
         self.state().rewrites.clear();
+    }
+
+    /// From now on, DescribeCertificate describes `arn` as ACM describes a certificate that
+    /// expired `days_ago` (status EXPIRED, NotAfter in the past): ACM, and moto, refuse to import
+    /// an expired certificate, so one can only be made to look like it.
+    pub fn expired_in_acm(&self, arn: &str, days_ago: i64) {
+        let arn = arn.to_string();
+        self.rewrite("acm", "DescribeCertificate", move |body| {
+            let Ok(mut json) = serde_json::from_str::<serde_json::Value>(body) else {
+                return body.to_string();
+            };
+            if json["Certificate"]["CertificateArn"] != arn.as_str() {
+                return body.to_string();
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or_default();
+            let expired = now - days_ago * 86_400;
+            json["Certificate"]["NotAfter"] = serde_json::json!(expired as f64);
+            json["Certificate"]["Status"] = serde_json::json!("EXPIRED");
+            json.to_string()
+        });
     }
 }
 
