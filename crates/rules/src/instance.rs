@@ -29,17 +29,29 @@ pub fn findings(evidence: &Evidence) -> Vec<Finding> {
     out
 }
 
-/// The instance behind `host:port` that cannot answer, if the evidence holds one: what a
-/// connection to `address` meets there is its state, not the network.
+/// The instance behind `host:port` that cannot answer at `address`, if the evidence holds one:
+/// what a connection there meets is its state, not the network. The instance at that address
+/// decides; an address no known instance holds (the probe pinned elsewhere with --resolve) is
+/// explained only when every instance behind the origin is down.
 pub(crate) fn not_answering<'a>(
     evidence: &'a Evidence,
     host: &str,
     port: u16,
     address: &std::net::IpAddr,
 ) -> Option<&'a InstanceOrigin> {
-    evidence.instances.iter().find(|i| {
-        i.origin_host == host && i.origin_port == port && i.address == *address && !i.can_answer()
-    })
+    let behind: Vec<&InstanceOrigin> = evidence
+        .instances
+        .iter()
+        .filter(|i| i.origin_host == host && i.origin_port == port)
+        .collect();
+    match behind.iter().find(|i| i.address == *address) {
+        Some(at_address) => (!at_address.can_answer()).then_some(*at_address),
+        None => behind
+            .iter()
+            .all(|i| !i.can_answer())
+            .then(|| behind.first().copied())
+            .flatten(),
+    }
 }
 
 fn not_running(instance: &InstanceOrigin, at: &str) -> Option<Finding> {
@@ -180,6 +192,29 @@ mod tests {
             instance: "initializing".into(),
         });
         assert!(codes(initializing).is_empty());
+    }
+
+    #[test]
+    fn a_probe_at_an_address_no_instance_holds_is_explained_only_when_all_are_down() {
+        let mut stopped = instance("stopped");
+        stopped.address = "203.0.113.10".parse().unwrap();
+        let mut running = instance("running");
+        running.address = "203.0.113.11".parse().unwrap();
+        let pinned: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let host = "origin.shop.example";
+        let only_stopped = Evidence {
+            instances: vec![stopped.clone()],
+            ..Evidence::default()
+        };
+        assert!(not_answering(&only_stopped, host, 443, &pinned).is_some());
+        assert!(not_answering(&only_stopped, host, 80, &pinned).is_none());
+        let both = Evidence {
+            instances: vec![stopped.clone(), running.clone()],
+            ..Evidence::default()
+        };
+        assert!(not_answering(&both, host, 443, &pinned).is_none());
+        assert!(not_answering(&both, host, 443, &stopped.address).is_some());
+        assert!(not_answering(&both, host, 443, &running.address).is_none());
     }
 
     #[test]
