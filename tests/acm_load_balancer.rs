@@ -1,7 +1,7 @@
 //! An ACM event about a load balancer's listener certificate reaches the distributions behind
 //! that load balancer: InUseBy names the load balancer, its DNS name leads to the distributions
-//! whose origin is that name, or a name whose CNAME chain reaches it (a loopback DNS server
-//! answers the CNAME). The load balancer is moto's; moto does not fill InUseBy for an elbv2
+//! whose origin is that name, a name the account's Route53 records point at it (read through the
+//! Route53 API), or a name whose CNAME chain reaches it (a loopback DNS server answers the CNAME). The load balancer is moto's; moto does not fill InUseBy for an elbv2
 //! listener, so the testkit proxy answers DescribeCertificate with the JSON ACM sends for such a
 //! certificate. The origins are real TLS servers on 127.0.0.1.
 
@@ -13,6 +13,7 @@ use cf_doctor::config::Config;
 use cf_doctor::RunOptions;
 use cf_doctor_collect::sweep::Scope;
 use cf_doctor_model::{Code, TriggerInfo};
+use cf_doctor_testkit::route53::{hosted_zone, record, Target};
 use cf_doctor_testkit::{
     aws_proxy, dns_server, import_certificate, moto, sdk_config, tls_origin, DistributionSpec,
     Fault, FaultKind, LeafSpec, OriginConfig,
@@ -171,5 +172,99 @@ async fn an_acm_event_about_a_listener_certificate_reaches_the_distributions_beh
         expiring.title.contains("load balancer cfd-acm-event"),
         "{}",
         expiring.title
+    );
+}
+
+// The same event when the origin name is the account's Route53 ALIAS to the load balancer (no
+// public DNS answers here: the record is read through the Route53 API).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_acm_event_reaches_a_distribution_whose_origin_is_a_route53_alias_to_the_load_balancer()
+{
+    let lab = lab().await;
+    let acm = aws_sdk_acm::Client::new(&lab.sdk);
+    let host = "shop.acm-alias-records.test";
+    let listener_leaf = lab
+        .ca
+        .leaf(&LeafSpec::valid_for(&[host]).expiring_in_days(5));
+    let cert = import_certificate(&acm, &listener_leaf, &lab.ca.cert_pem()).await;
+    let lb = alb(
+        &lab.sdk,
+        &AlbSpec::healthy("cfd-acm-alias", 443, cert.clone()),
+    )
+    .await;
+    let zone = hosted_zone(&lab.sdk, "acm-alias-records.test").await;
+    record(
+        &lab.sdk,
+        &zone,
+        host,
+        Target::Alias {
+            dns_name: format!("dualstack.{}", lb.dns_name),
+            hosted_zone_id: lb.canonical_hosted_zone_id.clone(),
+        },
+    )
+    .await;
+    let origin = tls_origin(OriginConfig::new(
+        listener_leaf.full_chain(),
+        listener_leaf.key_der.clone_key(),
+    ))
+    .await;
+    let id = lab
+        .distribution(&DistributionSpec::https_origin(host, origin.port()))
+        .await;
+
+    let proxy = aws_proxy(&moto().endpoint).await;
+    let not_after = chrono::Utc::now().timestamp() + 5 * 86_400;
+    proxy.inject(Fault::on(
+        "acm",
+        "DescribeCertificate",
+        1,
+        FaultKind::Status {
+            status: 200,
+            body: described(&cert, host, not_after, &lb.arn),
+            headers: vec![],
+        },
+    ));
+    let mut config = Config {
+        probe_timeout: Duration::from_millis(1500),
+        ca_file: Some(lab.ca_file.path().to_path_buf()),
+        origin_regions: vec!["us-east-1".into()],
+        ..Config::default()
+    };
+    config.add_resolve(&format!("{host}=127.0.0.1")).unwrap();
+    let app = cf_doctor::App::new(&sdk_config(&proxy.endpoint).await, config).unwrap();
+    let trigger = TriggerInfo {
+        kind: "acm-event".into(),
+        detail: format!("ACM Certificate Approaching Expiration for {cert}"),
+        distribution_id: None,
+        status: None,
+    };
+    let d = app
+        .sweep(
+            &Scope::Certificate(cert.clone()),
+            trigger,
+            &RunOptions::new(false),
+        )
+        .await;
+
+    assert_eq!(proxy.faults_left(), 0, "DescribeCertificate was called");
+    let expiring = d
+        .findings
+        .iter()
+        .find(|f| f.code == Code::AcmCertExpiring && f.resource == cert)
+        .expect("the listener certificate's expiry is reported");
+    let users = expiring.evidence["used_as"].to_string();
+    assert!(
+        users.contains(&id)
+            && users.contains(&format!(
+                "{host} -> Route53 public zone acm-alias-records.test ({zone}): {host} A ALIAS dualstack."
+            )),
+        "the distribution behind the ALIAS is named, with the record: {users}"
+    );
+    assert!(
+        d.checks
+            .iter()
+            .any(|c| c.name == "origin-tls" && c.target.starts_with(host)),
+        "its origin is probed: {:#?}",
+        d.checks
     );
 }

@@ -256,13 +256,26 @@ pub(crate) async fn admit(
         .unwrap();
 }
 
-pub async fn alb(sdk: &aws_config::SdkConfig, spec: &AlbSpec) -> Alb {
-    let sdk = &in_region(sdk, &spec.region);
-    let ec2 = aws_sdk_ec2::Client::new(sdk);
-    let elb = aws_sdk_elasticloadbalancingv2::Client::new(sdk);
+/// A VPC, its subnets and a security group, as a resource in front of an origin needs them.
+pub(crate) struct Network {
+    pub vpc: String,
+    /// One per availability zone, `a` first.
+    pub subnets: Vec<String>,
+    pub security_group: String,
+}
+
+/// A VPC `PREFIX.0.0/16` in `region` with `zones` subnets (`PREFIX.1.0/24` in zone a, ...) and a
+/// security group `NAME-sg` admitting nothing yet.
+pub(crate) async fn network(
+    ec2: &aws_sdk_ec2::Client,
+    region: &str,
+    prefix: &str,
+    zones: usize,
+    name: &str,
+) -> Network {
     let vpc = ec2
         .create_vpc()
-        .cidr_block("100.64.0.0/16")
+        .cidr_block(format!("{prefix}.0.0/16"))
         .send()
         .await
         .unwrap()
@@ -271,20 +284,20 @@ pub async fn alb(sdk: &aws_config::SdkConfig, spec: &AlbSpec) -> Alb {
         .vpc_id
         .unwrap();
     let mut subnets = Vec::new();
-    for (i, zone) in ["a", "b"].iter().enumerate() {
+    for (i, zone) in ["a", "b", "c"].iter().take(zones).enumerate() {
         let subnet = ec2
             .create_subnet()
             .vpc_id(&vpc)
-            .cidr_block(format!("100.64.{}.0/24", i + 1))
-            .availability_zone(format!("{}{zone}", spec.region))
+            .cidr_block(format!("{prefix}.{}.0/24", i + 1))
+            .availability_zone(format!("{region}{zone}"))
             .send()
             .await
             .unwrap();
         subnets.push(subnet.subnet.unwrap().subnet_id.unwrap());
     }
-    let sg = ec2
+    let security_group = ec2
         .create_security_group()
-        .group_name(format!("{}-sg", spec.name))
+        .group_name(format!("{name}-sg"))
         .description("cf-doctor test")
         .vpc_id(&vpc)
         .send()
@@ -292,6 +305,19 @@ pub async fn alb(sdk: &aws_config::SdkConfig, spec: &AlbSpec) -> Alb {
         .unwrap()
         .group_id
         .unwrap();
+    Network {
+        vpc,
+        subnets,
+        security_group,
+    }
+}
+
+pub async fn alb(sdk: &aws_config::SdkConfig, spec: &AlbSpec) -> Alb {
+    let sdk = &in_region(sdk, &spec.region);
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(sdk);
+    let network = network(&ec2, &spec.region, "100.64", 2, &spec.name).await;
+    let (vpc, subnets, sg) = (network.vpc, network.subnets, network.security_group);
     admit(&ec2, &sg, &spec.ingress, spec.ingress_port, &spec.name).await;
     let lb = elb
         .create_load_balancer()

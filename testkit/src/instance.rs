@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 
 use aws_sdk_ec2::types::InstanceType;
 
-use crate::alb::{admit, in_region, Ingress};
+use crate::alb::{admit, in_region, network, Ingress};
 
 /// A moto default AMI (moto refuses unknown image ids).
 const AMI: &str = "ami-03cf127a";
@@ -46,38 +46,8 @@ pub struct Ec2Origin {
 
 pub async fn ec2_origin(sdk: &aws_config::SdkConfig, spec: &InstanceSpec) -> Ec2Origin {
     let ec2 = aws_sdk_ec2::Client::new(&in_region(sdk, &spec.region));
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.20.0.0/16")
-        .send()
-        .await
-        .unwrap()
-        .vpc
-        .unwrap()
-        .vpc_id
-        .unwrap();
-    let subnet = ec2
-        .create_subnet()
-        .vpc_id(&vpc)
-        .cidr_block("10.20.1.0/24")
-        .availability_zone(format!("{}a", spec.region))
-        .send()
-        .await
-        .unwrap()
-        .subnet
-        .unwrap()
-        .subnet_id
-        .unwrap();
-    let sg = ec2
-        .create_security_group()
-        .group_name(format!("{}-sg", spec.name))
-        .description("cf-doctor test origin instance")
-        .vpc_id(&vpc)
-        .send()
-        .await
-        .unwrap()
-        .group_id
-        .unwrap();
+    let network = network(&ec2, &spec.region, "10.20", 1, &spec.name).await;
+    let (subnet, sg) = (&network.subnets[0], network.security_group);
     admit(&ec2, &sg, &spec.ingress, spec.port, &spec.name).await;
     let instance_id = ec2
         .run_instances()
@@ -85,7 +55,7 @@ pub async fn ec2_origin(sdk: &aws_config::SdkConfig, spec: &InstanceSpec) -> Ec2
         .instance_type(InstanceType::T3Micro)
         .min_count(1)
         .max_count(1)
-        .subnet_id(&subnet)
+        .subnet_id(subnet)
         .security_group_ids(&sg)
         .send()
         .await

@@ -1,11 +1,14 @@
 //! Who a certificate reaches through a load balancer: ACM's InUseBy names the load balancer whose
 //! listener serves the certificate, not the distributions in front of it. Its DNS name leads to
-//! them: distributions whose origin is that name, or a name whose CNAME chain reaches it.
+//! them: distributions whose origin is that name, a name the account's Route53 records point at
+//! it (ALIAS or CNAME, followed inside the account's zones), or a name whose CNAME chain in public
+//! DNS reaches it.
 
 use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
 use futures::StreamExt;
 
 use crate::probe::dns;
+use crate::resolve::route53;
 use crate::{error_text, Budget, Collector};
 use cf_doctor_model::aws_names::same_dns_name;
 use cf_doctor_model::evidence::{AcmCertificate, Distribution, Evidence, Gap, OriginKind};
@@ -46,6 +49,8 @@ impl Collector {
             .iter()
             .filter_map(|arn| load_balancer_region(arn).map(|r| (arn.clone(), r.to_string())))
             .collect();
+        // The account's zones, listed once for every load balancer of the certificate.
+        let mut zones: Option<route53::Zones> = None;
         for (arn, region) in load_balancers {
             if !budget.allows_start() {
                 evidence.gaps.push(crate::not_in_time(
@@ -77,8 +82,16 @@ impl Collector {
                     continue;
                 }
             };
+            let zones = match &zones {
+                Some(zones) => zones,
+                None => {
+                    let listed = route53::list_zones(&self.route53, &self.route53_pace).await;
+                    evidence.gaps.extend(listed.gap.clone());
+                    zones.insert(listed)
+                }
+            };
             let behind = self
-                .distributions_behind(&dns_name, all_distributions)
+                .distributions_behind(&dns_name, all_distributions, zones)
                 .await;
             evidence.checks.push(Check::since(
                 "certificate-load-balancer",
@@ -111,12 +124,14 @@ impl Collector {
         }
     }
 
-    /// The distributions with a custom origin at `dns_name`, directly or through CNAME records,
-    /// each with the origin name that leads there.
+    /// The distributions with a custom origin at `dns_name`, directly, through the account's
+    /// Route53 records or through CNAME records in public DNS, each with the origin name that
+    /// leads there.
     async fn distributions_behind<'a>(
         &self,
         dns_name: &str,
         distributions: &'a [Distribution],
+        zones: &route53::Zones,
     ) -> Vec<(&'a Distribution, String)> {
         let custom_origins = |d: &'a Distribution| {
             d.origins
@@ -133,20 +148,33 @@ impl Collector {
                 to_resolve.push((d, host));
             }
         }
-        if let Some(resolver) = &self.cnames {
-            let timeout = self.prober.timeout;
-            let chains: Vec<_> =
-                futures::stream::iter(to_resolve.into_iter().map(|(d, host)| async move {
-                    let chain = dns::cname_chain(resolver, &host, timeout).await;
-                    (d, host, chain)
-                }))
-                .buffer_unordered(CNAME_CONCURRENCY)
-                .collect()
-                .await;
-            for (d, host, chain) in chains {
-                if chain.iter().any(|n| same_dns_name(n, dns_name)) {
-                    found.push((d, format!("{host} -> {}", chain.join(" -> "))));
-                }
+        let timeout = self.prober.timeout;
+        let resolver = self.cnames.as_deref();
+        let leads: Vec<_> =
+            futures::stream::iter(to_resolve.into_iter().map(|(d, host)| async move {
+                let (records, chain) = tokio::join!(
+                    route53::follow(&self.route53, &self.route53_pace, zones, &host),
+                    async {
+                        match resolver {
+                            Some(resolver) => dns::cname_chain(resolver, &host, timeout).await,
+                            None => Vec::new(),
+                        }
+                    }
+                );
+                (d, host, records, chain)
+            }))
+            .buffer_unordered(CNAME_CONCURRENCY)
+            .collect()
+            .await;
+        for (d, host, records, chain) in leads {
+            if let Some(target) = records
+                .targets
+                .iter()
+                .find(|t| same_dns_name(&t.name, dns_name))
+            {
+                found.push((d, format!("{host} -> {}", target.via.join(" -> "))));
+            } else if chain.iter().any(|n| same_dns_name(n, dns_name)) {
+                found.push((d, format!("{host} -> {}", chain.join(" -> "))));
             }
         }
         found.sort_by(|a, b| a.0.id.cmp(&b.0.id));

@@ -4,7 +4,9 @@
 //! give `depth = (wall_D - wall_0) / D`: how many calls stood one after another. Printed with the
 //! calls made and the most in flight at once, for (a) a distribution with an ACM viewer
 //! certificate and no load balancer, (b) the same with an application load balancer behind the
-//! origin, and (c) a sweep of 50 distributions. Figures, never assertions.
+//! origin, (c) a sweep of 50 distributions, and the shapes known by the account's records: (d) an
+//! origin name that is a Route53 ALIAS to an application load balancer, (e) one whose A record
+//! holds the Elastic IP of an EC2 instance. Figures, never assertions.
 //!
 //! Usage: cf-doctor-latency --cf-doctor PATH [--delay-ms 100] [--runs 3]
 
@@ -12,6 +14,8 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use cf_doctor_testkit::alb::{alb, AlbSpec};
+use cf_doctor_testkit::instance::{ec2_origin, InstanceSpec};
+use cf_doctor_testkit::route53::{hosted_zone, record, Target};
 use cf_doctor_testkit::{
     aws_env, aws_proxy, create_distribution, import_certificate, sdk_config, tls_origin, AwsProxy,
     DistributionSpec, LeafSpec, Moto, Origin, OriginConfig, TestCa,
@@ -202,6 +206,84 @@ async fn main() {
         env: env_for(&proxy, &[format!("{}=127.0.0.1", lb.dns_name)], &ca_path),
     };
     report(&bin, &proxy, &with_lb, delay, runs).await;
+
+    // (d) An origin name that is a Route53 ALIAS to an application load balancer: the zone is
+    // listed beside GetDistribution, the record read once the origin is known, then the load
+    // balancer inspected.
+    let alias_host = "shop.alias.bench.test";
+    let alias_leaf = ca.leaf(&LeafSpec::valid_for(&[alias_host]));
+    let alias_origin = tls_origin(OriginConfig::new(
+        alias_leaf.full_chain(),
+        alias_leaf.key_der.clone_key(),
+    ))
+    .await;
+    let alias_cert = import_certificate(&acm, &alias_leaf, &ca.cert_pem()).await;
+    let alias_lb = alb(
+        &sdk,
+        &AlbSpec::healthy("latency-alias-alb", alias_origin.port(), alias_cert),
+    )
+    .await;
+    let zone = hosted_zone(&sdk, "alias.bench.test").await;
+    record(
+        &sdk,
+        &zone,
+        alias_host,
+        Target::Alias {
+            dns_name: format!("dualstack.{}", alias_lb.dns_name),
+            hosted_zone_id: alias_lb.canonical_hosted_zone_id.clone(),
+        },
+    )
+    .await;
+    let aliased = create_distribution(
+        &cloudfront,
+        &DistributionSpec::https_origin(alias_host, alias_origin.port()),
+    )
+    .await;
+    let via_alias = Scenario {
+        name: "(d) alarm diagnosis, origin a Route53 ALIAS to an application load balancer",
+        args: ["diagnose", &aliased, "--format", "json"]
+            .map(String::from)
+            .to_vec(),
+        env: env_for(&proxy, &[format!("{alias_host}=127.0.0.1")], &ca_path),
+    };
+    report(&bin, &proxy, &via_alias, delay, runs).await;
+
+    // (e) An origin name whose A record holds an EC2 instance's Elastic IP: the record, the
+    // address, then the instance and its security groups.
+    let instance_host = "www.instance.bench.test";
+    let instance_leaf = ca.leaf(&LeafSpec::valid_for(&[instance_host]));
+    let instance_origin = tls_origin(OriginConfig::new(
+        instance_leaf.full_chain(),
+        instance_leaf.key_der.clone_key(),
+    ))
+    .await;
+    let eip = std::net::Ipv4Addr::new(203, 0, 113, 77);
+    ec2_origin(
+        &sdk,
+        &InstanceSpec::cloudfront_only("latency-instance", instance_origin.port(), eip),
+    )
+    .await;
+    let zone = hosted_zone(&sdk, "instance.bench.test").await;
+    record(
+        &sdk,
+        &zone,
+        instance_host,
+        Target::Addresses(vec![std::net::IpAddr::V4(eip)]),
+    )
+    .await;
+    let on_instance = create_distribution(
+        &cloudfront,
+        &DistributionSpec::https_origin(instance_host, instance_origin.port()),
+    )
+    .await;
+    let via_instance = Scenario {
+        name: "(e) alarm diagnosis, origin an A record holding an EC2 instance's Elastic IP",
+        args: ["diagnose", &on_instance, "--format", "json"]
+            .map(String::from)
+            .to_vec(),
+        env: env_for(&proxy, &[format!("{instance_host}=127.0.0.1")], &ca_path),
+    };
+    report(&bin, &proxy, &via_instance, delay, runs).await;
     drop(proxy);
     drop(moto);
 
@@ -232,5 +314,5 @@ async fn main() {
         env: env_for(&proxy, &pins, &ca_path),
     };
     report(&bin, &proxy, &sweep, delay, runs).await;
-    println!("  targets: depth at most 2 for (a), at most 4 for (b)");
+    println!("  targets: depth at most 2 for (a), at most 3 for (b)");
 }
