@@ -410,6 +410,18 @@ async fn an_instance_that_admits_only_cloudfront_is_a_gap_not_a_critical() {
     );
     assert!(detail.contains(&format!("Elastic IP {eip}")), "{detail}");
     assert_eq!(run.evidence.instances.len(), 1);
+    let described: Vec<String> = run
+        .proxy
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "DescribeInstances")
+        .map(|c| c.region.clone())
+        .collect();
+    assert_eq!(
+        described.iter().filter(|r| *r == region).count(),
+        1,
+        "the instance is described once, in the round trip that looks its address up: {described:?}"
+    );
     assert_eq!(
         run.evidence.instances[0]
             .status_checks

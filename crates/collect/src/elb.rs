@@ -22,7 +22,7 @@ use std::time::Instant;
 use aws_sdk_elasticloadbalancingv2::types as elb;
 
 use crate::ratelimit::RateLimiter;
-use crate::resolve::addresses::{self, Holder, Owner};
+use crate::resolve::addresses::{self, Holder, Owner, Owners};
 use crate::resolve::route53::Zones;
 use crate::resolve::Links;
 use crate::{Collector, InfraClients};
@@ -241,15 +241,29 @@ impl Collector {
         }
         let OriginDirectory { regions, zones } = directory;
         let started = Instant::now();
-        let links =
-            futures::future::join_all(origins.iter().map(|o| self.links_of(&o.host, &zones))).await;
-        let needs_records = links.iter().any(|l| l.aws_name().is_none());
+        // Each origin name's links, once per name (one name may be reached on two ports, or
+        // with two Hosts), all names at once.
+        let mut hosts: Vec<&str> = origins.iter().map(|o| o.host.as_str()).collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        let by_host: BTreeMap<&str, Links> = hosts
+            .iter()
+            .copied()
+            .zip(futures::future::join_all(hosts.iter().map(|h| self.links_of(h, &zones))).await)
+            .collect();
+        let needs_records = by_host.values().any(|l| l.aws_name().is_none());
         if let Some(gap) = zones.gap.clone().filter(|_| needs_records) {
             evidence.gaps.push(gap);
         }
+        for links in by_host.values() {
+            evidence.gaps.extend(links.gaps.iter().cloned());
+        }
+        let links: Vec<Links> = origins
+            .iter()
+            .map(|o| by_host[o.host.as_str()].clone())
+            .collect();
         for (origin, links) in origins.iter_mut().zip(&links) {
             origin.cname_chain = links.cname_chain.clone();
-            evidence.gaps.extend(links.gaps.iter().cloned());
         }
         let mut regions = Regions {
             pending: regions,
@@ -267,12 +281,13 @@ impl Collector {
             let (searched, owned): (Vec<String>, Vec<&Owner>) = (
                 self.address_regions(&links[i]),
                 owners
+                    .owners
                     .iter()
                     .filter(|o| links[i].addresses.iter().any(|(a, _)| *a == o.address))
                     .collect(),
             );
             if let Some(by_address) = self
-                .by_owner(&owned, &links[i], &mut regions, evidence)
+                .by_owner(&owned, &owners.instances, &links[i], &mut regions, evidence)
                 .await
             {
                 found[i] = Some((by_address, searched));
@@ -386,12 +401,7 @@ impl Collector {
 
     /// What holds the addresses of the origins `which`: each region asked once for all of them,
     /// every region at once.
-    async fn owners_of(
-        &self,
-        which: &[usize],
-        links: &[Links],
-        evidence: &mut Evidence,
-    ) -> Vec<Owner> {
+    async fn owners_of(&self, which: &[usize], links: &[Links], evidence: &mut Evidence) -> Owners {
         let mut by_region: BTreeMap<String, Vec<std::net::IpAddr>> = BTreeMap::new();
         for i in which {
             for region in self.address_regions(&links[*i]) {
@@ -408,9 +418,10 @@ impl Collector {
             addresses::owners(&self.infra_for(region).ec2, region, ips).await
         }))
         .await;
-        let mut owners = Vec::new();
+        let mut owners = Owners::default();
         for (found, gaps) in answers {
-            owners.extend(found);
+            owners.owners.extend(found.owners);
+            owners.instances.extend(found.instances);
             evidence.gaps.extend(gaps);
         }
         owners
@@ -421,6 +432,7 @@ impl Collector {
     async fn by_owner(
         &self,
         owned: &[&Owner],
+        described: &[aws_sdk_ec2::types::Instance],
         links: &Links,
         regions: &mut Regions,
         evidence: &mut Evidence,
@@ -468,6 +480,11 @@ impl Collector {
             return Some(find::Found::Instance {
                 region: owner.region.clone(),
                 instance_id: id.clone(),
+                described: described
+                    .iter()
+                    .find(|i| i.instance_id() == Some(id.as_str()))
+                    .cloned()
+                    .map(Box::new),
                 address: owner.address,
                 matched_by: owner.how,
                 via: via(owner),
@@ -604,6 +621,7 @@ impl Collector {
             find::Found::Instance {
                 region,
                 instance_id,
+                described,
                 address,
                 matched_by,
                 via,
@@ -613,6 +631,7 @@ impl Collector {
                 };
                 let link = instance::Link {
                     instance_id: &instance_id,
+                    described: described.map(|d| *d),
                     address,
                     matched_by,
                     via,

@@ -36,6 +36,8 @@ pub(super) enum Found {
     Instance {
         region: String,
         instance_id: String,
+        /// As DescribeInstances gave it while the addresses were looked up.
+        described: Option<Box<aws_sdk_ec2::types::Instance>>,
         address: std::net::IpAddr,
         /// `elastic-ip` or `network-interface`.
         matched_by: &'static str,

@@ -1,6 +1,6 @@
-//! An EC2 instance that serves an origin itself: its state (DescribeInstances) beside its status
-//! checks (DescribeInstanceStatus), then whom the security groups of the interface holding the
-//! origin's address let in on the origin port.
+//! An EC2 instance that serves an origin itself: its state (DescribeInstances, usually read
+//! already with the addresses), its status checks (DescribeInstanceStatus) beside whom the
+//! security groups of the interface holding the origin's address let in on the origin port.
 
 use std::net::IpAddr;
 
@@ -14,6 +14,8 @@ use cf_doctor_model::instance::{transition_time, InstanceOrigin, StatusChecks};
 /// How an origin led to an instance.
 pub(super) struct Link<'a> {
     pub instance_id: &'a str,
+    /// As DescribeInstances already gave it (None: described here).
+    pub described: Option<Instance>,
     /// The address the origin reaches it at.
     pub address: IpAddr,
     pub matched_by: &'static str,
@@ -30,21 +32,23 @@ pub(super) async fn inspect(
 ) -> Option<InstanceOrigin> {
     let id = link.instance_id;
     let ec2 = &run.infra.ec2;
-    let (described, status) = tokio::join!(
-        ec2.describe_instances().instance_ids(id).send(),
-        ec2.describe_instance_status()
+    let described = match link.described {
+        Some(instance) => Ok(instance),
+        None => ec2
+            .describe_instances()
             .instance_ids(id)
-            .include_all_instances(true)
             .send()
-    );
-    let described = described.map_err(|e| error_text(&e)).and_then(|out| {
-        out.reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .find(|i| i.instance_id() == Some(id))
-            .cloned()
-            .ok_or_else(|| "EC2 described no such instance".to_string())
-    });
+            .await
+            .map_err(|e| error_text(&e))
+            .and_then(|out| {
+                out.reservations()
+                    .iter()
+                    .flat_map(|r| r.instances())
+                    .find(|i| i.instance_id() == Some(id))
+                    .cloned()
+                    .ok_or_else(|| "EC2 described no such instance".to_string())
+            }),
+    };
     let instance = match described {
         Ok(instance) => instance,
         Err(error) => {
@@ -60,6 +64,16 @@ pub(super) async fn inspect(
             return None;
         }
     };
+    let group_ids = groups_holding(&instance, &link.address);
+    let base = Evidence::default();
+    let mut on_groups = base.clone();
+    let (status, groups) = tokio::join!(
+        ec2.describe_instance_status()
+            .instance_ids(id)
+            .include_all_instances(true)
+            .send(),
+        security_groups::security_groups(run, &group_ids, origin.port, &mut on_groups)
+    );
     let state = instance
         .state()
         .and_then(|s| s.name())
@@ -93,8 +107,7 @@ pub(super) async fn inspect(
             None
         }
     };
-    let group_ids = groups_holding(&instance, &link.address);
-    let groups = security_groups::security_groups(run, &group_ids, origin.port, evidence).await;
+    evidence.absorb(on_groups, &base);
     Some(InstanceOrigin {
         instance_id: id.to_string(),
         region: run.name.clone(),

@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 
-use aws_sdk_ec2::types::{Filter, NetworkInterface};
+use aws_sdk_ec2::types::{Filter, Instance, NetworkInterface};
 
 use crate::error_text;
 use cf_doctor_model::aws_names;
@@ -40,6 +40,15 @@ pub(crate) struct Owner {
     pub how: &'static str,
     /// The record that says so, in words.
     pub words: String,
+}
+
+/// What the address lookups found: who holds which address, and the instances among them as
+/// DescribeInstances gave them (read in the same round trip, so that an instance's state is
+/// known as soon as its address is).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Owners {
+    pub owners: Vec<Owner>,
+    pub instances: Vec<Instance>,
 }
 
 /// An address an AWS resource can hold: not loopback, unspecified, link-local or multicast.
@@ -84,7 +93,7 @@ pub(crate) async fn owners(
     ec2: &aws_sdk_ec2::Client,
     region: &str,
     addresses: &[IpAddr],
-) -> (Vec<Owner>, Vec<Gap>) {
+) -> (Owners, Vec<Gap>) {
     let addresses: Vec<IpAddr> = addresses.iter().copied().filter(routable).collect();
     let public: Vec<IpAddr> = addresses
         .iter()
@@ -107,8 +116,9 @@ pub(crate) async fn owners(
             ),
         )
     };
-    // Elastic IPs, and the interfaces holding private and IPv6 addresses, at once.
-    let (elastic, by_private, by_v6) = tokio::join!(
+    // Elastic IPs, the instances holding the addresses (their own public address, an Elastic IP,
+    // a private address), and the interfaces holding private and IPv6 addresses, at once.
+    let (elastic, by_private, by_v6, public_instances, private_instances) = tokio::join!(
         async {
             if public.is_empty() {
                 return Ok(Vec::new());
@@ -122,7 +132,16 @@ pub(crate) async fn owners(
         },
         interfaces(ec2, "addresses.private-ip-address", &private),
         interfaces(ec2, "ipv6-addresses.ipv6-address", &v6),
+        instances(ec2, "ip-address", &public),
+        instances(ec2, "private-ip-address", &private),
     );
+    let mut described = Vec::new();
+    for (found, of) in [(public_instances, &public), (private_instances, &private)] {
+        match found {
+            Ok(found) => described.extend(found),
+            Err(error) => gaps.push(gap("ec2:DescribeInstances", of, error)),
+        }
+    }
     let mut interface_ids: Vec<(IpAddr, String, String)> = Vec::new();
     match elastic {
         Ok(elastic) => {
@@ -161,6 +180,30 @@ pub(crate) async fn owners(
         match found {
             Ok(found) => owners.extend(found.iter().flat_map(|eni| holders(eni, region, of))),
             Err(error) => gaps.push(gap("ec2:DescribeNetworkInterfaces", of, error)),
+        }
+    }
+    // An instance's own address (its public one, or a private one no interface lookup named).
+    for instance in &described {
+        let id = instance.instance_id().unwrap_or_default();
+        let own = [
+            (instance.public_ip_address(), "public"),
+            (instance.private_ip_address(), "private"),
+        ];
+        for (ip, kind) in own {
+            let Some(ip) = ip.and_then(|ip| ip.parse::<IpAddr>().ok()) else {
+                continue;
+            };
+            let claimed = owners.iter().any(|o| o.address == ip)
+                || interface_ids.iter().any(|(a, _, _)| *a == ip);
+            if addresses.contains(&ip) && !claimed {
+                owners.push(Owner {
+                    address: ip,
+                    region: region.to_string(),
+                    holder: Holder::Instance(id.to_string()),
+                    how: "network-interface",
+                    words: format!("{ip} is the {kind} address of instance {id}"),
+                });
+            }
         }
     }
     // Public addresses that are no Elastic IP (a load balancer's, an instance's own public
@@ -216,7 +259,38 @@ pub(crate) async fn owners(
         }
     }
     owners.sort_by_key(|o| o.address);
-    (owners, gaps)
+    let instances = described
+        .into_iter()
+        .filter(|i| {
+            owners
+                .iter()
+                .any(|o| matches!(&o.holder, Holder::Instance(id) if i.instance_id() == Some(id)))
+        })
+        .collect();
+    (Owners { owners, instances }, gaps)
+}
+
+/// The instances holding any of `addresses` by `filter_name`.
+async fn instances(
+    ec2: &aws_sdk_ec2::Client,
+    filter_name: &str,
+    addresses: &[IpAddr],
+) -> Result<Vec<Instance>, String> {
+    if addresses.is_empty() {
+        return Ok(Vec::new());
+    }
+    ec2.describe_instances()
+        .filters(filter(filter_name, addresses))
+        .send()
+        .await
+        .map(|out| {
+            out.reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .cloned()
+                .collect()
+        })
+        .map_err(|e| error_text(&e))
 }
 
 /// The interfaces holding any of `addresses` by `filter_name`.
