@@ -628,3 +628,135 @@ async fn two_candidate_load_balancers_are_told_apart_by_address() {
     );
     assert!(run.criticals().is_empty(), "{:#?}", run.d.findings);
 }
+
+// 8. Routing policies: of a failover pair CloudFront is sent to the primary while it is healthy
+// (the secondary is a pilot-light copy in another region, with no healthy target); weighted sets
+// to two load balancers may send it to either, so neither is picked.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failover_secondary_is_not_judged_and_weighted_load_balancers_are_not_picked() {
+    use aws_sdk_route53::types::ResourceRecordSetFailover;
+    use cf_doctor_testkit::route53::{alias_set, create};
+    let lab = lab().await;
+    let dropper = syn_dropper();
+    let port = dropper.port();
+    let (primary, _) = cloudfront_only_alb(
+        &lab,
+        "eu-central-1",
+        "cfd-primary",
+        port,
+        &["shop.failover.test"],
+    )
+    .await;
+    let dr_leaf = lab.ca.leaf(&LeafSpec::valid_for(&["shop.failover.test"]));
+    let dr_cert = import_certificate(
+        &aws_sdk_acm::Client::new(&common::alb::in_region(&lab.sdk, "eu-central-2")),
+        &dr_leaf,
+        &lab.ca.cert_pem(),
+    )
+    .await;
+    let dr = alb(
+        &lab.sdk,
+        &AlbSpec {
+            region: "eu-central-2".into(),
+            instance_running: false,
+            ..AlbSpec::healthy("cfd-pilot-light", port, dr_cert)
+        },
+    )
+    .await;
+    let zone = hosted_zone(&lab.sdk, "failover.test").await;
+    let set = |lb: &Alb, id: &str| {
+        alias_set(
+            "shop.failover.test",
+            &format!("dualstack.{}", lb.dns_name),
+            &lb.canonical_hosted_zone_id,
+        )
+        .set_identifier(id)
+    };
+    create(
+        &lab.sdk,
+        &zone,
+        vec![
+            set(&primary, "primary")
+                .failover(ResourceRecordSetFailover::Primary)
+                .build()
+                .unwrap(),
+            set(&dr, "dr")
+                .failover(ResourceRecordSetFailover::Secondary)
+                .build()
+                .unwrap(),
+        ],
+    )
+    .await;
+    let id = lab
+        .distribution(&DistributionSpec::https_origin("shop.failover.test", port))
+        .await;
+    let proxy = aws_proxy(&moto().endpoint).await;
+    let failover = run(
+        &id,
+        config(&lab, "shop.failover.test", "eu-central-1"),
+        Some(503),
+        proxy,
+    )
+    .await;
+    assert!(
+        failover
+            .check("origin-load-balancer")
+            .starts_with("cfd-primary in eu-central-1, matched by route53-alias"),
+        "{}",
+        failover.check("origin-load-balancer")
+    );
+    assert!(
+        !codes(&failover.d).contains(&"origin-no-healthy-targets"),
+        "{:#?}",
+        failover.d.findings
+    );
+    assert!(
+        failover.criticals().is_empty(),
+        "{:#?}",
+        failover.d.findings
+    );
+
+    // Weighted: both at weight 50.
+    let zone = hosted_zone(&lab.sdk, "weighted.test").await;
+    let weighted = |lb: &Alb, id: &str| {
+        alias_set(
+            "shop.weighted.test",
+            &format!("dualstack.{}", lb.dns_name),
+            &lb.canonical_hosted_zone_id,
+        )
+        .set_identifier(id)
+        .weight(50)
+        .build()
+        .unwrap()
+    };
+    create(
+        &lab.sdk,
+        &zone,
+        vec![weighted(&primary, "blue"), weighted(&dr, "green")],
+    )
+    .await;
+    let id = lab
+        .distribution(&DistributionSpec::https_origin("shop.weighted.test", port))
+        .await;
+    let proxy = aws_proxy(&moto().endpoint).await;
+    let run = run(
+        &id,
+        config(&lab, "shop.weighted.test", "eu-central-1"),
+        Some(503),
+        proxy,
+    )
+    .await;
+    assert!(
+        run.evidence.load_balancers.is_empty(),
+        "{:#?}",
+        run.evidence.load_balancers
+    );
+    let detail = run.check("origin-resource");
+    assert!(
+        detail.starts_with("the account's records send the origin to 2 resources (weighted, latency or geolocation routing)")
+            && detail.contains("cfd-primary")
+            && detail.contains("cfd-pilot-light"),
+        "{detail}"
+    );
+    assert!(!codes(&run.d).contains(&"origin-no-healthy-targets"));
+}

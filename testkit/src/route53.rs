@@ -41,22 +41,11 @@ pub async fn hosted_zone(sdk: &aws_config::SdkConfig, name: &str) -> String {
 
 /// Creates `name`'s record in `zone`: an A ALIAS, a CNAME, or A/AAAA values.
 pub async fn record(sdk: &aws_config::SdkConfig, zone: &str, name: &str, target: Target) {
-    let route53 = aws_sdk_route53::Client::new(sdk);
     let sets: Vec<ResourceRecordSet> = match target {
         Target::Alias {
             dns_name,
             hosted_zone_id,
-        } => vec![ResourceRecordSet::builder()
-            .name(name)
-            .r#type(RrType::A)
-            .alias_target(
-                AliasTarget::builder()
-                    .dns_name(dns_name)
-                    .hosted_zone_id(hosted_zone_id)
-                    .evaluate_target_health(true)
-                    .build()
-                    .expect("an alias target has its three fields"),
-            )
+        } => vec![alias_set(name, &dns_name, &hosted_zone_id)
             .build()
             .expect("a record set has a name and a type")],
         Target::Cname(value) => vec![ResourceRecordSet::builder()
@@ -92,6 +81,32 @@ pub async fn record(sdk: &aws_config::SdkConfig, zone: &str, name: &str, target:
                 .collect()
         }
     };
+    create(sdk, zone, sets).await;
+}
+
+/// An ALIAS record set of `name` to `dns_name` (in AWS's hosted zone `hosted_zone_id`), to build
+/// once routing policies are added: a set identifier and a failover role or a weight.
+pub fn alias_set(
+    name: &str,
+    dns_name: &str,
+    hosted_zone_id: &str,
+) -> aws_sdk_route53::types::builders::ResourceRecordSetBuilder {
+    ResourceRecordSet::builder()
+        .name(name)
+        .r#type(RrType::A)
+        .alias_target(
+            AliasTarget::builder()
+                .dns_name(dns_name)
+                .hosted_zone_id(hosted_zone_id)
+                .evaluate_target_health(true)
+                .build()
+                .expect("an alias target has its three fields"),
+        )
+}
+
+/// Creates these record sets in `zone`, in one change.
+pub async fn create(sdk: &aws_config::SdkConfig, zone: &str, sets: Vec<ResourceRecordSet>) {
+    let route53 = aws_sdk_route53::Client::new(sdk);
     let changes = sets.into_iter().fold(ChangeBatch::builder(), |batch, set| {
         batch.changes(
             Change::builder()
@@ -107,5 +122,5 @@ pub async fn record(sdk: &aws_config::SdkConfig, zone: &str, name: &str, target:
         .change_batch(changes.build().unwrap())
         .send()
         .await
-        .unwrap_or_else(|e| panic!("create the record {name} in {zone}: {e:?}"));
+        .unwrap_or_else(|e| panic!("create record sets in {zone}: {e:?}"));
 }

@@ -24,12 +24,12 @@ use aws_sdk_elasticloadbalancingv2::types as elb;
 use crate::ratelimit::RateLimiter;
 use crate::resolve::addresses::{self, Holder, Owner, Owners};
 use crate::resolve::route53::Zones;
-use crate::resolve::Links;
+use crate::resolve::{Links, Resources};
 use crate::{Collector, InfraClients};
 use cf_doctor_model::aws_names::AwsName;
 use cf_doctor_model::evidence::{
-    AcmCertificate, CloudfrontHost, Distribution, Evidence, Gap, LoadBalancerCandidates, Origin,
-    OriginKind,
+    AcmCertificate, CloudfrontHost, Distribution, Evidence, Gap, IpAddressType,
+    LoadBalancerCandidates, Origin, OriginKind,
 };
 use cf_doctor_model::{Check, CheckOutcome};
 
@@ -52,6 +52,8 @@ struct OriginRef {
     cname_chain: Vec<String>,
     /// The Host header CloudFront sends it.
     cloudfront_host: CloudfrontHost,
+    /// Which of its addresses CloudFront connects to (`IpAddressType`).
+    family: IpAddressType,
 }
 
 impl OriginRef {
@@ -146,7 +148,7 @@ fn origin_refs(evidence: &Evidence) -> Vec<OriginRef> {
         for o in &d.origins {
             // A VPC origin's load balancer is found by the DNS name DescribeLoadBalancers gave
             // for the ARN GetVpcOrigin named (see vpc_origin).
-            let (lb_host, port, https, ssl_protocols) = match &o.kind {
+            let (lb_host, port, https, ssl_protocols, family) = match &o.kind {
                 OriginKind::Custom(custom) => {
                     let connection = custom.connection();
                     let protocols = custom.ssl_protocols.clone();
@@ -155,6 +157,7 @@ fn origin_refs(evidence: &Evidence) -> Vec<OriginRef> {
                         connection.port,
                         connection.https,
                         protocols,
+                        custom.ip_address_type,
                     )
                 }
                 OriginKind::Vpc(vpc) => {
@@ -163,7 +166,13 @@ fn origin_refs(evidence: &Evidence) -> Vec<OriginRef> {
                     else {
                         continue;
                     };
-                    (lb.host, lb.port, lb.https, lb.ssl_protocols)
+                    (
+                        lb.host,
+                        lb.port,
+                        lb.https,
+                        lb.ssl_protocols,
+                        IpAddressType::default(),
+                    )
                 }
                 OriginKind::S3 => continue,
             };
@@ -180,6 +189,7 @@ fn origin_refs(evidence: &Evidence) -> Vec<OriginRef> {
                     ssl_protocols,
                     cname_chain: Vec::new(),
                     cloudfront_host: host,
+                    family,
                 });
             }
         }
@@ -190,10 +200,11 @@ fn origin_refs(evidence: &Evidence) -> Vec<OriginRef> {
 /// What is listed before the distribution is known (it needs nothing from it), to find what
 /// stands behind its origins: the load balancers of the origin regions, each region with the gap
 /// of a listing that failed (named only if an origin then needs that region), and the account's
-/// hosted zones.
+/// hosted zones, still being listed in a task of their own (several pages, or Route53's account-
+/// wide pace, must not hold up the parts that do not need them).
 pub struct OriginDirectory {
     regions: BTreeMap<String, (RegionRun, Option<Gap>)>,
-    zones: Zones,
+    zones: tokio::task::JoinHandle<Zones>,
 }
 
 /// One origin's search, before what it found is inspected.
@@ -211,16 +222,18 @@ struct Regions {
 }
 
 impl Collector {
-    /// DescribeLoadBalancers in every origin region and ListHostedZones, all at once.
+    /// DescribeLoadBalancers in every origin region, all at once, beside ListHostedZones (left
+    /// running: only the origins that need records wait for it).
     pub async fn origin_directory(&self) -> OriginDirectory {
-        let (listed, zones) = tokio::join!(
-            futures::future::join_all(
-                self.origin_regions()
-                    .into_iter()
-                    .map(|region| async move { self.region_run(&region).await }),
-            ),
-            crate::resolve::route53::list_zones(&self.route53, &self.route53_pace)
-        );
+        let (route53, pace) = (self.route53.clone(), self.route53_pace.clone());
+        let zones =
+            tokio::spawn(async move { crate::resolve::route53::list_zones(&route53, &pace).await });
+        let listed = futures::future::join_all(
+            self.origin_regions()
+                .into_iter()
+                .map(|region| async move { self.region_run(&region).await }),
+        )
+        .await;
         OriginDirectory {
             regions: listed
                 .into_iter()
@@ -246,24 +259,42 @@ impl Collector {
         let mut hosts: Vec<&str> = origins.iter().map(|o| o.host.as_str()).collect();
         hosts.sort_unstable();
         hosts.dedup();
+        // An origin that is an AWS name needs no record: the zones are waited for only when
+        // some origin's name is the account's own.
+        let needs_records = hosts
+            .iter()
+            .any(|h| cf_doctor_model::aws_names::classify(h).is_none());
+        let zones = if needs_records {
+            zones.await.unwrap_or_else(|failed| Zones {
+                zones: Vec::new(),
+                gap: Some(Gap::new(
+                    "route53:ListHostedZones",
+                    "the account's hosted zones",
+                    failed.to_string(),
+                    "which of the account's Route53 records name the origins",
+                )),
+            })
+        } else {
+            zones.abort();
+            Zones::default()
+        };
         let by_host: BTreeMap<&str, Links> = hosts
             .iter()
             .copied()
             .zip(futures::future::join_all(hosts.iter().map(|h| self.links_of(h, &zones))).await)
             .collect();
-        let needs_records = by_host.values().any(|l| l.aws_name().is_none());
-        if let Some(gap) = zones.gap.clone().filter(|_| needs_records) {
-            evidence.gaps.push(gap);
-        }
+        evidence.gaps.extend(zones.gap.clone());
         for links in by_host.values() {
             evidence.gaps.extend(links.gaps.iter().cloned());
         }
-        let links: Vec<Links> = origins
+        let mut links: Vec<Links> = origins
             .iter()
             .map(|o| by_host[o.host.as_str()].clone())
             .collect();
-        for (origin, links) in origins.iter_mut().zip(&links) {
+        for (origin, links) in origins.iter_mut().zip(&mut links) {
             origin.cname_chain = links.cname_chain.clone();
+            // Only the addresses CloudFront connects to (IpAddressType) lead to what serves it.
+            links.addresses.retain(|(ip, _)| origin.family.uses(ip));
         }
         let mut regions = Regions {
             pending: regions,
@@ -348,7 +379,29 @@ impl Collector {
         regions: &mut Regions,
         evidence: &mut Evidence,
     ) -> Option<(find::Found, Vec<String>)> {
-        let link = links.aws_name()?;
+        let link = match links.resources() {
+            Resources::One(link) => link,
+            Resources::None => return None,
+            Resources::Several(several) => {
+                let named: Vec<String> = several
+                    .iter()
+                    .map(|l| {
+                        format!(
+                            "{} ({})",
+                            l.name,
+                            l.aws.as_ref().map(AwsName::in_words).unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                let words = format!(
+                    "the account's records send the origin to {} resources (weighted, latency or geolocation routing): {}; CloudFront may be sent to any of them, so none is inspected ({})",
+                    several.len(),
+                    named.join(", "),
+                    links.records.join("; ")
+                );
+                return Some((find::Found::Elsewhere { words }, Vec::new()));
+            }
+        };
         let aws = link.aws.as_ref()?;
         let region = match aws {
             AwsName::LoadBalancer { region } => region.clone(),
@@ -378,10 +431,11 @@ impl Collector {
                 matched_by: link.how,
                 via: link.via.clone(),
             },
-            // An ELB name no load balancer of the account has: another account's, or deleted.
+            // An ELB name no load balancer of the account has: a Classic one (DescribeLoadBalancers
+            // of ELB v2 lists application and network ones), another account's, or deleted.
             None => find::Found::Elsewhere {
                 words: format!(
-                    "the origin is {} named {}{}, which is not one of the account's load balancers in {region} (another account's, or deleted)",
+                    "the origin is {} named {}{}, which is not one of the account's application or network load balancers in {region} (a Classic Load Balancer, another account's, or deleted)",
                     aws.in_words(),
                     link.name,
                     matched_in_words(link.how, &link.via)
@@ -452,15 +506,17 @@ impl Collector {
                 continue;
             };
             self.region(&owner.region, regions, evidence).await;
-            let listed = regions
+            let Some(listed) = regions
                 .runs
                 .get(&owner.region)
-                .and_then(|r| r.load_balancers.as_ref());
-            let lb = listed.and_then(|all| {
-                all.iter().find(|lb| {
-                    lb.load_balancer_arn()
-                        .is_some_and(|arn| arn.ends_with(&format!(":loadbalancer/{tail}")))
-                })
+                .and_then(|r| r.load_balancers.as_ref())
+            else {
+                // The interface names a load balancer the region's listing could not show.
+                return Some(find::Found::Incomplete);
+            };
+            let lb = listed.iter().find(|lb| {
+                lb.load_balancer_arn()
+                    .is_some_and(|arn| arn.ends_with(&format!(":loadbalancer/{tail}")))
             });
             if let Some(lb) = lb {
                 return Some(find::Found::One {

@@ -49,8 +49,9 @@ impl Collector {
             .iter()
             .filter_map(|arn| load_balancer_region(arn).map(|r| (arn.clone(), r.to_string())))
             .collect();
-        // The account's zones, listed once for every load balancer of the certificate.
-        let mut zones: Option<route53::Zones> = None;
+        // Where every origin name leads (the account's records, public DNS), read once for
+        // every load balancer of the certificate.
+        let mut leads: Option<Vec<Lead>> = None;
         for (arn, region) in load_balancers {
             if !budget.allows_start() {
                 evidence.gaps.push(crate::not_in_time(
@@ -82,17 +83,14 @@ impl Collector {
                     continue;
                 }
             };
-            let zones = match &zones {
-                Some(zones) => zones,
+            let leads = match &leads {
+                Some(leads) => leads,
                 None => {
-                    let listed = route53::list_zones(&self.route53, &self.route53_pace).await;
-                    evidence.gaps.extend(listed.gap.clone());
-                    zones.insert(listed)
+                    let read = self.leads(all_distributions, evidence).await;
+                    leads.insert(read)
                 }
             };
-            let behind = self
-                .distributions_behind(&dns_name, all_distributions, zones)
-                .await;
+            let behind = distributions_behind(&dns_name, all_distributions, leads);
             evidence.checks.push(Check::since(
                 "certificate-load-balancer",
                 &arn,
@@ -124,63 +122,95 @@ impl Collector {
         }
     }
 
-    /// The distributions with a custom origin at `dns_name`, directly, through the account's
-    /// Route53 records or through CNAME records in public DNS, each with the origin name that
-    /// leads there.
-    async fn distributions_behind<'a>(
-        &self,
-        dns_name: &str,
-        distributions: &'a [Distribution],
-        zones: &route53::Zones,
-    ) -> Vec<(&'a Distribution, String)> {
-        let custom_origins = |d: &'a Distribution| {
-            d.origins
-                .iter()
-                .filter(|o| matches!(o.kind, OriginKind::Custom(_)))
-                .map(move |o| (d, o.domain_name.clone()))
-        };
-        let mut found: Vec<(&Distribution, String)> = Vec::new();
-        let mut to_resolve: Vec<(&Distribution, String)> = Vec::new();
-        for (d, host) in distributions.iter().flat_map(custom_origins) {
-            if same_dns_name(&host, dns_name) {
-                found.push((d, host));
-            } else {
-                to_resolve.push((d, host));
+    /// Where each custom origin name of `distributions` leads (each name once): the account's
+    /// Route53 records (their gaps named) and the CNAME chain public DNS gives.
+    async fn leads(&self, distributions: &[Distribution], evidence: &mut Evidence) -> Vec<Lead> {
+        let mut hosts: Vec<String> = distributions
+            .iter()
+            .flat_map(|d| &d.origins)
+            .filter(|o| matches!(o.kind, OriginKind::Custom(_)))
+            .map(|o| o.domain_name.clone())
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        let zones = route53::list_zones(&self.route53, &self.route53_pace).await;
+        evidence.gaps.extend(zones.gap.clone());
+        let (zones, timeout, resolver) = (&zones, self.prober.timeout, self.cnames.as_deref());
+        let leads: Vec<Lead> = futures::stream::iter(hosts.into_iter().map(|host| async move {
+            let (records, chain) = tokio::join!(
+                route53::follow(&self.route53, &self.route53_pace, zones, &host),
+                async {
+                    match resolver {
+                        Some(resolver) => dns::cname_chain(resolver, &host, timeout).await,
+                        None => Vec::new(),
+                    }
+                }
+            );
+            Lead {
+                host,
+                records,
+                chain,
+            }
+        }))
+        .buffered(CNAME_CONCURRENCY)
+        .collect()
+        .await;
+        for lead in &leads {
+            for gap in &lead.records.gaps {
+                if !evidence.gaps.contains(gap) {
+                    evidence.gaps.push(gap.clone());
+                }
             }
         }
-        let timeout = self.prober.timeout;
-        let resolver = self.cnames.as_deref();
-        let leads: Vec<_> =
-            futures::stream::iter(to_resolve.into_iter().map(|(d, host)| async move {
-                let (records, chain) = tokio::join!(
-                    route53::follow(&self.route53, &self.route53_pace, zones, &host),
-                    async {
-                        match resolver {
-                            Some(resolver) => dns::cname_chain(resolver, &host, timeout).await,
-                            None => Vec::new(),
-                        }
-                    }
-                );
-                (d, host, records, chain)
-            }))
-            .buffer_unordered(CNAME_CONCURRENCY)
-            .collect()
-            .await;
-        for (d, host, records, chain) in leads {
-            if let Some(target) = records
+        leads
+    }
+}
+
+/// Where one origin name leads.
+struct Lead {
+    host: String,
+    records: route53::Followed,
+    chain: Vec<String>,
+}
+
+/// The distributions with a custom origin at `dns_name`, directly, through the account's
+/// Route53 records or through CNAME records in public DNS, each with the origin name that leads
+/// there.
+fn distributions_behind<'a>(
+    dns_name: &str,
+    distributions: &'a [Distribution],
+    leads: &[Lead],
+) -> Vec<(&'a Distribution, String)> {
+    let mut found: Vec<(&Distribution, String)> = Vec::new();
+    for d in distributions {
+        for o in d
+            .origins
+            .iter()
+            .filter(|o| matches!(o.kind, OriginKind::Custom(_)))
+        {
+            let host = &o.domain_name;
+            if same_dns_name(host, dns_name) {
+                found.push((d, host.clone()));
+                continue;
+            }
+            let Some(lead) = leads.iter().find(|l| &l.host == host) else {
+                continue;
+            };
+            if let Some(target) = lead
+                .records
                 .targets
                 .iter()
                 .find(|t| same_dns_name(&t.name, dns_name))
             {
                 found.push((d, format!("{host} -> {}", target.via.join(" -> "))));
-            } else if chain.iter().any(|n| same_dns_name(n, dns_name)) {
-                found.push((d, format!("{host} -> {}", chain.join(" -> "))));
+            } else if lead.chain.iter().any(|n| same_dns_name(n, dns_name)) {
+                found.push((d, format!("{host} -> {}", lead.chain.join(" -> "))));
             }
         }
-        found.sort_by(|a, b| a.0.id.cmp(&b.0.id));
-        found.dedup_by(|a, b| a.0.id == b.0.id);
-        found
     }
+    found.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    found.dedup_by(|a, b| a.0.id == b.0.id);
+    found
 }
 
 /// The load balancer's name and DNS name.

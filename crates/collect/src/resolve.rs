@@ -48,10 +48,45 @@ pub(crate) struct Links {
     pub gaps: Vec<Gap>,
 }
 
+/// The AWS resources an origin's names lead to.
+pub(crate) enum Resources<'a> {
+    None,
+    One(&'a NameLink),
+    /// Records that send viewers to several (weighted, latency, geolocation routing).
+    Several(Vec<&'a NameLink>),
+}
+
 impl Links {
-    /// The first name that is one of AWS's own (a load balancer, an API, ...).
-    pub fn aws_name(&self) -> Option<&NameLink> {
-        self.names.iter().find(|n| n.aws.is_some())
+    /// What the surest names say the resource is: the origin's own AWS name; else where the
+    /// account's records lead; else the first AWS name of the CNAME chain public DNS gives.
+    pub fn resources(&self) -> Resources<'_> {
+        let aws = |how: fn(&str) -> bool| -> Vec<&NameLink> {
+            let mut distinct: Vec<&NameLink> = Vec::new();
+            for link in self.names.iter().filter(|n| n.aws.is_some() && how(n.how)) {
+                if !distinct
+                    .iter()
+                    .any(|d| aws_names::same_dns_name(&d.name, &link.name))
+                {
+                    distinct.push(link);
+                }
+            }
+            distinct
+        };
+        let own = aws(|how| how == "dns-name");
+        let records = aws(|how| how.starts_with("route53-"));
+        let chain = aws(|how| how == "cname");
+        let surest = if !own.is_empty() {
+            own
+        } else if !records.is_empty() {
+            records
+        } else {
+            chain.into_iter().take(1).collect()
+        };
+        match surest.as_slice() {
+            [] => Resources::None,
+            [one] => Resources::One(one),
+            _ => Resources::Several(surest),
+        }
     }
 
     /// The regions the names put the resource in.

@@ -35,6 +35,10 @@ impl AwsName {
             AwsName::Ec2Instance { region, address } => {
                 format!("the public DNS name of an EC2 instance at {address} in {region}")
             }
+            // A regional custom domain's target is d-ID.execute-api...: a domain, not an API.
+            AwsName::ApiGateway { api_id, region } if api_id.starts_with("d-") => {
+                format!("the API Gateway custom domain {api_id} in {region}")
+            }
             AwsName::ApiGateway { api_id, region } => {
                 format!("API Gateway API {api_id} in {region}")
             }

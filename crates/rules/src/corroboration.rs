@@ -44,29 +44,31 @@ const ALB_TARGETS_FAILING: &[Witness] = &[
     ),
 ];
 const ALB_SLOW: &[Witness] = &[witness("HTTPCode_ELB_504_Count", "504 answers of its own")];
-const NLB_TLS: &[Witness] = &[
-    witness(
-        "ClientTLSNegotiationErrorCount",
-        "failed TLS handshakes with clients",
-    ),
-    witness("TCP_Client_Reset_Count", "connections reset by clients"),
-];
-const NLB_RESET: &[Witness] = &[witness("TCP_ELB_Reset_Count", "connections it reset")];
-const NLB_NO_TARGETS: &[Witness] = &[
-    witness("UnHealthyHostCount", "unhealthy targets at most"),
-    witness("TCP_ELB_Reset_Count", "connections it reset"),
-];
+/// A TLS listener terminates the handshake itself.
+const NLB_TLS: &[Witness] = &[witness(
+    "ClientTLSNegotiationErrorCount",
+    "failed TLS handshakes with clients",
+)];
+/// A TCP listener passes the handshake through to its targets: CloudFront rejecting the
+/// certificate resets the connection, which the load balancer counts as a client's reset.
+const NLB_PASSED_THROUGH: &[Witness] = &[witness(
+    "TCP_Client_Reset_Count",
+    "connections reset by clients",
+)];
+const NLB_NO_TARGETS: &[Witness] = &[witness("UnHealthyHostCount", "unhealthy targets at most")];
 
-/// The load balancer metrics that count what `code` describes.
+/// The load balancer metrics that count what `code` describes. A network load balancer's
+/// TCP_ELB_Reset_Count is read but corroborates nothing: idle connections it times out count too.
 fn witnesses(code: Code, lb: &LoadBalancer) -> &'static [Witness] {
     let network = lb.lb_type == "network";
     let tls = matches!(code.layer(), Layer::Handshake | Layer::Certificate)
         || matches!(code, Code::AcmCertExpired | Code::AcmCertNotIssued);
+    let passed_through = lb.listener.as_ref().is_some_and(|l| l.protocol == "TCP");
     match (network, code) {
         (false, _) if tls => ALB_TLS,
+        (true, _) if tls && passed_through => NLB_PASSED_THROUGH,
         (true, _) if tls => NLB_TLS,
         (false, Code::OriginConnectionRefused) => ALB_REFUSED,
-        (true, Code::OriginConnectionRefused) => NLB_RESET,
         (false, Code::OriginNoHealthyTargets) => ALB_NO_TARGETS,
         (true, Code::OriginNoHealthyTargets) => NLB_NO_TARGETS,
         (false, Code::OriginHttpError) => ALB_TARGETS_FAILING,
@@ -231,7 +233,7 @@ mod tests {
     fn a_zero_count_confirms_nothing() {
         let evidence = Evidence {
             load_balancers: vec![lb("network")],
-            metrics: vec![counted("net/shop/1", "TCP_Client_Reset_Count", 0.0)],
+            metrics: vec![counted("net/shop/1", "ClientTLSNegotiationErrorCount", 0.0)],
             ..Evidence::default()
         };
         let mut findings = vec![Finding::new(

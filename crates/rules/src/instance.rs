@@ -5,6 +5,7 @@
 
 use serde_json::json;
 
+use cf_doctor_model::evidence::TcpResult;
 use cf_doctor_model::instance::InstanceOrigin;
 use cf_doctor_model::{Code, Evidence, Finding, Severity};
 
@@ -14,7 +15,11 @@ pub fn findings(evidence: &Evidence) -> Vec<Finding> {
     let mut out = Vec::new();
     for instance in &evidence.instances {
         let at = format!("{} ({})", instance.instance_id, instance.endpoint());
-        out.extend(not_running(instance, &at));
+        out.extend(not_running(
+            instance,
+            &at,
+            answered_here(instance, evidence),
+        ));
         out.extend(security_groups::findings(&Guarded {
             name: format!("instance {}", instance.instance_id),
             whose: "the instance's",
@@ -31,13 +36,15 @@ pub fn findings(evidence: &Evidence) -> Vec<Finding> {
 
 /// The instance behind `host:port` that cannot answer at `address`, if the evidence holds one:
 /// what a connection there meets is its state, not the network. The instance at that address
-/// decides; an address no known instance holds (the probe pinned elsewhere with --resolve) is
-/// explained only when every instance behind the origin is down.
+/// decides. A probe pinned elsewhere with --resolve (`pinned`: the address is the user's, not
+/// DNS's) is explained when every instance behind the origin is down; an address DNS gave that
+/// no instance holds never is (it may be another server's).
 pub(crate) fn not_answering<'a>(
     evidence: &'a Evidence,
     host: &str,
     port: u16,
     address: &std::net::IpAddr,
+    pinned: bool,
 ) -> Option<&'a InstanceOrigin> {
     let behind: Vec<&InstanceOrigin> = evidence
         .instances
@@ -46,16 +53,29 @@ pub(crate) fn not_answering<'a>(
         .collect();
     match behind.iter().find(|i| i.address == *address) {
         Some(at_address) => (!at_address.can_answer()).then_some(*at_address),
-        None => behind
+        None if pinned => behind
             .iter()
             .all(|i| !i.can_answer())
             .then(|| behind.first().copied())
             .flatten(),
+        None => None,
     }
 }
 
-fn not_running(instance: &InstanceOrigin, at: &str) -> Option<Finding> {
-    if instance.can_answer() {
+/// Whether a probe from here connected to the instance's address: then something answers
+/// there, whatever EC2 says of the instance (a status check that lags, or another machine).
+fn answered_here(instance: &InstanceOrigin, evidence: &Evidence) -> bool {
+    evidence
+        .origin_probes
+        .iter()
+        .filter(|p| p.host == instance.origin_host && p.port == instance.origin_port)
+        .flat_map(|p| &p.addresses)
+        .any(|a| a.address == instance.address && matches!(a.tcp, TcpResult::Connected { .. }))
+}
+
+fn not_running(instance: &InstanceOrigin, at: &str, answered: bool) -> Option<Finding> {
+    // A state EC2 did not give decides nothing.
+    if instance.can_answer() || instance.state.is_empty() {
         return None;
     }
     let since = instance
@@ -80,6 +100,10 @@ fn not_running(instance: &InstanceOrigin, at: &str) -> Option<Finding> {
                 },
             )
         }
+        "pending" => (
+            "is starting (pending)".to_string(),
+            format!("It is starting: CloudFront's requests fail until it runs. If it stays pending, look at its state reason (aws ec2 describe-instances --instance-ids {id} --region {region})."),
+        ),
         "terminated" | "shutting-down" => (
             format!("is {}", instance.state),
             format!("A terminated instance never comes back: point the origin's DNS record (or the Elastic IP {}) at a running instance or a load balancer, or change the distribution's origin.", instance.address),
@@ -89,11 +113,27 @@ fn not_running(instance: &InstanceOrigin, at: &str) -> Option<Finding> {
             format!("Start it (aws ec2 start-instances --instance-ids {id} --region {region}) and find out who stopped it ({}); CloudFront's requests fail until it runs. Without an Elastic IP a started instance gets a new public address: check that the origin's record still points at it.", instance.state_reason.as_deref().unwrap_or("EC2 gives no reason")),
         ),
     };
+    // Starting is transient; a connection that succeeded at its address contradicts EC2's word
+    // (a status check that lags, or the address is another machine's): neither is the cause.
+    let (severity, note) = if answered {
+        (
+            Severity::Warning,
+            "; yet a connection from here to its address succeeded",
+        )
+    } else if instance.state == "pending" {
+        (Severity::Warning, "")
+    } else {
+        (Severity::Critical, "")
+    };
     Some(
-        Finding::new(Code::OriginInstanceNotRunning, Severity::Critical, at)
-            .statuses(&[502, 504])
+        Finding::new(Code::OriginInstanceNotRunning, severity, at)
+            .statuses(if severity == Severity::Critical {
+                &[502, 504]
+            } else {
+                &[]
+            })
             .title(format!(
-                "Origin {} is EC2 instance {id}, which {what}",
+                "Origin {} is EC2 instance {id}, which {what}{note}",
                 instance.endpoint()
             ))
             .evidence(json!({
@@ -152,20 +192,64 @@ mod tests {
 
     #[test]
     fn a_stopped_or_terminated_instance_cannot_answer() {
-        for state in [
-            "stopped",
-            "stopping",
-            "terminated",
-            "shutting-down",
-            "pending",
-        ] {
+        for state in ["stopped", "stopping", "terminated", "shutting-down"] {
             assert_eq!(
                 codes(instance(state)),
                 [(Code::OriginInstanceNotRunning, Severity::Critical)],
                 "{state}"
             );
         }
+        assert_eq!(
+            codes(instance("pending")),
+            [(Code::OriginInstanceNotRunning, Severity::Warning)],
+            "starting is transient"
+        );
         assert!(codes(instance("running")).is_empty());
+        assert!(codes(instance("")).is_empty(), "a state EC2 did not give");
+    }
+
+    #[test]
+    fn a_connection_that_succeeded_at_its_address_contradicts_ec2_and_is_no_cause() {
+        use cf_doctor_model::evidence::{AddressProbe, DnsResult, OriginProbe};
+        let stopped = instance("stopped");
+        let probe = OriginProbe {
+            distribution_id: "E1".into(),
+            origin_id: "o".into(),
+            host: stopped.origin_host.clone(),
+            port: 443,
+            https: true,
+            server_name: stopped.origin_host.clone(),
+            host_header: stopped.origin_host.clone(),
+            accepted_names: vec![],
+            server_name_note: None,
+            ssl_protocols: vec![],
+            ip_address_type: Default::default(),
+            read_timeout_ms: 30_000,
+            probe_timeout_ms: 5_000,
+            dns: DnsResult::Resolved {
+                addresses: vec![stopped.address],
+                source: "dns".into(),
+                duration_ms: 1,
+                not_used: vec![],
+            },
+            addresses: vec![AddressProbe {
+                address: stopped.address,
+                tcp: TcpResult::Connected { duration_ms: 3 },
+                tls: None,
+                http: None,
+            }],
+        };
+        let evidence = Evidence {
+            instances: vec![stopped],
+            origin_probes: vec![probe],
+            ..Evidence::default()
+        };
+        let found = findings(&evidence);
+        assert_eq!(found[0].severity, Severity::Warning);
+        assert!(found[0].status_codes.is_empty());
+        assert!(found[0]
+            .title
+            .ends_with("yet a connection from here to its address succeeded"));
     }
 
     #[test]
@@ -206,15 +290,20 @@ mod tests {
             instances: vec![stopped.clone()],
             ..Evidence::default()
         };
-        assert!(not_answering(&only_stopped, host, 443, &pinned).is_some());
-        assert!(not_answering(&only_stopped, host, 80, &pinned).is_none());
+        assert!(not_answering(&only_stopped, host, 443, &pinned, true).is_some());
+        assert!(not_answering(&only_stopped, host, 80, &pinned, true).is_none());
+        let elsewhere: std::net::IpAddr = "198.51.100.7".parse().unwrap();
+        assert!(
+            not_answering(&only_stopped, host, 443, &elsewhere, false).is_none(),
+            "an address DNS gave that no instance holds may be another server's"
+        );
         let both = Evidence {
             instances: vec![stopped.clone(), running.clone()],
             ..Evidence::default()
         };
-        assert!(not_answering(&both, host, 443, &pinned).is_none());
-        assert!(not_answering(&both, host, 443, &stopped.address).is_some());
-        assert!(not_answering(&both, host, 443, &running.address).is_none());
+        assert!(not_answering(&both, host, 443, &pinned, true).is_none());
+        assert!(not_answering(&both, host, 443, &stopped.address, false).is_some());
+        assert!(not_answering(&both, host, 443, &running.address, false).is_none());
     }
 
     #[test]

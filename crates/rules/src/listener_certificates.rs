@@ -28,6 +28,9 @@ pub fn findings(evidence: &Evidence) -> Vec<Finding> {
 struct Handshake {
     server_name: String,
     accepted: Vec<String>,
+    /// The server name stands for the names under a wildcard alias: viewers may send others,
+    /// which certificates selected by SNI may cover.
+    under_wildcard: bool,
 }
 
 /// The handshakes CloudFront makes with this origin: with the origin domain as SNI when Host is
@@ -39,6 +42,7 @@ fn handshakes(lb: &LoadBalancer) -> Option<Vec<Handshake>> {
         CloudfrontHost::OriginDomain { host } => Some(vec![Handshake {
             server_name: host.clone(),
             accepted: vec![host.clone()],
+            under_wildcard: false,
         }]),
         CloudfrontHost::Viewer { hosts } => Some(
             hosts
@@ -55,6 +59,7 @@ fn handshakes(lb: &LoadBalancer) -> Option<Vec<Handshake>> {
                     Handshake {
                         server_name: concrete,
                         accepted,
+                        under_wildcard: host.starts_with("*."),
                     }
                 })
                 .collect(),
@@ -104,6 +109,15 @@ fn unseen_listener<'a>(
     if seen_on_the_wire(lb, evidence) || !custom_origin(lb, evidence) {
         return None;
     }
+    // Without the SNI certificates (DescribeListenerCertificates failed) the default one may
+    // not be what a server name selects.
+    let sni_unread = evidence.gaps.iter().any(|g| {
+        g.action == "elasticloadbalancing:DescribeListenerCertificates"
+            && g.resource == listener.arn
+    });
+    if sni_unread {
+        return None;
+    }
     let certificates: Vec<&AcmCertificate> = listener
         .certificate_arns
         .iter()
@@ -113,13 +127,22 @@ fn unseen_listener<'a>(
 }
 
 /// The certificate the listener presents for `server_name`: the one whose names match it, else
-/// the default one.
-fn selected<'a>(certificates: &[&'a AcmCertificate], server_name: &str) -> &'a AcmCertificate {
-    certificates
+/// the default one. None when several match: the load balancer then picks one by rules of its
+/// own (key type, validity) that cannot be told from here.
+fn selected<'a>(
+    certificates: &[&'a AcmCertificate],
+    server_name: &str,
+) -> Option<&'a AcmCertificate> {
+    let matching: Vec<&AcmCertificate> = certificates
         .iter()
-        .find(|c| names::any_covers(&c.names(), server_name))
+        .filter(|c| names::any_covers(&c.names(), server_name))
         .copied()
-        .unwrap_or(certificates[0])
+        .collect();
+    match matching.as_slice() {
+        [] => Some(certificates[0]),
+        [only] => Some(only),
+        _ => None,
+    }
 }
 
 /// An ACM finding about a listener certificate that CloudFront is given when the wire could not
@@ -132,7 +155,9 @@ pub fn mark_presented(findings: &mut [Finding], evidence: &Evidence) {
             continue;
         };
         for handshake in handshakes(lb).unwrap_or_default() {
-            let certificate = selected(&certificates, &handshake.server_name);
+            let Some(certificate) = selected(&certificates, &handshake.server_name) else {
+                continue;
+            };
             presented.push((
                 certificate.arn.as_str(),
                 format!(
@@ -157,10 +182,12 @@ fn judge(lb: &LoadBalancer, evidence: &Evidence) -> Option<Finding> {
     let (listener, certificates) = unseen_listener(lb, evidence)?;
     let default = certificates[0];
     let handshakes = handshakes(lb)?;
+    // Several certificates matching a server name all cover it, and it is accepted: only a
+    // server name that selects the default one can fail.
     let failing: Vec<(&Handshake, &AcmCertificate)> = handshakes
         .iter()
         .filter_map(|h| {
-            let presented = selected(&certificates, &h.server_name);
+            let presented = selected(&certificates, &h.server_name)?;
             let accepted = h
                 .accepted
                 .iter()
@@ -169,7 +196,9 @@ fn judge(lb: &LoadBalancer, evidence: &Evidence) -> Option<Finding> {
         })
         .collect();
     let (first, presented) = *failing.first()?;
-    let everywhere = failing.len() == handshakes.len();
+    // A name under a wildcard alias stands for names viewers may or may not send.
+    let everywhere =
+        failing.len() == handshakes.len() && failing.iter().all(|(h, _)| !h.under_wildcard);
     let severity = if everywhere {
         Severity::Critical
     } else {
@@ -398,6 +427,56 @@ mod tests {
             "listener HTTPS:443 of shop presents it to CloudFront for origin.shop.example"
         );
         assert!(found[1].status_codes.is_empty());
+    }
+
+    #[test]
+    fn a_wildcard_alias_whose_names_may_be_covered_is_a_warning() {
+        let wildcard = CloudfrontHost::Viewer {
+            hosts: vec!["*.shop.example".into()],
+        };
+        // www and api are covered by SNI certificates; other names under the wildcard get the
+        // default one, for another domain.
+        assert_eq!(
+            judged(&evidence(
+                wildcard,
+                &[
+                    ("c1", &["other.example"]),
+                    ("c2", &["www.shop.example"]),
+                    ("c3", &["api.shop.example"])
+                ]
+            )),
+            [Severity::Warning]
+        );
+    }
+
+    #[test]
+    fn unread_sni_certificates_decide_nothing() {
+        let mut e = evidence(origin_domain(), &[("c1", &["other.example"])]);
+        e.gaps.push(cf_doctor_model::evidence::Gap::new(
+            "elasticloadbalancing:DescribeListenerCertificates",
+            "listener-arn",
+            "AccessDenied".into(),
+            "the listener's additional (SNI) certificates",
+        ));
+        assert!(judged(&e).is_empty());
+    }
+
+    #[test]
+    fn two_certificates_matching_the_server_name_mark_neither_as_presented() {
+        let e = evidence(
+            origin_domain(),
+            &[
+                ("c1", &["origin.shop.example"]),
+                ("c2", &["*.shop.example"]),
+            ],
+        );
+        let mut found =
+            vec![Finding::new(Code::AcmCertExpired, Severity::Critical, "c1").evidence(json!({}))];
+        mark_presented(&mut found, &e);
+        assert!(
+            found[0].status_codes.is_empty(),
+            "the load balancer picks one of the two"
+        );
     }
 
     #[test]

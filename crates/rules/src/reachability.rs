@@ -26,17 +26,19 @@ pub fn findings(probe: &OriginProbe, evidence: &Evidence) -> Vec<Finding> {
         }
     }
     let locked = cloudfront_only(probe, evidence);
+    let pinned = matches!(&probe.dns, DnsResult::Resolved { source, .. } if source == "override");
     let mut per_address = Vec::new();
     for a in &probe.addresses {
         let at = format!("{endpoint}@{}", a.address);
         let address = a.address.to_string();
         // An instance the account's records show is not running explains a connection that
         // fails at its address: origin-instance-not-running says so, with its state.
-        let explained = matches!(
-            a.tcp,
-            TcpResult::Refused { .. } | TcpResult::TimedOut { .. }
-        ) && instance::not_answering(evidence, &probe.host, probe.port, &a.address)
-            .is_some();
+        let explained =
+            matches!(
+                a.tcp,
+                TcpResult::Refused { .. } | TcpResult::TimedOut { .. }
+            ) && instance::not_answering(evidence, &probe.host, probe.port, &a.address, pinned)
+                .is_some();
         if explained {
             continue;
         }

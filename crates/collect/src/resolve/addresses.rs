@@ -51,8 +51,14 @@ pub(crate) struct Owners {
     pub instances: Vec<Instance>,
 }
 
-/// An address an AWS resource can hold: not loopback, unspecified, link-local or multicast.
+/// An address CloudFront can connect to that an AWS resource can hold: not loopback,
+/// unspecified, link-local, multicast, nor in a VPC's private ranges (CloudFront reaches those
+/// only through a VPC origin, found by its ARN; and private addresses repeat across VPCs, so one
+/// would say nothing sure).
 fn routable(ip: &IpAddr) -> bool {
+    if private(ip) {
+        return false;
+    }
     match ip {
         IpAddr::V4(v4) => {
             !(v4.is_loopback()
@@ -70,13 +76,13 @@ fn routable(ip: &IpAddr) -> bool {
     }
 }
 
-/// An IPv4 address of a VPC's own ranges (RFC 1918, or shared address space).
-fn private_v4(ip: &IpAddr) -> bool {
+/// An address of a VPC's own ranges: RFC 1918 or shared address space, or IPv6 unique local.
+fn private(ip: &IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
             v4.is_private() || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
         }
-        IpAddr::V6(_) => false,
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
     }
 }
 
@@ -95,12 +101,7 @@ pub(crate) async fn owners(
     addresses: &[IpAddr],
 ) -> (Owners, Vec<Gap>) {
     let addresses: Vec<IpAddr> = addresses.iter().copied().filter(routable).collect();
-    let public: Vec<IpAddr> = addresses
-        .iter()
-        .copied()
-        .filter(|ip| ip.is_ipv4() && !private_v4(ip))
-        .collect();
-    let private: Vec<IpAddr> = addresses.iter().copied().filter(private_v4).collect();
+    let public: Vec<IpAddr> = addresses.iter().copied().filter(IpAddr::is_ipv4).collect();
     let v6: Vec<IpAddr> = addresses.iter().copied().filter(IpAddr::is_ipv6).collect();
     let mut gaps = Vec::new();
     let mut owners = Vec::new();
@@ -116,9 +117,9 @@ pub(crate) async fn owners(
             ),
         )
     };
-    // Elastic IPs, the instances holding the addresses (their own public address, an Elastic IP,
-    // a private address), and the interfaces holding private and IPv6 addresses, at once.
-    let (elastic, by_private, by_v6, public_instances, private_instances) = tokio::join!(
+    // Elastic IPs, the instances holding the addresses (their own public address or an Elastic
+    // IP), and the interfaces holding IPv6 addresses, at once.
+    let (elastic, by_v6, described) = tokio::join!(
         async {
             if public.is_empty() {
                 return Ok(Vec::new());
@@ -130,18 +131,16 @@ pub(crate) async fn owners(
                 .map(|out| out.addresses().to_vec())
                 .map_err(|e| error_text(&e))
         },
-        interfaces(ec2, "addresses.private-ip-address", &private),
         interfaces(ec2, "ipv6-addresses.ipv6-address", &v6),
         instances(ec2, "ip-address", &public),
-        instances(ec2, "private-ip-address", &private),
     );
-    let mut described = Vec::new();
-    for (found, of) in [(public_instances, &public), (private_instances, &private)] {
-        match found {
-            Ok(found) => described.extend(found),
-            Err(error) => gaps.push(gap("ec2:DescribeInstances", of, error)),
+    let described = match described {
+        Ok(found) => found,
+        Err(error) => {
+            gaps.push(gap("ec2:DescribeInstances", &public, error));
+            Vec::new()
         }
-    }
+    };
     let mut interface_ids: Vec<(IpAddr, String, String)> = Vec::new();
     match elastic {
         Ok(elastic) => {
@@ -176,34 +175,29 @@ pub(crate) async fn owners(
         }
         Err(error) => gaps.push(gap("ec2:DescribeAddresses", &public, error)),
     }
-    for (found, of) in [(by_private, &private), (by_v6, &v6)] {
-        match found {
-            Ok(found) => owners.extend(found.iter().flat_map(|eni| holders(eni, region, of))),
-            Err(error) => gaps.push(gap("ec2:DescribeNetworkInterfaces", of, error)),
-        }
+    match by_v6 {
+        Ok(found) => owners.extend(found.iter().flat_map(|eni| holders(eni, region, &v6))),
+        Err(error) => gaps.push(gap("ec2:DescribeNetworkInterfaces", &v6, error)),
     }
-    // An instance's own address (its public one, or a private one no interface lookup named).
+    // An instance's own public address (one no Elastic IP explains).
     for instance in &described {
         let id = instance.instance_id().unwrap_or_default();
-        let own = [
-            (instance.public_ip_address(), "public"),
-            (instance.private_ip_address(), "private"),
-        ];
-        for (ip, kind) in own {
-            let Some(ip) = ip.and_then(|ip| ip.parse::<IpAddr>().ok()) else {
-                continue;
-            };
-            let claimed = owners.iter().any(|o| o.address == ip)
-                || interface_ids.iter().any(|(a, _, _)| *a == ip);
-            if addresses.contains(&ip) && !claimed {
-                owners.push(Owner {
-                    address: ip,
-                    region: region.to_string(),
-                    holder: Holder::Instance(id.to_string()),
-                    how: "network-interface",
-                    words: format!("{ip} is the {kind} address of instance {id}"),
-                });
-            }
+        let Some(ip) = instance
+            .public_ip_address()
+            .and_then(|ip| ip.parse::<IpAddr>().ok())
+        else {
+            continue;
+        };
+        let claimed = owners.iter().any(|o| o.address == ip)
+            || interface_ids.iter().any(|(a, _, _)| *a == ip);
+        if addresses.contains(&ip) && !claimed {
+            owners.push(Owner {
+                address: ip,
+                region: region.to_string(),
+                holder: Holder::Instance(id.to_string()),
+                how: "network-interface",
+                words: format!("{ip} is the public address of instance {id}"),
+            });
         }
     }
     // Public addresses that are no Elastic IP (a load balancer's, an instance's own public
@@ -374,7 +368,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_addresses_a_resource_can_hold_are_looked_up() {
+    fn only_addresses_cloudfront_can_reach_are_looked_up() {
         for ip in [
             "127.0.0.1",
             "0.0.0.0",
@@ -382,21 +376,16 @@ mod tests {
             "::1",
             "fe80::1",
             "224.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "100.64.0.1",
+            "fd00::1",
         ] {
             assert!(!routable(&ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["203.0.113.10", "10.0.1.5", "2600:1f18::1"] {
-            assert!(routable(&ip.parse().unwrap()), "{ip}");
-        }
-    }
-
-    #[test]
-    fn vpc_ranges_are_private() {
-        for ip in ["10.1.2.3", "172.16.0.1", "192.168.1.1", "100.64.0.1"] {
-            assert!(private_v4(&ip.parse().unwrap()), "{ip}");
-        }
         for ip in ["203.0.113.10", "100.128.0.1", "2600:1f18::1"] {
-            assert!(!private_v4(&ip.parse().unwrap()), "{ip}");
+            assert!(routable(&ip.parse().unwrap()), "{ip}");
         }
     }
 }

@@ -1,8 +1,13 @@
-//! The account's own DNS: its Route53 hosted zones, listed once per run, and the records that
-//! name an origin, followed through ALIAS targets and CNAMEs while they stay inside the account's
-//! zones. A public zone is what CloudFront resolves; a private one only answers inside its VPCs,
-//! so it is read only when no public zone holds the name, and said so.
+//! The account's own DNS: its Route53 public hosted zones, listed once per run, and the records
+//! that name an origin, followed through ALIAS targets and CNAMEs while they stay inside the
+//! account's zones. Only public zones count: CloudFront resolves public DNS, and a private zone
+//! answers only inside its VPCs (a team often keeps one for the same names, pointing elsewhere).
+//! Two public zones of the same name cannot be told apart from the API (only the delegated one
+//! answers): neither is trusted, and a gap says so. Of a failover pair only the primary is
+//! followed, and a weighted set of weight 0 only when every set is: what CloudFront is sent to.
 //! <https://docs.aws.amazon.com/Route53/latest/APIReference/API_ListResourceRecordSets.html>
+
+use std::collections::VecDeque;
 
 use std::net::IpAddr;
 
@@ -45,20 +50,34 @@ pub(crate) struct Zones {
     pub gap: Option<Gap>,
 }
 
+/// Which of the account's zones answers for a name.
+enum Holding<'a> {
+    Zone(&'a Zone),
+    /// Several public zones of the deepest name: which one is delegated cannot be told.
+    Ambiguous(Vec<&'a Zone>),
+    None,
+}
+
 impl Zones {
-    /// The zone that answers for `name`: the deepest public zone holding it, else the deepest
-    /// private one.
-    fn holding(&self, name: &str) -> Option<&Zone> {
+    /// The public zone that answers for `name`: the deepest holding it.
+    fn holding(&self, name: &str) -> Holding<'_> {
         let name = names::normalise(name);
-        let within = |z: &&Zone| name == z.name || name.ends_with(&format!(".{}", z.name));
-        let deepest = |private: bool| {
-            self.zones
-                .iter()
-                .filter(|z| z.private == private)
-                .filter(within)
-                .max_by_key(|z| z.name.len())
+        let within: Vec<&Zone> = self
+            .zones
+            .iter()
+            .filter(|z| !z.private && (name == z.name || name.ends_with(&format!(".{}", z.name))))
+            .collect();
+        let Some(deepest) = within.iter().map(|z| z.name.len()).max() else {
+            return Holding::None;
         };
-        deepest(false).or_else(|| deepest(true))
+        let named: Vec<&Zone> = within
+            .into_iter()
+            .filter(|z| z.name.len() == deepest)
+            .collect();
+        match named.as_slice() {
+            [only] => Holding::Zone(only),
+            _ => Holding::Ambiguous(named),
+        }
     }
 }
 
@@ -134,18 +153,42 @@ pub(crate) async fn follow(
     origin: &str,
 ) -> Followed {
     let mut out = Followed::default();
-    let mut queue: Vec<(String, Vec<String>, &'static str)> =
-        vec![(names::normalise(origin), Vec::new(), "route53-alias")];
+    let mut queue: VecDeque<(String, Vec<String>, &'static str)> =
+        VecDeque::from([(names::normalise(origin), Vec::new(), "route53-alias")]);
     let mut seen: Vec<String> = Vec::new();
-    while let Some((name, via, how)) = queue.pop() {
-        if seen.contains(&name) || seen.len() >= MAX_HOPS {
+    while let Some((name, via, how)) = queue.pop_front() {
+        if seen.contains(&name) {
             continue;
+        }
+        if seen.len() >= MAX_HOPS {
+            out.gaps.push(Gap::new(
+                "route53:ListResourceRecordSets",
+                origin,
+                format!("the records lead through more than {MAX_HOPS} names"),
+                &format!("where the account's records for {origin} lead past {name}"),
+            ));
+            break;
         }
         seen.push(name.clone());
         // An AWS name is the resource's own: no zone of the account answers for it.
-        let zone = match zones.holding(&name) {
-            Some(zone) if aws_names::classify(&name).is_none() => zone,
-            _ => {
+        let holding = if aws_names::classify(&name).is_some() {
+            Holding::None
+        } else {
+            zones.holding(&name)
+        };
+        let zone = match holding {
+            Holding::Zone(zone) => zone,
+            Holding::Ambiguous(named) => {
+                let ids: Vec<&str> = named.iter().map(|z| z.id.as_str()).collect();
+                out.gaps.push(Gap::new(
+                    "route53:ListHostedZones",
+                    &ids.join(","),
+                    format!("{} public hosted zones are named {}", named.len(), named[0].name),
+                    &format!("which of them answers for {name}: only the one its parent delegates to does, and the API does not say which"),
+                ));
+                continue;
+            }
+            Holding::None => {
                 if !via.is_empty() {
                     out.targets.push(Target { name, how, via });
                 }
@@ -164,24 +207,35 @@ pub(crate) async fn follow(
                 continue;
             }
         };
-        if records.is_empty() && !via.is_empty() {
+        if records.truncated {
+            out.gaps.push(Gap::new(
+                "route53:ListResourceRecordSets",
+                &zone.id,
+                format!(
+                    "more than {} record sets named {name}",
+                    MAX_RECORD_PAGES * 20
+                ),
+                &format!("where the rest of the account's records for {name} point"),
+            ));
+        }
+        if records.sets.is_empty() && !via.is_empty() {
             // A name the records point at but do not define: named as it is.
             out.targets.push(Target { name, how, via });
             continue;
         }
-        for set in &records {
+        for set in served(&records.sets) {
             let step = step_in_words(zone, set);
             out.steps.push(step.clone());
             let mut via = via.clone();
             via.push(step);
             if let Some(alias) = set.alias_target() {
-                queue.push((names::normalise(alias.dns_name()), via, "route53-alias"));
+                queue.push_back((names::normalise(alias.dns_name()), via, "route53-alias"));
                 continue;
             }
             match set.r#type() {
                 RrType::Cname => {
                     for value in set.resource_records() {
-                        queue.push((
+                        queue.push_back((
                             names::normalise(value.value()),
                             via.clone(),
                             "route53-cname",
@@ -204,39 +258,69 @@ pub(crate) async fn follow(
     out
 }
 
-/// The A, AAAA and CNAME record sets of exactly `name` in `zone` (every routing policy's), or
-/// those of the wildcard that covers it when the name has none.
+/// The record sets CloudFront's resolver may be answered from: of a failover pair the primary
+/// (the secondary answers only while the primary's health check fails), and of weighted sets
+/// those of a weight above 0 unless every one is 0.
+/// <https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/routing-policy.html>
+fn served(sets: &[ResourceRecordSet]) -> Vec<&ResourceRecordSet> {
+    use aws_sdk_route53::types::ResourceRecordSetFailover as Failover;
+    let has_primary = sets
+        .iter()
+        .any(|s| s.failover() == Some(&Failover::Primary));
+    let some_weight = sets.iter().any(|s| s.weight().is_some_and(|w| w > 0));
+    sets.iter()
+        .filter(|s| !(has_primary && s.failover() == Some(&Failover::Secondary)))
+        .filter(|s| !(some_weight && s.weight() == Some(0)))
+        .collect()
+}
+
+/// The record sets of one name, and whether more were left unread.
+struct Records {
+    sets: Vec<ResourceRecordSet>,
+    truncated: bool,
+}
+
+/// The A, AAAA and CNAME record sets of exactly `name` in `zone` (every routing policy's), or,
+/// when the name has no record of any type, those of the wildcard one label above it (a
+/// wildcard answers only for names that do not exist).
 async fn records_of(
     client: &aws_sdk_route53::Client,
     pace: &RateLimiter,
     zone: &Zone,
     name: &str,
-) -> Result<Vec<ResourceRecordSet>, String> {
-    let exact = sets_named(client, pace, zone, name).await?;
-    if !exact.is_empty() {
+) -> Result<Records, String> {
+    let (exact, exists) = sets_named(client, pace, zone, name).await?;
+    if exists {
         return Ok(exact);
     }
     match name.split_once('.') {
         Some((_, parent))
             if parent == zone.name || parent.ends_with(&format!(".{}", zone.name)) =>
         {
-            sets_named(client, pace, zone, &format!("*.{parent}")).await
+            Ok(sets_named(client, pace, zone, &format!("*.{parent}"))
+                .await?
+                .0)
         }
-        _ => Ok(Vec::new()),
+        _ => Ok(exact),
     }
 }
 
 /// ListResourceRecordSets from `name`: Route53 lists a name's own sets first (then the names
-/// under it), so the pages stop at the first other name.
+/// under it), so the pages stop at the first other name. Also says whether the name has a
+/// record of any type.
 async fn sets_named(
     client: &aws_sdk_route53::Client,
     pace: &RateLimiter,
     zone: &Zone,
     name: &str,
-) -> Result<Vec<ResourceRecordSet>, String> {
-    let mut out = Vec::new();
+) -> Result<(Records, bool), String> {
+    let mut out = Records {
+        sets: Vec::new(),
+        truncated: false,
+    };
+    let mut exists = false;
     let mut start = (name.to_string(), None::<RrType>, None::<String>);
-    for _ in 0..MAX_RECORD_PAGES {
+    for page_number in 0..MAX_RECORD_PAGES {
         pace.acquire().await;
         let page = client
             .list_resource_record_sets()
@@ -254,8 +338,9 @@ async fn sets_named(
                 other_name = true;
                 break;
             }
+            exists = true;
             if matches!(set.r#type(), RrType::A | RrType::Aaaa | RrType::Cname) {
-                out.push(set.clone());
+                out.sets.push(set.clone());
             }
         }
         match page
@@ -263,6 +348,7 @@ async fn sets_named(
             .filter(|_| page.is_truncated() && !other_name)
         {
             Some(next) => {
+                out.truncated = page_number + 1 == MAX_RECORD_PAGES;
                 start = (
                     next.to_string(),
                     page.next_record_type().cloned(),
@@ -272,7 +358,7 @@ async fn sets_named(
             None => break,
         }
     }
-    Ok(out)
+    Ok((out, exists))
 }
 
 /// A record name as Route53 writes it (`\052` for `*`, a trailing dot), normalised.
@@ -297,13 +383,8 @@ fn step_in_words(zone: &Zone, set: &ResourceRecordSet) -> String {
         .set_identifier()
         .map(|id| format!(" (set {id})"))
         .unwrap_or_default();
-    let private_note = if zone.private {
-        " [a private zone answers only inside its VPCs, not CloudFront]"
-    } else {
-        ""
-    };
     format!(
-        "Route53 {kind} zone {} ({}): {} {} {values}{identifier}{private_note}",
+        "Route53 {kind} zone {} ({}): {} {} {values}{identifier}",
         zone.name,
         zone.id,
         record_name(set.name()),
@@ -323,6 +404,14 @@ mod tests {
         }
     }
 
+    fn held_by(zones: &Zones, name: &str) -> Option<String> {
+        match zones.holding(name) {
+            Holding::Zone(zone) => Some(zone.name.clone()),
+            Holding::Ambiguous(_) => Some("ambiguous".into()),
+            Holding::None => None,
+        }
+    }
+
     #[test]
     fn the_deepest_public_zone_answers_for_a_name() {
         let zones = Zones {
@@ -335,22 +424,65 @@ mod tests {
             gap: None,
         };
         assert_eq!(
-            zones
-                .holding("origin.eu.shop.example.")
-                .map(|z| (&*z.name, z.private)),
-            Some(("eu.shop.example", false))
+            held_by(&zones, "origin.eu.shop.example."),
+            Some("eu.shop.example".into())
         );
         assert_eq!(
-            zones.holding("www.shop.example").map(|z| &*z.name),
-            Some("shop.example")
+            held_by(&zones, "www.shop.example"),
+            Some("shop.example".into())
         );
         assert_eq!(
-            zones.holding("api.internal.example").map(|z| z.private),
-            Some(true),
-            "a private zone only when no public one holds the name"
+            held_by(&zones, "api.internal.example"),
+            None,
+            "a private zone never answers CloudFront"
         );
-        assert!(zones.holding("shopexample").is_none());
-        assert!(zones.holding("notshop.example").is_none());
+        assert!(held_by(&zones, "shopexample").is_none());
+        assert!(held_by(&zones, "notshop.example").is_none());
+    }
+
+    #[test]
+    fn two_public_zones_of_one_name_are_not_trusted() {
+        let zones = Zones {
+            zones: vec![zone("shop.example", false), zone("shop.example", false)],
+            gap: None,
+        };
+        assert_eq!(
+            held_by(&zones, "www.shop.example"),
+            Some("ambiguous".into())
+        );
+    }
+
+    #[test]
+    fn only_what_cloudfront_is_sent_to_is_followed() {
+        use aws_sdk_route53::types::ResourceRecordSetFailover as Failover;
+        let set = |id: &str, failover: Option<Failover>, weight: Option<i64>| {
+            ResourceRecordSet::builder()
+                .name("www.shop.example.")
+                .r#type(RrType::A)
+                .set_identifier(id)
+                .set_failover(failover)
+                .set_weight(weight)
+                .build()
+                .unwrap()
+        };
+        let pair = [
+            set("primary", Some(Failover::Primary), None),
+            set("dr", Some(Failover::Secondary), None),
+        ];
+        let followed: Vec<_> = served(&pair).iter().map(|s| s.set_identifier()).collect();
+        assert_eq!(followed, [Some("primary")]);
+        let weighted = [set("blue", None, Some(100)), set("green", None, Some(0))];
+        let followed: Vec<_> = served(&weighted)
+            .iter()
+            .map(|s| s.set_identifier())
+            .collect();
+        assert_eq!(followed, [Some("blue")]);
+        let drained = [set("blue", None, Some(0)), set("green", None, Some(0))];
+        assert_eq!(
+            served(&drained).len(),
+            2,
+            "all at 0: Route53 answers with any"
+        );
     }
 
     #[test]
