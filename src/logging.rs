@@ -331,6 +331,7 @@ mod tests {
             findings: vec![finding],
             checks: Vec::new(),
             metrics: Vec::new(),
+            cloudfront_log: None,
             started_at: Utc::now(),
             duration_ms: 1,
         };

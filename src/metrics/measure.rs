@@ -288,6 +288,7 @@ mod tests {
             findings,
             checks: Vec::new(),
             metrics: Vec::new(),
+            cloudfront_log: None,
             started_at: now(),
             duration_ms: 1234,
         }

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use aws_sdk_cloudfront::types::{
     Aliases, CacheBehavior, CacheBehaviors, CookiePreference, CustomOriginConfig,
     DefaultCacheBehavior, DistributionConfig, ForwardedValues, Headers, ItemSelection,
-    MinimumProtocolVersion, Origin, OriginGroup, OriginGroupFailoverCriteria, OriginGroupMember,
-    OriginGroupMembers, OriginGroups, OriginProtocolPolicy, OriginSslProtocols, Origins,
-    S3OriginConfig, SslProtocol, SslSupportMethod, StatusCodes, ViewerCertificate,
+    LoggingConfig, MinimumProtocolVersion, Origin, OriginGroup, OriginGroupFailoverCriteria,
+    OriginGroupMember, OriginGroupMembers, OriginGroups, OriginProtocolPolicy, OriginSslProtocols,
+    Origins, S3OriginConfig, SslProtocol, SslSupportMethod, StatusCodes, ViewerCertificate,
     ViewerProtocolPolicy,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -64,6 +64,12 @@ pub struct DistributionSpec {
     pub forwarded_headers: Vec<String>,
     /// Cache behaviours besides the default one, in precedence order.
     pub behaviors: Vec<BehaviorSpec>,
+    /// The real-time log configuration of the default behaviour (moto keeps the ARN but serves
+    /// no GetRealtimeLogConfig: the proxy answers it, `cloudfront_xml::realtime_log_config`).
+    pub realtime_log_config_arn: Option<String>,
+    /// Legacy standard logging to S3: the bucket's domain name (`bucket.s3.amazonaws.com`) and
+    /// the prefix.
+    pub logging: Option<(String, String)>,
 }
 
 /// One cache behaviour besides the default: requests matching `path_pattern` go to
@@ -124,6 +130,8 @@ impl DistributionSpec {
             cache_policy_id: Some(CACHING_OPTIMIZED_POLICY_ID.to_string()),
             forwarded_headers: Vec::new(),
             behaviors: Vec::new(),
+            realtime_log_config_arn: None,
+            logging: None,
         }
     }
 }
@@ -304,6 +312,14 @@ fn distribution_config(spec: &DistributionSpec) -> DistributionConfig {
             .enabled(spec.enabled)
             .viewer_certificate(viewer)
             .set_origin_groups(groups)
+            .set_logging(spec.logging.as_ref().map(|(bucket, prefix)| {
+                LoggingConfig::builder()
+                    .enabled(true)
+                    .include_cookies(false)
+                    .bucket(bucket)
+                    .prefix(prefix)
+                    .build()
+            }))
             .build(),
     )
 }
@@ -332,6 +348,7 @@ fn default_behavior(spec: &DistributionSpec) -> DefaultCacheBehavior {
             .set_forwarded_values(legacy.then(|| forwarded_values(&spec.forwarded_headers)))
             .set_min_ttl(legacy.then_some(0))
             .compress(true)
+            .set_realtime_log_config_arn(spec.realtime_log_config_arn.clone())
             .build(),
     )
 }

@@ -12,10 +12,15 @@
 //! (<https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CustomOriginConfig.html>).
 
 mod edge;
+mod logs;
 
 pub use edge::{
     for_distribution, published, vpc_origin, with_function_associations, with_lambda_associations,
     with_origin_mtls, with_vpc_origin, LambdaAssociation, VpcOriginSpec,
+};
+pub use logs::{
+    monitoring_subscription, no_monitoring_subscription, realtime_log_config,
+    realtime_log_config_arn,
 };
 
 use crate::proxy::FaultKind;

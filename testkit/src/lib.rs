@@ -12,6 +12,7 @@ pub mod dns;
 pub mod ec2_xml;
 mod http;
 pub mod instance;
+pub mod kinesis;
 pub mod moto;
 pub mod netns;
 pub mod openssl_origin;

@@ -650,6 +650,8 @@ fn cloudfront_operation(method: &str, path: &str, query: &str) -> Option<&'stati
         ("GET", ["function", _]) => "GetFunction",
         ("GET", ["function", _, "describe"]) => "DescribeFunction",
         ("POST", ["function", _, "publish"]) => "PublishFunction",
+        ("POST", ["get-realtime-log-config"]) => "GetRealtimeLogConfig",
+        ("GET", ["distributions", _, "monitoring-subscription"]) => "GetMonitoringSubscription",
         _ => return None,
     };
     Some(operation)

@@ -26,8 +26,9 @@ impl Collector {
     /// of the origin regions and the account's hosted zones (they need nothing) at once; then, side by side, the
     /// viewer certificate, the live probes, the edge functions (then their metrics and logs), the
     /// VPC origins and the load balancers behind the origins (then their metrics), the origin mTLS
-    /// certificates and the request through the edge. Each part collects into evidence of its
-    /// own, folded back in a fixed order: a report reads the same whichever part answered first.
+    /// certificates, the request through the edge, and CloudFront's own record (its real-time
+    /// logs). Each part collects into evidence of its own, folded back in a fixed order: a report
+    /// reads the same whichever part answered first.
     pub async fn distribution_within(
         &self,
         id: &str,
@@ -66,15 +67,16 @@ impl Collector {
         note_origins_not_probed(&distribution, &mut evidence);
         evidence.distributions.push(distribution);
         let base = evidence.clone();
-        let (viewer, probes, edge_code, behind, mtls, edge) = tokio::join!(
+        let (viewer, probes, edge_code, behind, mtls, edge, record) = tokio::join!(
             Box::pin(self.viewer_certificate_part(&base)),
             Box::pin(self.probes_part(&base, &budget)),
             Box::pin(self.edge_code_part(&base, &budget)),
             Box::pin(self.behind_origins_part(&base, &budget, listed)),
             Box::pin(self.origin_mtls_part(&base)),
             Box::pin(self.edge_part(&base, &budget)),
+            Box::pin(self.cloudfront_record_part(&base, &budget, &on_metrics)),
         );
-        for part in [viewer, probes, edge_code, mtls, behind] {
+        for part in [viewer, probes, edge_code, mtls, behind, record] {
             evidence.absorb(part, &base);
         }
         evidence.absorb(on_metrics, &empty);
@@ -150,6 +152,33 @@ impl Collector {
                 &base.distributions[0].id,
             )),
         }
+        part
+    }
+
+    /// CloudFront's own record of the window: its real-time logs, read beside the probes, and
+    /// whether it has the additional metrics the metrics read lacked.
+    async fn cloudfront_record_part(
+        &self,
+        base: &Evidence,
+        budget: &Budget,
+        metrics: &Evidence,
+    ) -> Evidence {
+        let distribution = &base.distributions[0];
+        let (mut on_logs, mut on_subscription) = (base.clone(), base.clone());
+        if budget.allows_start() {
+            tokio::join!(
+                Box::pin(self.realtime_logs(distribution, &mut on_logs, budget)),
+                Box::pin(self.additional_metrics(&distribution.id, metrics, &mut on_subscription)),
+            );
+        } else {
+            on_logs.gaps.push(not_in_time(
+                "what CloudFront logged of the alarm's requests",
+                &distribution.id,
+            ));
+        }
+        let mut part = base.clone();
+        part.absorb(on_logs, base);
+        part.absorb(on_subscription, base);
         part
     }
 

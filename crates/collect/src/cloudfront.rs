@@ -9,8 +9,8 @@ use crate::associations::associations;
 use crate::host_sent::{self, CacheBehaviour, PolicyVerdicts};
 use crate::{Budget, CollectError};
 use cf_doctor_model::evidence::{
-    CustomOrigin, Distribution, ForwardedHost, Gap, IpAddressType, Origin, OriginGroup, OriginKind,
-    ViewerCertificate,
+    CustomOrigin, Distribution, DistributionLogs, ForwardedHost, Gap, IpAddressType, Origin,
+    OriginGroup, OriginKind, RealtimeLogUse, StandardLogging, ViewerCertificate,
 };
 use cf_doctor_model::functions::FunctionAssociation;
 use cf_doctor_model::vpc_origin::VpcOriginRef;
@@ -62,7 +62,47 @@ pub fn map_distribution(d: &cf::Distribution, verdicts: &PolicyVerdicts) -> Dist
         function_associations: config
             .map(|c| associations(c.default_cache_behavior(), c.cache_behaviors()))
             .unwrap_or_default(),
+        logs: config.map(logs_of).unwrap_or_default(),
     })
+}
+
+/// Where CloudFront logs the distribution's requests: the real-time log configuration of each
+/// cache behaviour (an empty ARN is none), and legacy standard logging when enabled.
+fn logs_of(config: &cf::DistributionConfig) -> DistributionLogs {
+    let mut realtime: Vec<RealtimeLogUse> = Vec::new();
+    let default = config
+        .default_cache_behavior()
+        .and_then(|b| b.realtime_log_config_arn())
+        .map(|arn| ("*", arn));
+    let others = config
+        .cache_behaviors()
+        .map(|b| b.items())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|b| {
+            b.realtime_log_config_arn()
+                .map(|arn| (b.path_pattern(), arn))
+        });
+    for (behaviour, arn) in default.into_iter().chain(others) {
+        if arn.trim().is_empty() {
+            continue;
+        }
+        match realtime.iter_mut().find(|r| r.arn == arn) {
+            Some(known) => known.behaviours.push(behaviour.to_string()),
+            None => realtime.push(RealtimeLogUse {
+                arn: arn.to_string(),
+                behaviours: vec![behaviour.to_string()],
+            }),
+        }
+    }
+    let standard = config
+        .logging()
+        .filter(|l| l.enabled() && !l.bucket().is_empty())
+        .map(|l| StandardLogging {
+            bucket: l.bucket().to_string(),
+            prefix: l.prefix().to_string(),
+        });
+    DistributionLogs { realtime, standard }
 }
 
 /// A ListDistributions summary already carries origins, aliases and the viewer certificate: the
@@ -81,6 +121,8 @@ pub fn map_summary(d: &cf::DistributionSummary, verdicts: &PolicyVerdicts) -> Di
         behaviours: host_sent::behaviours(d.default_cache_behavior(), d.cache_behaviors()),
         verdicts,
         function_associations: associations(d.default_cache_behavior(), d.cache_behaviors()),
+        // A summary carries no logging settings; a sweep does not read the logs.
+        logs: DistributionLogs::default(),
     })
 }
 
@@ -169,6 +211,7 @@ struct DistributionFields<'a> {
     behaviours: Vec<CacheBehaviour<'a>>,
     verdicts: &'a PolicyVerdicts,
     function_associations: Vec<FunctionAssociation>,
+    logs: DistributionLogs,
 }
 
 fn map_fields(p: DistributionFields<'_>) -> Distribution {
@@ -209,6 +252,7 @@ fn map_fields(p: DistributionFields<'_>) -> Distribution {
         origins,
         origin_groups,
         function_associations: p.function_associations,
+        logs: p.logs,
     }
 }
 

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod origin_mtls;
 pub mod probe;
 pub mod ratelimit;
+mod realtime_logs;
 mod resolve;
 pub mod sweep;
 pub mod vpc_origin;

@@ -253,6 +253,82 @@ impl Collector {
             .await;
     }
 
+    /// Whether the distribution has CloudFront's additional metrics, asked only when the metrics
+    /// read suggest it has not: its 5xxErrorRate has data and none of the metrics that need them
+    /// (the 502/503/504 split, OriginLatency) does. Without them the report says what is missing
+    /// and how to enable them; a failing question is a check in error, never a gap (it decides
+    /// nothing about the origin).
+    pub(crate) async fn additional_metrics(
+        &self,
+        id: &str,
+        read: &Evidence,
+        evidence: &mut Evidence,
+    ) {
+        let has_data = |metric: &str| {
+            read.metrics
+                .iter()
+                .any(|m| m.resource == id && m.metric == metric && m.latest.is_some())
+        };
+        let additional = [
+            "502ErrorRate",
+            "503ErrorRate",
+            "504ErrorRate",
+            "OriginLatency",
+        ];
+        if !has_data("5xxErrorRate") || additional.iter().any(|m| has_data(m)) {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let answer = self
+            .cloudfront
+            .get_monitoring_subscription()
+            .distribution_id(id)
+            .send()
+            .await;
+        let enabled = match answer {
+            Ok(out) => out
+                .monitoring_subscription()
+                .and_then(|m| m.realtime_metrics_subscription_config())
+                .map(|c| c.realtime_metrics_subscription_status().as_str() == "Enabled"),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_no_such_monitoring_subscription()) =>
+            {
+                Some(false)
+            }
+            Err(e) => {
+                evidence.checks.push(Check::since(
+                    "cloudfront-additional-metrics",
+                    id,
+                    CheckOutcome::Error,
+                    started,
+                    Some(format!(
+                        "whether CloudFront's additional metrics are enabled could not be read: {}",
+                        error_text(&e)
+                    )),
+                ));
+                return;
+            }
+        };
+        let (outcome, detail) = match enabled {
+            Some(true) => (
+                CheckOutcome::Pass,
+                "CloudFront's additional metrics are enabled; the 502/503/504 split and OriginLatency had no data in the window".to_string(),
+            ),
+            _ => (
+                CheckOutcome::Skipped,
+                format!("CloudFront's additional metrics are not enabled on {id}: 502ErrorRate, 503ErrorRate, 504ErrorRate and OriginLatency are not published, so the metrics cannot tell which 5xx viewers get. Enable them (billed per metric): aws cloudfront create-monitoring-subscription --distribution-id {id} --monitoring-subscription RealtimeMetricsSubscriptionConfig={{RealtimeMetricsSubscriptionStatus=Enabled}}"),
+            ),
+        };
+        evidence.checks.push(Check::since(
+            "cloudfront-additional-metrics",
+            id,
+            outcome,
+            started,
+            Some(detail),
+        ));
+    }
+
     /// The metrics of the edge functions the evidence names, and where they ran.
     pub async fn function_metrics(&self, evidence: &mut Evidence) {
         let what = "the edge functions' invocations, errors and throttles";

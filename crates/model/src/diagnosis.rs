@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::check::Check;
+use crate::cloudfront_log::CloudfrontLog;
 use crate::evidence::MetricReading;
 use crate::finding::{Code, Finding};
 
@@ -87,6 +88,9 @@ pub struct Diagnosis {
     /// CloudWatch readings of the distribution and its load balancers, when any were read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<MetricReading>,
+    /// What CloudFront itself logged of the alarm's window, when its real-time logs were read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudfront_log: Option<CloudfrontLog>,
     pub started_at: DateTime<Utc>,
     pub duration_ms: u64,
 }

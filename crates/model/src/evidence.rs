@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::check::Check;
+use crate::cloudfront_log::CloudfrontLog;
 use crate::finding::Severity;
 use crate::functions::{CloudfrontFunction, FunctionAssociation, LambdaEdgeFunction};
 use crate::instance::InstanceOrigin;
@@ -45,6 +46,9 @@ pub struct Evidence {
     /// The VPC origins the distributions' origins name.
     #[serde(default)]
     pub vpc_origins: Vec<VpcOrigin>,
+    /// What CloudFront itself logged of the alarm's window (real-time logs), when it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudfront_log: Option<CloudfrontLog>,
     /// What could not be inspected (denied, throttled, timed out): never mistaken for health.
     pub gaps: Vec<Gap>,
     pub checks: Vec<Check>,
@@ -121,6 +125,56 @@ pub struct Distribution {
     /// The functions every cache behaviour runs (Lambda@Edge and CloudFront Functions).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub function_associations: Vec<FunctionAssociation>,
+    /// Where CloudFront logs this distribution's requests.
+    #[serde(default, skip_serializing_if = "DistributionLogs::is_empty")]
+    pub logs: DistributionLogs,
+}
+
+/// Where CloudFront keeps its own record of a distribution's requests.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DistributionLogs {
+    /// The real-time log configurations its cache behaviours use.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub realtime: Vec<RealtimeLogUse>,
+    /// Legacy standard logging to S3 (`Logging`), when enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standard: Option<StandardLogging>,
+}
+
+impl DistributionLogs {
+    pub fn is_empty(&self) -> bool {
+        self.realtime.is_empty() && self.standard.is_none()
+    }
+}
+
+/// A real-time log configuration, and the cache behaviours that use it (`*` is the default one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RealtimeLogUse {
+    pub arn: String,
+    pub behaviours: Vec<String>,
+}
+
+/// `Logging`: the S3 bucket (`bucket.s3.amazonaws.com`) and prefix CloudFront writes hourly
+/// gzipped log files to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StandardLogging {
+    pub bucket: String,
+    pub prefix: String,
+}
+
+impl StandardLogging {
+    /// The bucket's name (`Logging.Bucket` is its domain name).
+    pub fn bucket_name(&self) -> &str {
+        self.bucket
+            .split_once(".s3")
+            .map(|(name, _)| name)
+            .unwrap_or(&self.bucket)
+    }
+
+    /// `s3://bucket/prefix`.
+    pub fn location(&self) -> String {
+        format!("s3://{}/{}", self.bucket_name(), self.prefix)
+    }
 }
 
 /// A failover group: CloudFront tries the members in order.

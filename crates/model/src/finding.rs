@@ -64,6 +64,7 @@ catalog! {
     DistributionDisabled = "distribution-disabled",
     DistributionDeploying = "distribution-deploying",
     EdgeErrorFromCloudfront = "edge-error-from-cloudfront",
+    CloudfrontLoggedOriginErrors = "cloudfront-logged-origin-errors",
     LambdaEdgeExecutionError = "lambda-edge-execution-error",
     LambdaEdgeValidationError = "lambda-edge-validation-error",
     LambdaEdgeThrottled = "lambda-edge-throttled",
@@ -110,6 +111,7 @@ const DOC_LAMBDA_EDGE_RESTRICTIONS: &str = "https://docs.aws.amazon.com/AmazonCl
 const DOC_FUNCTION_COMPUTE: &str = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-function-restrictions.html#cloudfront-function-restrictions-compute-utilization";
 const DOC_ORIGIN_MTLS: &str = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/origin-mtls-authentication.html";
 const DOC_VPC_ORIGINS: &str = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-vpc-origins.html";
+const DOC_LOG_FIELDS: &str = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/standard-logs-reference.html";
 
 /// Where on the path viewer -> CloudFront -> origin a fault sits, in the order CloudFront meets
 /// them: among equally severe findings the nearer one is ranked first, because a refused port
@@ -188,6 +190,7 @@ impl Code {
                 DOC_ORIGIN_MTLS.to_string()
             }
             Code::VpcOriginNotDeployed => DOC_VPC_ORIGINS.to_string(),
+            Code::CloudfrontLoggedOriginErrors => DOC_LOG_FIELDS.to_string(),
             Code::InspectionIncomplete => {
                 "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/security-iam.html"
                     .to_string()
@@ -225,7 +228,7 @@ impl Code {
                 Layer::Application
             }
             Code::OriginCertExpiring => Layer::ExpiryAhead,
-            Code::EdgeErrorFromCloudfront => Layer::Edge,
+            Code::EdgeErrorFromCloudfront | Code::CloudfrontLoggedOriginErrors => Layer::Edge,
             Code::AcmCertExpired | Code::AcmCertNotIssued | Code::ViewerCertAliasUncovered => {
                 Layer::AcmNow
             }
@@ -270,6 +273,10 @@ pub struct Facts {
     /// load balancer shop-alb: 812 failed TLS handshakes with clients in 15 minutes"): a cause
     /// its own metrics confirm ranks before one they do not.
     pub corroborated_by: Option<String>,
+    /// What CloudFront's own logs say of this cause, in words, and whether they agree with it
+    /// (the result types it logged are those this cause produces): an agreed cause ranks first.
+    pub cloudfront_logged: Option<String>,
+    pub cloudfront_agrees: Option<bool>,
 }
 
 impl Facts {
@@ -277,6 +284,8 @@ impl Facts {
     const DIRECT_REQUEST: &'static str = "direct_request";
     const VIA_CLOUDFRONT: &'static str = "via_cloudfront";
     const CORROBORATED_BY: &'static str = "corroborated_by";
+    const CLOUDFRONT_LOGGED: &'static str = "cloudfront_logged";
+    const CLOUDFRONT_AGREES: &'static str = "cloudfront_agrees";
 
     /// Writes the facts into an evidence object (a key already there keeps its place).
     fn write_into(&self, evidence: &mut Value) {
@@ -295,6 +304,12 @@ impl Facts {
         if let Some(seen) = &self.corroborated_by {
             map.insert(Self::CORROBORATED_BY.into(), Value::from(seen.as_str()));
         }
+        if let Some(logged) = &self.cloudfront_logged {
+            map.insert(Self::CLOUDFRONT_LOGGED.into(), Value::from(logged.as_str()));
+        }
+        if let Some(agrees) = self.cloudfront_agrees {
+            map.insert(Self::CLOUDFRONT_AGREES.into(), Value::from(agrees));
+        }
     }
 
     fn read_from(evidence: &Value) -> Facts {
@@ -309,6 +324,10 @@ impl Facts {
             direct_request: text(Self::DIRECT_REQUEST),
             via_cloudfront: text(Self::VIA_CLOUDFRONT),
             corroborated_by: text(Self::CORROBORATED_BY),
+            cloudfront_logged: text(Self::CLOUDFRONT_LOGGED),
+            cloudfront_agrees: evidence
+                .get(Self::CLOUDFRONT_AGREES)
+                .and_then(Value::as_bool),
         }
     }
 }
@@ -426,6 +445,13 @@ impl Finding {
     /// Records what viewers got through CloudFront at the same time.
     pub fn set_via_cloudfront(&mut self, via: String) {
         self.facts.via_cloudfront = Some(via);
+        self.facts.write_into(&mut self.evidence);
+    }
+
+    /// Records what CloudFront's own logs say of this cause, and whether they agree with it.
+    pub fn set_cloudfront_logged(&mut self, words: String, agrees: bool) {
+        self.facts.cloudfront_logged = Some(words);
+        self.facts.cloudfront_agrees = Some(agrees);
         self.facts.write_into(&mut self.evidence);
     }
 

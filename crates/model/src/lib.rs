@@ -7,6 +7,7 @@
 
 pub mod aws_names;
 pub mod check;
+pub mod cloudfront_log;
 pub mod diagnosis;
 pub mod evidence;
 pub mod finding;

@@ -30,6 +30,9 @@ impl Evidence {
         ));
         self.instances
             .extend(beyond(&mut branch.instances, base.instances.len()));
+        if self.cloudfront_log.is_none() {
+            self.cloudfront_log = branch.cloudfront_log.take();
+        }
         self.metrics
             .extend(beyond(&mut branch.metrics, base.metrics.len()));
         self.edge_probes

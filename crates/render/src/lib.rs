@@ -1,6 +1,7 @@
 //! Render: pure functions from a Diagnosis to text, JSON, Slack Block Kit and the SNS message.
 //! Nothing here reads configuration or talks to anything: notify delivers what these return.
 
+pub mod cloudfront_log;
 pub mod slack;
 pub mod sns;
 pub mod text;

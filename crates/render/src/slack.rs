@@ -99,6 +99,10 @@ pub fn payload(d: &Diagnosis) -> Value {
     {
         blocks.push(section(&comparison));
     }
+    if let Some(lines) = super::cloudfront_log::lines(d).filter(|_| !is_digest(d)) {
+        let text = format!("*What CloudFront logged*\n{}", escape(&lines.join("\n")));
+        blocks.push(section(&truncate(&text, MAX_SECTION_CHARS)));
+    }
     blocks.push(context(&format!(
         "{} · {}",
         escape(&d.trigger.detail),

@@ -51,6 +51,12 @@ pub fn render(d: &Diagnosis) -> String {
         let _ = writeln!(out, "   fix:      {}", f.remediation);
         let _ = writeln!(out, "   docs:     {}", f.docs);
     }
+    if let Some(lines) = super::cloudfront_log::lines(d) {
+        let _ = writeln!(out, "\nWhat CloudFront logged:");
+        for line in lines {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     let with_data: Vec<_> = d.metrics.iter().filter(|m| m.latest.is_some()).collect();
     if !d.metrics.is_empty() {
         let _ = writeln!(

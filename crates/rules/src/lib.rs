@@ -3,6 +3,7 @@
 //! same report.
 
 mod certs;
+mod cloudfront_log;
 mod corroboration;
 mod digest;
 mod distribution;
@@ -30,11 +31,12 @@ pub use ranking::{assemble, assemble_about, rank};
 
 /// Every finding the evidence shows, unranked.
 pub fn evaluate(evidence: &Evidence) -> Vec<Finding> {
-    findings_of(evidence, false)
+    findings_of(evidence, false, None)
 }
 
 /// Every finding, unranked; in a digest (a sweep, an ACM event), one per root cause.
-fn findings_of(evidence: &Evidence, digest: bool) -> Vec<Finding> {
+/// `alarm_status` is the status an alarm is about, which decides what explains it.
+fn findings_of(evidence: &Evidence, digest: bool, alarm_status: Option<u16>) -> Vec<Finding> {
     let mut findings = Vec::new();
     let per_probe: Vec<_> = evidence
         .origin_probes
@@ -62,6 +64,14 @@ fn findings_of(evidence: &Evidence, digest: bool) -> Vec<Finding> {
     findings.extend(gaps::findings(evidence));
     listener_certificates::mark_presented(&mut findings, evidence);
     corroboration::apply(&mut findings, evidence);
+    if let Some(log) = &evidence.cloudfront_log {
+        cloudfront_log::weigh(&mut findings, log);
+        findings.extend(cloudfront_log::unexplained(
+            &findings,
+            evidence,
+            alarm_status,
+        ));
+    }
     findings
 }
 
@@ -108,7 +118,7 @@ pub fn diagnose(
     // sweep, an ACM event) a digest.
     let function = function_alarm(&trigger, evidence).map(str::to_string);
     let digest = trigger.distribution_id.is_none() && function.is_none();
-    let findings = findings_of(evidence, digest);
+    let findings = findings_of(evidence, digest, trigger.status);
     let checks = evidence.checks.clone();
     let mut diagnosis = match function {
         Some(name) => assemble_about(
@@ -128,5 +138,6 @@ pub fn diagnose(
         organization::name_account(&mut diagnosis, account);
     }
     diagnosis.metrics = evidence.metrics.clone();
+    diagnosis.cloudfront_log = evidence.cloudfront_log.clone();
     diagnosis
 }

@@ -1,6 +1,6 @@
 //! Ranking: most severe first; among equals, the finding that explains the alarmed status, then
-//! the one the origin's own metrics confirm, then the nearest expiry, then the one nearest to
-//! CloudFront on the wire. The verdict and the summary
+//! the one CloudFront's own logs agree with, then the one the origin's own metrics confirm, then
+//! the nearest expiry, then the one nearest to CloudFront on the wire. The verdict and the summary
 //! line follow from the ranked list.
 
 use std::collections::BTreeMap;
@@ -46,6 +46,7 @@ pub fn assemble_about(
         findings,
         checks,
         metrics: Vec::new(),
+        cloudfront_log: None,
         started_at,
         duration_ms,
     }
@@ -56,10 +57,12 @@ pub fn assemble_about(
 pub fn rank(findings: &mut [Finding], alarm_status: Option<u16>) {
     let days_left = |f: &Finding| f.facts.days_left.unwrap_or(i64::MAX);
     let corroborated = |f: &Finding| f.facts.corroborated_by.is_some();
+    let logged = |f: &Finding| f.facts.cloudfront_agrees == Some(true);
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
             .then_with(|| b.explains(alarm_status).cmp(&a.explains(alarm_status)))
+            .then_with(|| logged(b).cmp(&logged(a)))
             .then_with(|| corroborated(b).cmp(&corroborated(a)))
             .then_with(|| days_left(a).cmp(&days_left(b)))
             .then_with(|| a.code.layer().cmp(&b.code.layer()))

@@ -22,6 +22,7 @@ fn distribution(i: usize, enabled: bool) -> Distribution {
         origins: vec![],
         origin_groups: vec![],
         function_associations: vec![],
+        logs: Default::default(),
     }
 }
 
@@ -115,6 +116,7 @@ fn evidence(distributions: Vec<Distribution>, probes: Vec<OriginProbe>) -> Evide
         load_balancers: vec![],
         load_balancer_candidates: vec![],
         instances: vec![],
+        cloudfront_log: None,
         metrics: vec![],
         edge_probes: vec![],
         gaps: vec![],

@@ -51,6 +51,7 @@ fn evidence(addresses: Vec<AddressProbe>) -> Evidence {
             origins: vec![],
             origin_groups: vec![],
             function_associations: vec![],
+            logs: Default::default(),
         }],
         certificates: vec![],
         origin_probes: vec![OriginProbe {
@@ -78,6 +79,7 @@ fn evidence(addresses: Vec<AddressProbe>) -> Evidence {
         load_balancers: vec![],
         load_balancer_candidates: vec![],
         instances: vec![],
+        cloudfront_log: None,
         metrics: vec![],
         edge_probes: vec![],
         lambda_edge_functions: vec![],
