@@ -1,5 +1,5 @@
-//! The CLI face: `diagnose`, `sweep` and `invoke` over the same engine as the Lambda handler, and
-//! `explain` replaying saved evidence offline. Exit codes: 0 ok, 1 warning, 2 critical,
+//! The CLI face: `diagnose`, `sweep`, `postmortem` and `invoke` over the same engine as the
+//! Lambda handler, and `explain` replaying saved evidence offline. Exit codes: 0 ok, 1 warning, 2 critical,
 //! 3 inspection incomplete, 64 usage error.
 
 use std::io::{IsTerminal, Read};
@@ -72,6 +72,19 @@ pub enum Command {
     Invoke {
         #[arg(value_name = "EVENT.json")]
         event: String,
+    },
+    /// A past window's incident from the distribution's standard logs (legacy S3 log files and
+    /// standard logging v2): when 5xx began and ended, how many, by result type, edge location,
+    /// path and minute
+    Postmortem {
+        #[arg(value_name = "DISTRIBUTION_ID")]
+        distribution_id: String,
+        /// Start of the window (RFC 3339, e.g. 2026-12-03T09:00:00Z; without an offset, UTC)
+        #[arg(long, value_name = "TIME")]
+        from: String,
+        /// End of the window (excluded)
+        #[arg(long, value_name = "TIME")]
+        to: String,
     },
     /// Replay saved evidence (--save-evidence) through the rules, offline: no AWS, no network
     Explain {
@@ -191,6 +204,25 @@ pub fn prepare(cli: &Cli) -> Result<CheckedInput, i32> {
                     account_time_limit: std::time::Duration::from_secs(*account_timeout),
                     include_disabled: *include_disabled,
                 },
+            }]))
+        }
+        Command::Postmortem {
+            distribution_id,
+            from,
+            to,
+        } => {
+            if cli.notify || cli.save_evidence.is_some() {
+                return Err(refuse(
+                    "postmortem reads logs for whoever asked: --notify and --save-evidence do not apply to it".into(),
+                ));
+            }
+            let id =
+                trigger::distribution_id(distribution_id).map_err(|e| refuse(e.to_string()))?;
+            let window =
+                trigger::window(from, to).map_err(|e| refuse(format!("--from/--to: {e}")))?;
+            Ok(CheckedInput::Targets(vec![Target::Postmortem {
+                id,
+                window,
             }]))
         }
         Command::Invoke { event } => {
@@ -338,6 +370,9 @@ fn print_results(results: &[TargetResult], format: Format) {
         match result {
             TargetResult::Diagnosed(d) => println!("{}", render::render(d, format)),
             TargetResult::Acknowledged { note, .. } if format == Format::Text => println!("{note}"),
+            TargetResult::Postmortem(p) if format == Format::Text => {
+                println!("{}", render::postmortem::text(p))
+            }
             other => println!(
                 "{}",
                 serde_json::to_string_pretty(&other.to_json()).unwrap_or_default()

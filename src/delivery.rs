@@ -115,6 +115,7 @@ pub fn report_labels(results: &[TargetResult]) -> Vec<String> {
                 }
                 TargetResult::AccountSwept(summary) => format!("account:{}", summary.account),
                 TargetResult::Accounts(_) => "accounts".to_string(),
+                TargetResult::Postmortem(p) => format!("postmortem:{}", p.distribution_id),
             };
             let n = seen.entry(subject.clone()).or_default();
             let label = format!("{subject}#{n}");
@@ -147,6 +148,8 @@ fn notice_of<'a>(
         // The organization's steps deliver nothing: the organization digest that merges them is
         // the report.
         TargetResult::AccountSwept(_) | TargetResult::Accounts(_) => None,
+        // A postmortem is read by whoever asked for it, after the incident: it pages no one.
+        TargetResult::Postmortem(_) => None,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod organization;
+pub mod postmortem;
 pub mod progress;
 pub mod replay;
 pub mod trigger;
@@ -93,6 +94,8 @@ pub enum TargetResult {
     AccountSwept(Box<cf_doctor_model::organization::AccountSweep>),
     /// The accounts an organization sweep fans out over.
     Accounts(Vec<organization::Account>),
+    /// A past window's incident from the standard logs (`cf-doctor/postmortem/v1`).
+    Postmortem(Box<cf_doctor_model::cloudfront_log::Postmortem>),
 }
 
 impl TargetResult {
@@ -110,6 +113,7 @@ impl TargetResult {
                 serde_json::to_value(summary).unwrap_or(Value::Null)
             }
             TargetResult::Accounts(accounts) => json!({"accounts": accounts}),
+            TargetResult::Postmortem(p) => serde_json::to_value(p).unwrap_or(Value::Null),
         }
     }
 
@@ -151,6 +155,9 @@ impl TargetResult {
             TargetResult::Diagnosed(d) => d.verdict.exit_code(),
             TargetResult::AccountSwept(summary) => summary.verdict.exit_code(),
             TargetResult::Acknowledged { .. } | TargetResult::Accounts(_) => exit::OK,
+            // Nothing read is no answer.
+            TargetResult::Postmortem(p) if p.sources.is_empty() => exit::INCOMPLETE,
+            TargetResult::Postmortem(_) => exit::OK,
         }
     }
 }
@@ -467,6 +474,13 @@ impl App {
             Target::OrganizationDigest { results, trigger } => {
                 self.organization_digest(&results, trigger).await?
             }
+            Target::Postmortem { id, window } => {
+                let progress = options.progress.as_ref();
+                let postmortem = self
+                    .postmortem(&id, window, progress, options.deadline)
+                    .await?;
+                return Ok(TargetResult::Postmortem(Box::new(postmortem)));
+            }
         };
         Ok(TargetResult::Diagnosed(Box::new(diagnosis)))
     }
@@ -600,6 +614,9 @@ impl UnreachableAccount {
             | Target::OrganizationSweep { trigger, .. }
             | Target::OrganizationDigest { trigger, .. } => trigger,
             Target::ListAccounts { .. } => TriggerInfo::manual("list accounts", None),
+            Target::Postmortem { id, .. } => {
+                TriggerInfo::manual(format!("postmortem of {id}"), Some(id))
+            }
         };
         TargetResult::Diagnosed(Box::new(
             cf_doctor_rules::organization::account_unreachable(

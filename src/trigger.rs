@@ -6,6 +6,8 @@ use aws_lambda_events::cloudwatch_alarms::{
 };
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sns::SnsEvent;
+use cf_doctor_model::cloudfront_log::Window;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -66,6 +68,11 @@ pub enum Target {
         results: String,
         trigger: TriggerInfo,
     },
+    /// A past window's incident from the distribution's standard logs (`cf-doctor postmortem`).
+    Postmortem {
+        id: String,
+        window: Window,
+    },
 }
 
 pub const ACCEPTED: &str = "accepted events: EventBridge \"CloudWatch Alarm State Change\" (source aws.cloudwatch), \
@@ -73,7 +80,7 @@ an SNS notification carrying a CloudWatch alarm (Records[].Sns.Message), a Cloud
 (alarmArn + alarmData), EventBridge \"Scheduled Event\" (source aws.events), ACM certificate events (source aws.acm) \
 and AWS Health ACM events, {\"diagnose\": \"DISTRIBUTION_ID\"}, {\"sweep\": {}} (or {\"sweep\": {\"include_disabled\": true}}); \
 for an organization: {\"accounts\": {}} (or {\"accounts\": {\"ids\": \"ID,ID\"}}), {\"sweep\": {\"account\": \"ID\"}}, \
-{\"digest\": {\"results\": \"s3://BUCKET/KEY\"}}";
+{\"digest\": {\"results\": \"s3://BUCKET/KEY\"}}; after an incident: {\"postmortem\": {\"distribution_id\": \"ID\", \"from\": \"2026-12-03T09:00:00Z\", \"to\": \"2026-12-03T10:00:00Z\"}}";
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TriggerError {
@@ -158,6 +165,9 @@ pub fn parse_event(event: &Value) -> Result<Vec<Target>, TriggerError> {
     if let Some(target) = crate::organization::events::parse(object)? {
         return Ok(vec![target]);
     }
+    if let Some(request) = object.get("postmortem") {
+        return Ok(vec![parse_postmortem(request)?]);
+    }
     if let Some(options) = object.get("sweep") {
         return Ok(vec![Target::Sweep {
             trigger: TriggerInfo::manual("manual sweep", None),
@@ -198,6 +208,66 @@ pub fn parse_event(event: &Value) -> Result<Vec<Target>, TriggerError> {
             received: describe(event),
         }),
     }
+}
+
+/// `{"postmortem": {"distribution_id": "ID", "from": "RFC 3339", "to": "RFC 3339"}}`.
+fn parse_postmortem(request: &Value) -> Result<Target, TriggerError> {
+    let malformed = |error: String| TriggerError::Malformed {
+        kind: "postmortem",
+        error,
+    };
+    let text = |key: &str| {
+        request.get(key).and_then(Value::as_str).ok_or_else(|| {
+            malformed(format!(
+                "\"postmortem\" must be an object with \"distribution_id\", \"from\" and \"to\" strings; {key:?} is {}",
+                request.get(key).map(type_name).unwrap_or("missing")
+            ))
+        })
+    };
+    let id = distribution_id(text("distribution_id")?)?;
+    let window = window(text("from")?, text("to")?).map_err(malformed)?;
+    Ok(Target::Postmortem { id, window })
+}
+
+/// A time as a user writes it: RFC 3339 (`2026-12-03T09:00:00Z`), or `2026-12-03T09:00` and
+/// `2026-12-03 09:00` taken as UTC.
+pub fn time(text: &str) -> Result<DateTime<Utc>, String> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, format) {
+            return Ok(t.and_utc());
+        }
+    }
+    Err(format!(
+        "{text:?} is not a time: expected RFC 3339 such as 2026-12-03T09:00:00Z (or 2026-12-03T09:00, taken as UTC)"
+    ))
+}
+
+/// A postmortem's window: `from` before `to`, at most MAX_WINDOW_DAYS long.
+pub fn window(from: &str, to: &str) -> Result<Window, String> {
+    let (from, to) = (time(from)?, time(to)?);
+    if from >= to {
+        return Err(format!(
+            "the window must end after it begins: {} is not before {}",
+            from.to_rfc3339(),
+            to.to_rfc3339()
+        ));
+    }
+    let days = crate::postmortem::MAX_WINDOW_DAYS;
+    if to - from > chrono::TimeDelta::days(days) {
+        return Err(format!(
+            "the window is longer than {days} days: read a shorter one at a time"
+        ));
+    }
+    Ok(Window { from, to })
 }
 
 /// `{"sweep": {}}` or `{"sweep": {"include_disabled": true}}` (null counts as `{}`).

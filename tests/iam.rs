@@ -26,6 +26,9 @@ const PREFIX_EXCEPTIONS: &[(&str, &str)] = &[
     ("aws-sdk-cloudwatchevents", "events"),
 ];
 
+/// Operations IAM authorizes under another action's name.
+const AUTHORIZED_AS: &[(&str, &str)] = &[("s3:ListObjectsV2", "s3:ListBucket")];
+
 /// What Lambda does with the role on the function's behalf (logs, the on-failure destination,
 /// X-Ray): allowed outside the policy markers, never called by the code.
 const PLATFORM_ACTIONS: &[&str] = &[
@@ -249,6 +252,11 @@ fn called_in(
                     "`{name}` in {file} is an operation of several services {prefixes:?}: extend tests/iam.rs to tell them apart"
                 );
                 let action = format!("{}:{}", prefixes[0], pascal(&name));
+                let action = AUTHORIZED_AS
+                    .iter()
+                    .find(|(operation, _)| key(operation) == key(&action))
+                    .map(|(_, authorized)| authorized.to_string())
+                    .unwrap_or(action);
                 actions.insert(key(&action), action);
             }
         }

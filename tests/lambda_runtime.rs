@@ -24,6 +24,8 @@ enum Expect {
     Acknowledged,
     /// An error result whose message names this (an alarm on something this account lacks).
     Error(&'static str),
+    /// A postmortem (schema cf-doctor/postmortem/v1).
+    Postmortem,
 }
 
 fn expectation(file: &str) -> Expect {
@@ -45,6 +47,8 @@ fn expectation(file: &str) -> Expect {
             Expect::Diagnosis("manual", None)
         }
         "schedule.json" => Expect::Diagnosis("schedule", None),
+        // The test distribution has no logging: the postmortem says where it looked.
+        "manual-postmortem.json" => Expect::Postmortem,
         "acm-approaching-expiration.json"
         | "acm-certificate-expired.json"
         | "acm-renewal-action-required.json"
@@ -177,6 +181,21 @@ async fn every_sample_event_is_answered_by_the_lambda_face() {
             Expect::Acknowledged => {
                 assert_eq!(response["acknowledged"], true, "{name}: {response}");
                 assert!(response["note"].is_string(), "{name}: {response}");
+            }
+            Expect::Postmortem => {
+                assert_eq!(
+                    response["schema"], "cf-doctor/postmortem/v1",
+                    "{name}: {response}"
+                );
+                assert_eq!(
+                    response["distribution_id"],
+                    id.as_str(),
+                    "{name}: {response}"
+                );
+                assert!(
+                    response["notes"].as_array().is_some_and(|n| !n.is_empty()),
+                    "{name}: where it looked is said: {response}"
+                );
             }
             Expect::Error(_) => unreachable!("handled above"),
             Expect::Diagnoses(distributions) => {
@@ -335,6 +354,13 @@ fn assert_metrics_of_every_sample(
                 assert!(
                     run["AwsCalls"].as_u64() >= Some(1),
                     "{name}: the function was looked up: {run}"
+                );
+            }
+            Some(Expect::Postmortem) => {
+                assert_eq!(mine.len(), 1, "{name}: the run line only: {mine:?}");
+                assert!(
+                    run["AwsCalls"].as_u64() >= Some(1),
+                    "{name}: the distribution and its logs were looked up: {run}"
                 );
             }
             None | Some(Expect::Acknowledged) => {

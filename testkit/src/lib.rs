@@ -23,6 +23,7 @@ pub mod route53;
 pub mod runtime_api;
 mod serve;
 pub mod slack_sink;
+pub mod standard_logs;
 pub mod syn_dropper;
 
 pub use aws::{

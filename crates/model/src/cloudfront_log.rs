@@ -119,6 +119,9 @@ pub struct Postmortem {
     /// Lines that were not log records, and the first one's reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreadable: Option<Unreadable>,
+    /// Where cf-doctor looked and found nothing, or could not read, in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -326,6 +329,7 @@ impl LogTally {
                 lines: self.unreadable,
                 first: first.clone(),
             }),
+            notes: Vec::new(),
         }
     }
 }

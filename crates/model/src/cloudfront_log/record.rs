@@ -47,6 +47,13 @@ pub enum RecordError {
 pub enum LogFormat {
     /// Real-time records: tab-separated values in the order of these field names.
     Tabbed(Vec<String>),
+    /// Standard logging v2 `plain` (or W3C lines delivered without their header, as a CloudWatch
+    /// Logs event is): values split by the delivery's field delimiter, in its record fields'
+    /// order.
+    Delimited {
+        fields: Vec<String>,
+        delimiter: String,
+    },
     /// W3C (standard logs, legacy or v2): the `#Fields:` header names the columns.
     W3c,
     /// Standard logging v2 as JSON: one object per line.
@@ -76,7 +83,10 @@ impl LineReader {
             return Ok(None);
         }
         match &self.format {
-            LogFormat::Tabbed(fields) => tabbed(fields, line).map(Some),
+            LogFormat::Tabbed(fields) => delimited(fields, "\t", line).map(Some),
+            LogFormat::Delimited { fields, delimiter } => {
+                delimited(fields, delimiter, line).map(Some)
+            }
             LogFormat::W3c => {
                 if let Some(header) = line.strip_prefix("#Fields:") {
                     self.w3c_fields = Some(header.split_whitespace().map(str::to_string).collect());
@@ -89,7 +99,7 @@ impl LineReader {
                     .w3c_fields
                     .as_ref()
                     .ok_or(RecordError::NoFieldsHeader)?;
-                tabbed(fields, line).map(Some)
+                delimited(fields, "\t", line).map(Some)
             }
             LogFormat::Json => json(line).map(Some),
         }
@@ -102,8 +112,14 @@ fn value(raw: &str) -> Option<String> {
     (!raw.is_empty() && raw != "-").then(|| percent_decode(raw))
 }
 
-fn tabbed(fields: &[String], line: &str) -> Result<LogRecord, RecordError> {
-    let values: Vec<&str> = line.split('\t').collect();
+fn delimited(fields: &[String], delimiter: &str, line: &str) -> Result<LogRecord, RecordError> {
+    // An empty delimiter would split nothing: CloudFront's default is a tab.
+    let delimiter = if delimiter.is_empty() {
+        "\t"
+    } else {
+        delimiter
+    };
+    let values: Vec<&str> = line.split(delimiter).collect();
     if values.len() != fields.len() {
         return Err(RecordError::FieldCount {
             found: values.len(),
