@@ -79,3 +79,4 @@ bench: venv
 	cargo run -q -p cf-doctor-testkit --bin cf-doctor-bench -- --cf-doctor $(CARGO_TARGET_DIR)/release/cf-doctor
 	cargo run -q -p cf-doctor-testkit --bin cf-doctor-latency -- --cf-doctor $(CARGO_TARGET_DIR)/release/cf-doctor
 	cargo run -q -p cf-doctor-testkit --bin cf-doctor-org-bench -- --cf-doctor $(CARGO_TARGET_DIR)/release/cf-doctor
+	cargo run -q -p cf-doctor-testkit --bin cf-doctor-log-bench -- --cf-doctor $(CARGO_TARGET_DIR)/release/cf-doctor

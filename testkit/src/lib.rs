@@ -13,6 +13,7 @@ pub mod ec2_xml;
 mod http;
 pub mod instance;
 pub mod kinesis;
+pub mod measure;
 pub mod moto;
 pub mod netns;
 pub mod openssl_origin;

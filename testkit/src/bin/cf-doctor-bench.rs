@@ -17,35 +17,7 @@ use cf_doctor_testkit::{
     tls_origin, DistributionSpec, LeafSpec, Moto, OriginConfig, TestCa,
 };
 
-struct Run {
-    wall: Duration,
-    max_rss_kb: i64,
-    code: i32,
-}
-
-/// Runs the binary and reads its own peak RSS with wait4 (getrusage of that child only).
-// The child is reaped by wait4, which std cannot see; wait4 is what reports its peak RSS.
-#[allow(clippy::zombie_processes)]
-fn run(bin: &str, args: &[&str], env: &[(String, String)]) -> Run {
-    let started = Instant::now();
-    let child = Command::new(bin)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("cf-doctor starts");
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waiting on our own child's pid with valid out-pointers.
-    unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    Run {
-        wall: started.elapsed(),
-        max_rss_kb: usage.ru_maxrss,
-        code: libc::WEXITSTATUS(status),
-    }
-}
+use cf_doctor_testkit::measure::{run_measured as run, Measured as Run};
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();

@@ -8,9 +8,8 @@
 //! Usage: cf-doctor-org-bench --cf-doctor PATH [--accounts N] [--distributions N] [--certificates N]
 
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, Write};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::time::Instant;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
@@ -19,41 +18,7 @@ use cf_doctor_testkit::{
     DistributionSpec, Fault, FaultKind, LeafSpec, Moto, OriginConfig, TestCa,
 };
 
-struct Run {
-    wall: Duration,
-    max_rss_kb: i64,
-    code: i32,
-    stdout: Vec<u8>,
-}
-
-/// Runs the binary, its stdout into a file, and reads its peak RSS with wait4.
-// The child is reaped by wait4, which std cannot see; wait4 is what reports its peak RSS.
-#[allow(clippy::zombie_processes)]
-fn run(bin: &str, args: &[&str], env: &[(String, String)]) -> Run {
-    let mut out = tempfile::tempfile().expect("a temp file for stdout");
-    let started = Instant::now();
-    let child = Command::new(bin)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdout(Stdio::from(out.try_clone().expect("the temp file again")))
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("cf-doctor starts");
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waiting on our own child's pid with valid out-pointers.
-    unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    let wall = started.elapsed();
-    let mut stdout = Vec::new();
-    out.rewind().and_then(|_| out.read_to_end(&mut stdout)).ok();
-    Run {
-        wall,
-        max_rss_kb: usage.ru_maxrss,
-        code: libc::WEXITSTATUS(status),
-        stdout,
-    }
-}
+use cf_doctor_testkit::measure::{run_measured as run, Measured as Run};
 
 fn arg(args: &[String], name: &str, default: usize) -> usize {
     args.iter()

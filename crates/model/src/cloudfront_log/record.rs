@@ -109,7 +109,14 @@ impl LineReader {
 /// A value as logged: `-` is empty; the rest URL-decoded.
 fn value(raw: &str) -> Option<String> {
     let raw = raw.trim();
-    (!raw.is_empty() && raw != "-").then(|| percent_decode(raw))
+    if raw.is_empty() || raw == "-" {
+        return None;
+    }
+    if raw.contains('%') {
+        Some(percent_decode(raw))
+    } else {
+        Some(raw.to_string())
+    }
 }
 
 fn delimited(fields: &[String], delimiter: &str, line: &str) -> Result<LogRecord, RecordError> {
@@ -126,13 +133,31 @@ fn delimited(fields: &[String], delimiter: &str, line: &str) -> Result<LogRecord
             expected: fields.len(),
         });
     }
+    // Only the fields cf-doctor reads are decoded (a line has 33 or more).
     Ok(record(
         fields
             .iter()
             .map(String::as_str)
-            .zip(values.iter().map(|v| value(v))),
+            .zip(values)
+            .filter(|(name, _)| READ.contains(name))
+            .map(|(name, raw)| (name, value(raw))),
     ))
 }
+
+/// The fields `record` reads.
+const READ: [&str; 11] = [
+    "timestamp",
+    "timestamp(ms)",
+    "date",
+    "time",
+    "sc-status",
+    "x-edge-detailed-result-type",
+    "x-edge-result-type",
+    "x-edge-location",
+    "cs-uri-stem",
+    "cache-behavior-path-pattern",
+    "origin-fbl",
+];
 
 fn json(line: &str) -> Result<LogRecord, RecordError> {
     let parsed: serde_json::Value =
