@@ -236,7 +236,7 @@ async fn sns_subscribers_get_json_email_gets_text_and_a_filter_policy_pages_only
         .attributes
         .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
         .clone();
-    // The filter policy the README documents for paging.
+    // The filter policy docs/delivery.md documents for paging.
     sns.subscribe()
         .topic_arn(&topic)
         .protocol("sqs")

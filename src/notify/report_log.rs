@@ -1,7 +1,7 @@
 //! The full report in the log, whatever its size: CloudWatch Logs takes at most 256 KB per log
 //! event, so a larger report is logged in parts, each numbered "part i of n" and carrying the
 //! same `report_id`; joining the `report_part` fields in order gives the report's JSON back. This
-//! is what makes "the full report is in the function's log" (SNS, Slack, README) true.
+//! is what makes "the full report is in the function's log" (SNS, Slack, docs/delivery.md) true.
 
 use std::hash::{Hash, Hasher};
 
