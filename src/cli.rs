@@ -19,7 +19,7 @@ use crate::{App, RunError, RunOptions, TargetResult};
 #[derive(Debug, Parser)]
 #[command(
     name = "cf-doctor",
-    version,
+    version = crate::version::LONG,
     about = "Tells you why CloudFront returns 5xx: inspects the distribution, its certificates and the origin, live."
 )]
 pub struct Cli {
@@ -281,7 +281,7 @@ fn explain(path: &str, format: Format) -> i32 {
         Ok(diagnoses) => {
             let results: Vec<TargetResult> = diagnoses
                 .into_iter()
-                .map(|d| TargetResult::Diagnosed(Box::new(d)))
+                .map(|d| TargetResult::Diagnosed(Box::new(d)).stamped())
                 .collect();
             print_results(&results, format);
             results

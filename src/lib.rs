@@ -16,6 +16,7 @@ pub mod postmortem;
 pub mod progress;
 pub mod replay;
 pub mod trigger;
+pub mod version;
 
 use std::time::Instant;
 
@@ -99,6 +100,19 @@ pub enum TargetResult {
 }
 
 impl TargetResult {
+    /// The result with this build named in it (`cf_doctor_version`, `cf_doctor_commit`): every
+    /// report that leaves cf-doctor passes here.
+    pub fn stamped(mut self) -> TargetResult {
+        let build = version::build_info();
+        match &mut self {
+            TargetResult::Diagnosed(d) => d.build = build,
+            TargetResult::AccountSwept(summary) => summary.build = build,
+            TargetResult::Postmortem(p) => p.build = build,
+            TargetResult::Acknowledged { .. } | TargetResult::Accounts(_) => {}
+        }
+        self
+    }
+
     pub fn to_json(&self) -> Value {
         match self {
             TargetResult::Diagnosed(d) => serde_json::to_value(d).unwrap_or(Value::Null),
@@ -390,6 +404,7 @@ impl App {
             };
             match outcome {
                 Ok(result) => {
+                    let result = result.stamped();
                     if let TargetResult::Diagnosed(d) = &result {
                         log_report(d, Occasion::Made);
                     }

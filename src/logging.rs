@@ -319,6 +319,7 @@ mod tests {
         let finding = Finding::new(Code::AcmCertRenewalAtRisk, Severity::Critical, "arn:cert");
         let d = Diagnosis {
             schema: cf_doctor_model::SCHEMA.into(),
+            build: Default::default(),
             trigger: TriggerInfo {
                 kind: "alarm".into(),
                 detail: "alarm x".into(),

@@ -62,6 +62,11 @@ pub fn line(
     for (key, value) in crate::logging::log_fields(tracing::Level::INFO, MESSAGE, request_id, at) {
         doc.insert(key.to_string(), value);
     }
+    // Which build measured it: a property, never a dimension (it would split every series).
+    doc.insert("cf_doctor_version".into(), crate::version::VERSION.into());
+    if let Some(commit) = crate::version::commit() {
+        doc.insert("cf_doctor_commit".into(), commit.into());
+    }
     doc.extend(emf::document(
         namespace,
         dimensions,
@@ -152,5 +157,11 @@ mod tests {
         );
         assert_eq!(line["DistributionId"], "E2EXAMPLE");
         assert_eq!(line["Verdict"], 2);
+        // The build is a property, never a dimension (it would split every series at a deploy).
+        assert_eq!(line["cf_doctor_version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([["DistributionId"]])
+        );
     }
 }

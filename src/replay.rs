@@ -23,7 +23,7 @@ impl EvidenceLog {
     /// Everything kept so far, as the saved-evidence document.
     pub fn saved(&self) -> SavedEvidence {
         let runs = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        SavedEvidence::new(concat!("cf-doctor ", env!("CARGO_PKG_VERSION")), runs)
+        SavedEvidence::new(crate::version::build_info(), runs)
     }
 
     pub fn to_json(&self) -> String {

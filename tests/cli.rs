@@ -71,6 +71,32 @@ impl Outage {
     }
 }
 
+/// The commit this checkout is at, when git can tell (CI's clean clone can).
+fn checkout_commit() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| text(&out.stdout).trim().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn version_names_the_release_and_the_commit_it_was_built_from() {
+    let out = cf_doctor(&["--version"], &[], "").await;
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let expected = format!("cf-doctor {}", env!("CARGO_PKG_VERSION"));
+    assert!(printed.starts_with(&expected), "{printed:?}");
+    // Built from this checkout: the commit is named (the binary was built at HEAD, unless a
+    // commit landed between the build and the test, which a test run does not do).
+    if let Some(commit) = checkout_commit() {
+        assert_eq!(printed.trim(), format!("{expected} ({})", &commit[..12]));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn diagnose_prints_json_when_piped_and_exits_2_for_a_critical_verdict() {
     let o = outage("cli-expired.origin.test").await;
@@ -78,6 +104,10 @@ async fn diagnose_prints_json_when_piped_and_exits_2_for_a_critical_verdict() {
     assert_eq!(out.status.code(), Some(2), "stderr: {}", text(&out.stderr));
     let d: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout when piped");
     assert_eq!(d["schema"], "cf-doctor/diagnosis/v1");
+    assert_eq!(d["cf_doctor_version"], env!("CARGO_PKG_VERSION"));
+    if let Some(commit) = checkout_commit() {
+        assert_eq!(d["cf_doctor_commit"], commit.as_str());
+    }
     assert_eq!(d["verdict"], "critical");
     assert_eq!(d["probable_cause"], "origin-cert-expired");
     assert_eq!(d["trigger"]["kind"], "manual");

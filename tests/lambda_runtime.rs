@@ -547,12 +547,15 @@ async fn with_an_evidence_bucket_each_invocation_keeps_its_evidence_and_it_repla
         cf_doctor_model::replay::SavedEvidence::parse(std::str::from_utf8(&body).unwrap()).unwrap();
     assert_eq!(saved.runs.len(), 1);
     let run = &saved.runs[0];
-    let replayed = cf_doctor_rules::diagnose(
+    let mut replayed = cf_doctor_rules::diagnose(
         &run.evidence,
         run.trigger.clone(),
         run.started_at,
         run.duration_ms,
     );
+    // The rules are pure; the build that made the report is named where it leaves the binary.
+    assert_eq!(saved.build, cf_doctor::version::build_info());
+    replayed.build = saved.build.clone();
     assert_eq!(&serde_json::to_value(&replayed).unwrap(), response);
 }
 

@@ -82,6 +82,24 @@ fn live_then_explained(name: &str, args: &[&str], env: &[(String, String)]) -> V
     );
     let saved_json: Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
     assert_eq!(saved_json["schema"], "cf-doctor/evidence/v1");
+    // Both the file and the report say which build made them (docs/contract.md, "Versions").
+    assert_eq!(saved_json["cf_doctor_version"], env!("CARGO_PKG_VERSION"));
+    let live_json: Value = serde_json::from_slice(&live.stdout).expect("JSON on stdout");
+    let reports = match &live_json {
+        Value::Array(many) => many.clone(),
+        one => vec![one.clone()],
+    };
+    for report in &reports {
+        assert_eq!(
+            report["cf_doctor_version"],
+            env!("CARGO_PKG_VERSION"),
+            "{name}"
+        );
+        assert_eq!(
+            report["cf_doctor_commit"], saved_json["cf_doctor_commit"],
+            "{name}"
+        );
+    }
     if std::env::var_os("CF_DOCTOR_WRITE_FIXTURES").is_some() {
         let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/rules/tests/fixtures");
         std::fs::create_dir_all(&fixtures).unwrap();

@@ -281,6 +281,7 @@ mod tests {
     fn diagnosis(trigger: TriggerInfo, verdict: Verdict, findings: Vec<Finding>) -> Diagnosis {
         Diagnosis {
             schema: cf_doctor_model::SCHEMA.into(),
+            build: Default::default(),
             trigger,
             verdict,
             summary: "s".into(),

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::build_info::BuildInfo;
+
 pub use record::{LineReader, LogFormat, LogRecord, RecordError};
 
 /// Distinct values counted per field before the rest are counted as `(other)`.
@@ -99,6 +101,9 @@ impl CloudfrontLog {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Postmortem {
     pub schema: String,
+    /// The build that made it (`cf_doctor_version`, `cf_doctor_commit`), beside the schema.
+    #[serde(flatten, default)]
+    pub build: BuildInfo,
     pub distribution_id: String,
     pub window: Window,
     /// What was read: `s3://bucket/prefix/ID.2026-12-03-09.abc.gz`, a log group, ...
@@ -303,6 +308,7 @@ impl LogTally {
         paths.truncate(TOP_PATHS);
         Postmortem {
             schema: POSTMORTEM_SCHEMA.to_string(),
+            build: BuildInfo::default(),
             distribution_id: distribution_id.to_string(),
             window: self.window,
             sources,

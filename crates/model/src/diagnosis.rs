@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::build_info::BuildInfo;
 use crate::check::Check;
 use crate::cloudfront_log::CloudfrontLog;
 use crate::evidence::MetricReading;
@@ -79,6 +80,9 @@ pub struct Recovery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Diagnosis {
     pub schema: String,
+    /// The build that made it (`cf_doctor_version`, `cf_doctor_commit`), beside the schema.
+    #[serde(flatten, default)]
+    pub build: BuildInfo,
     pub trigger: TriggerInfo,
     pub verdict: Verdict,
     pub summary: String,

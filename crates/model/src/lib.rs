@@ -6,6 +6,7 @@
 //! none of them.
 
 pub mod aws_names;
+pub mod build_info;
 pub mod check;
 pub mod cloudfront_log;
 pub mod diagnosis;
@@ -21,6 +22,7 @@ pub mod routing;
 pub mod tls;
 pub mod vpc_origin;
 
+pub use build_info::BuildInfo;
 pub use check::{Check, CheckOutcome};
 pub use diagnosis::{Diagnosis, Recovery, TriggerInfo, Verdict, SCHEMA};
 pub use evidence::Evidence;

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::build_info::BuildInfo;
 use crate::diagnosis::Verdict;
 use crate::finding::Finding;
 
@@ -15,6 +16,9 @@ pub const ACCOUNT_SWEEP_SCHEMA: &str = "cf-doctor/account-sweep/v1";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccountSweep {
     pub schema: String,
+    /// The build that made it (`cf_doctor_version`, `cf_doctor_commit`), beside the schema.
+    #[serde(flatten, default)]
+    pub build: BuildInfo,
     pub account: String,
     /// The account's name in AWS Organizations, when the list came from there.
     #[serde(default, skip_serializing_if = "Option::is_none")]

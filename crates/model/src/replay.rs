@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::build_info::BuildInfo;
 use crate::diagnosis::TriggerInfo;
 use crate::evidence::Evidence;
 
@@ -22,8 +23,11 @@ pub struct Run {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedEvidence {
     pub schema: String,
-    /// The cf-doctor version that collected it.
+    /// The cf-doctor version that collected it, in words (`cf-doctor 0.1.0`).
     pub collected_by: String,
+    /// The build that collected it (`cf_doctor_version`, `cf_doctor_commit`), beside the schema.
+    #[serde(flatten, default)]
+    pub build: BuildInfo,
     pub runs: Vec<Run>,
 }
 
@@ -40,10 +44,15 @@ pub enum ReplayError {
 }
 
 impl SavedEvidence {
-    pub fn new(collected_by: &str, runs: Vec<Run>) -> SavedEvidence {
+    pub fn new(build: BuildInfo, runs: Vec<Run>) -> SavedEvidence {
+        let collected_by = match &build.cf_doctor_version {
+            Some(version) => format!("cf-doctor {version}"),
+            None => "cf-doctor".to_string(),
+        };
         SavedEvidence {
             schema: EVIDENCE_SCHEMA.to_string(),
-            collected_by: collected_by.to_string(),
+            build,
+            collected_by,
             runs,
         }
     }

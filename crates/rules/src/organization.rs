@@ -69,6 +69,7 @@ pub fn account_summary(
     };
     let mut summary = AccountSweep {
         schema: ACCOUNT_SWEEP_SCHEMA.to_string(),
+        build: Default::default(),
         account: account.to_string(),
         name: name.map(str::to_string),
         verdict: digest.verdict,
@@ -187,6 +188,7 @@ pub fn not_inspected(
     name_in_finding(&mut finding, account);
     AccountSweep {
         schema: ACCOUNT_SWEEP_SCHEMA.to_string(),
+        build: Default::default(),
         account: account.to_string(),
         name: name.map(str::to_string),
         verdict: Verdict::Unknown,

@@ -39,6 +39,7 @@ pub fn assemble_about(
     let summary = summarise(&trigger, &subject, verdict, &findings);
     Diagnosis {
         schema: SCHEMA.to_string(),
+        build: Default::default(),
         trigger,
         verdict,
         summary,

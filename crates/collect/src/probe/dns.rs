@@ -123,12 +123,20 @@ async fn lookup_with(
     );
     let mut found: Vec<IpAddr> = Vec::new();
     let mut errors = Vec::new();
+    // The answers hold the CNAME chain too: only the address records are addresses.
+    use hickory_resolver::proto::rr::RData;
     match v4 {
-        Ok(lookup) => found.extend(lookup.iter().map(|a| IpAddr::V4(a.0))),
+        Ok(lookup) => found.extend(lookup.answers().iter().filter_map(|r| match &r.data {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            _ => None,
+        })),
         Err(e) => errors.push((IpAddressType::Ipv4, e)),
     }
     match v6 {
-        Ok(lookup) => found.extend(lookup.iter().map(|a| IpAddr::V6(a.0))),
+        Ok(lookup) => found.extend(lookup.answers().iter().filter_map(|r| match &r.data {
+            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+            _ => None,
+        })),
         Err(e) => errors.push((IpAddressType::Ipv6, e)),
     }
     if found.is_empty() {
@@ -151,24 +159,26 @@ pub type Resolver = hickory_resolver::TokioResolver;
 
 /// A resolver: the given server, or the system's configuration.
 pub fn resolver(server: Option<std::net::SocketAddr>) -> Option<Resolver> {
-    use hickory_resolver::config::{NameServerConfig, ResolverConfig};
-    use hickory_resolver::name_server::TokioConnectionProvider;
-    use hickory_resolver::proto::xfer::Protocol;
+    use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+    use hickory_resolver::net::runtime::TokioRuntimeProvider;
     match server {
         Some(addr) => {
-            let mut config = ResolverConfig::new();
-            config.add_name_server(NameServerConfig::new(addr, Protocol::Udp));
-            Some(
-                hickory_resolver::Resolver::builder_with_config(
-                    config,
-                    TokioConnectionProvider::default(),
-                )
-                .build(),
+            // UDP to the given port (a lab's server listens on any port, not only 53).
+            let mut udp = ConnectionConfig::udp();
+            udp.port = addr.port();
+            let server = NameServerConfig::new(addr.ip(), true, vec![udp]);
+            hickory_resolver::Resolver::builder_with_config(
+                ResolverConfig::from_name_servers(vec![server]),
+                TokioRuntimeProvider::default(),
             )
+            .build()
+            .map_err(|e| tracing::warn!(error = %e, "the DNS resolver for {addr} could not be built: CNAME chains are not followed"))
+            .ok()
         }
         None => hickory_resolver::Resolver::builder_tokio()
-            .ok()
-            .map(|b| b.build()),
+            .and_then(|b| b.build())
+            .map_err(|e| tracing::warn!(error = %e, "the system's DNS configuration could not be read: CNAME chains are not followed"))
+            .ok(),
     }
 }
 
@@ -184,7 +194,7 @@ pub async fn cname_chain(resolver: &Resolver, host: &str, timeout: Duration) -> 
         )
         .await;
         let Ok(Ok(lookup)) = lookup else { break };
-        let next = lookup.iter().find_map(|r| match r {
+        let next = lookup.answers().iter().find_map(|r| match &r.data {
             RData::CNAME(target) => Some(
                 target
                     .0
