@@ -1,6 +1,6 @@
 //! CloudFront's own record of the alarm's window, from its real-time logs: the configuration a
 //! cache behaviour names (GetRealtimeLogConfig: the fields in the order CloudFront delivers them,
-//! the sampling rate, the Kinesis stream), then every shard of the stream from the window's start
+//! the sampling rate, the Kinesis stream), then every shard of the stream, side by side, from the window's start
 //! (ListShards, GetShardIterator AT_TIMESTAMP, GetRecords), each record parsed by the
 //! configuration's field order and tallied. Bounded in records, bytes and time, and never past
 //! the deadline: what was left unread is said.
@@ -184,58 +184,36 @@ impl Collector {
                 .send()
         }))
         .await;
-        let mut reader = LineReader::new(LogFormat::Tabbed(fields.to_vec()));
-        let (mut records, mut bytes) = (0u64, 0u64);
-        for iterator in iterators {
-            let mut next = iterator
-                .map_err(|e| gap("kinesis:GetShardIterator", error_text(&e)))?
-                .shard_iterator()
-                .map(str::to_string);
-            let pace = RateLimiter::per_second(GET_RECORDS_PER_SECOND);
-            while let Some(current) = next.take() {
-                if Instant::now() >= deadline || !budget.allows_start() {
-                    stop.get_or_insert("the time set aside for reading ran out".into());
-                    break;
+        // Every shard side by side (Kinesis paces each shard on its own): the reading waits for
+        // the slowest shard, not for the sum of them. The tally and the bounds are shared.
+        let shared = std::sync::Mutex::new(Shared {
+            tally,
+            records: 0,
+            bytes: 0,
+        });
+        let reads = iterators.into_iter().map(|iterator| {
+            let shared = &shared;
+            let kinesis = &kinesis;
+            async move {
+                let first = iterator
+                    .map_err(|e| ("kinesis:GetShardIterator", error_text(&e)))?
+                    .shard_iterator()
+                    .map(str::to_string);
+                read_shard(
+                    kinesis, stream, first, fields, window, shared, budget, deadline,
+                )
+                .await
+            }
+        });
+        let outcomes = futures::future::join_all(reads).await;
+        for outcome in outcomes {
+            match outcome {
+                Ok(Some(why)) => {
+                    stop.get_or_insert(why);
                 }
-                if records >= MAX_RECORDS || bytes >= MAX_BYTES {
-                    stop.get_or_insert(format!(
-                        "the first {records} records ({bytes} bytes) were read, the most a diagnosis reads"
-                    ));
-                    break;
-                }
-                pace.acquire().await;
-                let page = kinesis
-                    .get_records()
-                    .shard_iterator(current)
-                    .stream_arn(stream)
-                    .limit(PAGE)
-                    .send()
-                    .await
-                    .map_err(|e| gap("kinesis:GetRecords", error_text(&e)))?;
-                let mut past_window = false;
-                for record in page.records() {
-                    records += 1;
-                    bytes += record.data().as_ref().len() as u64;
-                    let arrived = record
-                        .approximate_arrival_timestamp()
-                        .and_then(|t| DateTime::<Utc>::from_timestamp_millis(t.to_millis().ok()?));
-                    past_window |= arrived.is_some_and(|t| t >= window.to);
-                    let text = String::from_utf8_lossy(record.data().as_ref());
-                    // A record may hold one line or several (CloudFront sends one per record).
-                    for line in text.lines() {
-                        match reader.read(line) {
-                            Ok(Some(logged)) => tally.add(&logged),
-                            Ok(None) => {}
-                            Err(e) => tally.unreadable(e.to_string()),
-                        }
-                    }
-                }
-                let caught_up = page.records().is_empty()
-                    && page.millis_behind_latest().is_none_or(|behind| behind == 0);
-                if past_window || caught_up {
-                    break;
-                }
-                next = page.next_shard_iterator().map(str::to_string);
+                Ok(None) => {}
+                // The first shard that could not be read is the gap; the others' records count.
+                Err((action, error)) => return Err(gap(action, error)),
             }
         }
         Ok(Stop(stop))
@@ -251,6 +229,89 @@ impl Collector {
                 .build(),
         )
     }
+}
+
+/// What the shards of one stream add to together, under one lock held only between awaits.
+struct Shared<'a> {
+    tally: &'a mut LogTally,
+    records: u64,
+    bytes: u64,
+}
+
+/// One shard from its first iterator until its records pass the window's end, it is caught up
+/// (a page at the tip of the stream: MillisBehindLatest 0), or a bound or the deadline stops it
+/// (the reason is returned). Err names the call that failed.
+#[allow(clippy::too_many_arguments)]
+async fn read_shard(
+    kinesis: &aws_sdk_kinesis::Client,
+    stream: &str,
+    first: Option<String>,
+    fields: &[String],
+    window: Window,
+    shared: &std::sync::Mutex<Shared<'_>>,
+    budget: &Budget,
+    deadline: Instant,
+) -> Result<Option<String>, (&'static str, String)> {
+    let mut reader = LineReader::new(LogFormat::Tabbed(fields.to_vec()));
+    let pace = RateLimiter::per_second(GET_RECORDS_PER_SECOND);
+    let mut next = first;
+    while let Some(current) = next.take() {
+        if Instant::now() >= deadline || !budget.allows_start() {
+            return Ok(Some("the time set aside for reading ran out".into()));
+        }
+        {
+            let shared = shared.lock().unwrap_or_else(|p| p.into_inner());
+            if shared.records >= MAX_RECORDS || shared.bytes >= MAX_BYTES {
+                return Ok(Some(format!(
+                    "the first {} records ({} bytes) were read, the most a diagnosis reads",
+                    shared.records, shared.bytes
+                )));
+            }
+        }
+        pace.acquire().await;
+        let page = kinesis
+            .get_records()
+            .shard_iterator(current)
+            .stream_arn(stream)
+            .limit(PAGE)
+            .send()
+            .await
+            .map_err(|e| ("kinesis:GetRecords", error_text(&e)))?;
+        let mut past_window = false;
+        {
+            let mut shared = shared.lock().unwrap_or_else(|p| p.into_inner());
+            for record in page.records() {
+                shared.records += 1;
+                shared.bytes += record.data().as_ref().len() as u64;
+                let arrived = record
+                    .approximate_arrival_timestamp()
+                    .and_then(|t| DateTime::<Utc>::from_timestamp_millis(t.to_millis().ok()?));
+                past_window |= arrived.is_some_and(|t| t >= window.to);
+                let text = String::from_utf8_lossy(record.data().as_ref());
+                // A record may hold one line or several (CloudFront sends one per record).
+                for line in text.lines() {
+                    match reader.read(line) {
+                        Ok(Some(logged)) => shared.tally.add(&logged),
+                        Ok(None) => {}
+                        Err(e) => shared.tally.unreadable(e.to_string()),
+                    }
+                }
+            }
+        }
+        // At the tip, asking again only waits for requests made after the diagnosis began. An
+        // empty page behind the tip is a stretch of time with no records: read on.
+        // A full page may stop short of the tip within the same millisecond: ask again then.
+        let full = page.records().len() >= PAGE as usize;
+        let caught_up = match page.millis_behind_latest() {
+            Some(behind) => behind == 0 && !full,
+            None => page.records().is_empty(),
+        };
+        if past_window || caught_up {
+            break;
+        }
+        next = page.next_shard_iterator().map(str::to_string);
+    }
+    Ok(None)
 }
 
 /// Every shard id of the stream, page by page.

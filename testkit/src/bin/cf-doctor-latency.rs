@@ -6,7 +6,8 @@
 //! certificate and no load balancer, (b) the same with an application load balancer behind the
 //! origin, (c) a sweep of 50 distributions, and the shapes known by the account's records: (d) an
 //! origin name that is a Route53 ALIAS to an application load balancer, (e) one whose A record
-//! holds the Elastic IP of an EC2 instance. Figures, never assertions.
+//! holds the Elastic IP of an EC2 instance, and (f) the shape of (a) with a real-time log
+//! configuration whose Kinesis stream is read beside the probes. Figures, never assertions.
 //!
 //! Usage: cf-doctor-latency --cf-doctor PATH [--delay-ms 100] [--runs 3]
 
@@ -14,17 +15,22 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use cf_doctor_testkit::alb::{alb, AlbSpec};
+use cf_doctor_testkit::cloudfront_xml::{answer, realtime_log_config, realtime_log_config_arn};
 use cf_doctor_testkit::instance::{ec2_origin, InstanceSpec};
+use cf_doctor_testkit::kinesis::{put_lines, realtime_stream, record_line};
 use cf_doctor_testkit::route53::{hosted_zone, record, Target};
 use cf_doctor_testkit::{
     aws_env, aws_proxy, create_distribution, import_certificate, sdk_config, tls_origin, AwsProxy,
-    DistributionSpec, LeafSpec, Moto, Origin, OriginConfig, TestCa,
+    DistributionSpec, Fault, LeafSpec, Moto, Origin, OriginConfig, TestCa,
 };
 
 struct Scenario {
     name: &'static str,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    /// What the proxy answers in moto's place on every run (moto serves no
+    /// GetRealtimeLogConfig): injected again after each run's reset.
+    answers: Vec<Fault>,
 }
 
 /// One measurement: wall time, the AWS calls the run made, the most in flight at once.
@@ -39,6 +45,9 @@ struct Measured {
 
 async fn measure(bin: &str, proxy: &AwsProxy, scenario: &Scenario) -> Measured {
     proxy.reset();
+    for answer in &scenario.answers {
+        proxy.inject(answer.clone());
+    }
     let started = Instant::now();
     let output = tokio::process::Command::new(bin)
         .args(&scenario.args)
@@ -173,8 +182,70 @@ async fn main() {
             .map(String::from)
             .to_vec(),
         env: env_for(&proxy, &[format!("{host}=127.0.0.1")], &ca_path),
+        answers: Vec::new(),
     };
     report(&bin, &proxy, &without_lb, delay, runs).await;
+
+    // (f) The same shape with a real-time log configuration on its cache behaviour: the config
+    // and the Kinesis stream (2 shards, a record per request) are read beside the probes.
+    let logged_host = "logged.latency.test";
+    let logged_leaf = ca.leaf(&LeafSpec::valid_for(&[logged_host]));
+    let logged_origin = tls_origin(OriginConfig::new(
+        logged_leaf.full_chain(),
+        logged_leaf.key_der.clone_key(),
+    ))
+    .await;
+    let stream = realtime_stream(&sdk, "latency-realtime", 2).await;
+    let now = chrono::Utc::now().timestamp();
+    let lines: Vec<String> = (0..200)
+        .map(|i| {
+            record_line(&[
+                &format!("{}.{:03}", now - 60, i),
+                if i % 4 == 0 { "502" } else { "200" },
+                "/api/cart",
+                "IAD89-C1",
+                if i % 4 == 0 {
+                    "OriginConnectError"
+                } else {
+                    "Miss"
+                },
+            ])
+        })
+        .collect();
+    put_lines(&sdk, &stream, &lines).await;
+    let logged = create_distribution(
+        &cloudfront,
+        &DistributionSpec {
+            realtime_log_config_arn: Some(realtime_log_config_arn("latency")),
+            ..DistributionSpec::https_origin(logged_host, logged_origin.port())
+        },
+    )
+    .await;
+    let with_realtime_logs = Scenario {
+        name: "(f) alarm diagnosis, (a) with a real-time log configuration read from Kinesis",
+        args: ["diagnose", &logged, "--format", "json"]
+            .map(String::from)
+            .to_vec(),
+        env: env_for(&proxy, &[format!("{logged_host}=127.0.0.1")], &ca_path),
+        answers: vec![Fault::on(
+            "cloudfront",
+            "GetRealtimeLogConfig",
+            1,
+            answer(realtime_log_config(
+                "latency",
+                100,
+                &stream,
+                &[
+                    "timestamp",
+                    "sc-status",
+                    "cs-uri-stem",
+                    "x-edge-location",
+                    "x-edge-detailed-result-type",
+                ],
+            )),
+        )],
+    };
+    report(&bin, &proxy, &with_realtime_logs, delay, runs).await;
 
     // (b) The same with an application load balancer behind the origin.
     let lb_leaf = ca.leaf(&LeafSpec::valid_for(&["*.us-east-1.elb.amazonaws.com"]));
@@ -204,6 +275,7 @@ async fn main() {
             .map(String::from)
             .to_vec(),
         env: env_for(&proxy, &[format!("{}=127.0.0.1", lb.dns_name)], &ca_path),
+        answers: Vec::new(),
     };
     report(&bin, &proxy, &with_lb, delay, runs).await;
 
@@ -245,6 +317,7 @@ async fn main() {
             .map(String::from)
             .to_vec(),
         env: env_for(&proxy, &[format!("{alias_host}=127.0.0.1")], &ca_path),
+        answers: Vec::new(),
     };
     report(&bin, &proxy, &via_alias, delay, runs).await;
 
@@ -282,6 +355,7 @@ async fn main() {
             .map(String::from)
             .to_vec(),
         env: env_for(&proxy, &[format!("{instance_host}=127.0.0.1")], &ca_path),
+        answers: Vec::new(),
     };
     report(&bin, &proxy, &via_instance, delay, runs).await;
     drop(proxy);
@@ -312,7 +386,8 @@ async fn main() {
         name: "(c) sweep of 50 distributions",
         args: ["sweep", "--format", "json"].map(String::from).to_vec(),
         env: env_for(&proxy, &pins, &ca_path),
+        answers: Vec::new(),
     };
     report(&bin, &proxy, &sweep, delay, runs).await;
-    println!("  targets: depth at most 2 for (a), at most 3 for (b)");
+    println!("  targets: depth at most 2 for (a) and (f), at most 3 for (b)");
 }
