@@ -37,8 +37,20 @@ demo: venv
 	cargo build --quiet -p cf-doctor -p cf-doctor-testkit --bin cf-doctor --bin cf-doctor-lab --test architecture
 	$(CARGO_TARGET_DIR)/debug/cf-doctor-lab demo --cf-doctor $(CF_DOCTOR) --event events/alarm-eventbridge.json
 
-test: venv
+test: venv localstack-venv
 	cargo test --workspace --no-fail-fast
+
+# --- LocalStack venv (tests/state_machine_engine.rs) -------------------------------------------
+# LocalStack's Step Functions runs template.yaml's organization state machine in that test.
+# localstack-core needs Python >= 3.13 (python3 here may be older): scripts/localstack finds one,
+# or fails saying none was found, and installs its pinned packages into their own venv.
+LOCALSTACK_VENV := .venv-localstack
+.PHONY: localstack-venv
+localstack-venv: $(LOCALSTACK_VENV)/.ready
+
+$(LOCALSTACK_VENV)/.ready: scripts/localstack
+	scripts/localstack $(LOCALSTACK_VENV)
+# --- end of the LocalStack venv ------------------------------------------------------------------
 
 lint: lint-template deny
 	cargo fmt --all -- --check

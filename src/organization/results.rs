@@ -142,6 +142,7 @@ pub async fn read(
             )),
         }
     }
+    results.nothing_recorded(manifest);
     Ok(results)
 }
 
@@ -164,6 +165,20 @@ async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<String,
 
 impl MapResults {
     /// Adds what one result file (a JSON array of child executions) holds.
+    /// A Map Run always has an item (the account cf-doctor runs in is listed), so results that
+    /// name no account at all are a run whose results went missing, never "0 accounts, ok".
+    pub fn nothing_recorded(&mut self, manifest: &S3Location) {
+        if self.accounts.is_empty() && self.gaps.is_empty() {
+            self.gaps.push(Gap::new(
+                "s3:GetObject",
+                &manifest.to_string(),
+                "the Map Run's manifest names no result file, so no account's sweep was recorded"
+                    .into(),
+                "every account of the organization",
+            ));
+        }
+    }
+
     pub fn absorb(&mut self, key: &str, text: &str) {
         let executions: Vec<ChildExecution> = match serde_json::from_str(text) {
             Ok(list) => list,
@@ -325,5 +340,29 @@ mod tests {
             "{:?}",
             results.gaps
         );
+    }
+
+    #[test]
+    fn a_manifest_that_names_no_result_is_a_gap_not_an_empty_organization() {
+        // What LocalStack's ResultWriter writes (tests/state_machine_engine.rs): a manifest whose
+        // result lists are all empty.
+        let manifest = S3Location::parse("s3://results/runs/1/manifest.json").unwrap();
+        let mut results = MapResults::default();
+        results.nothing_recorded(&manifest);
+        assert_eq!(results.gaps.len(), 1);
+        assert_eq!(
+            results.gaps[0].resource,
+            "s3://results/runs/1/manifest.json"
+        );
+        assert!(results.gaps[0].error.contains("names no result file"));
+        // Results that name accounts need no such gap.
+        let mut results = MapResults::default();
+        results.absorb(
+            "SUCCEEDED_0.json",
+            r#"[{"Input": "{\"sweep\":{\"account\":\"111122223333\"}}", "Status": "FAILED"}]"#,
+        );
+        results.nothing_recorded(&manifest);
+        assert!(results.gaps.is_empty(), "{:?}", results.gaps);
+        assert_eq!(results.accounts.len(), 1);
     }
 }
