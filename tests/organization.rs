@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
+use cf_doctor_testkit::organizations::{create_account, create_organization};
 use cf_doctor_testkit::{
     aws_env, aws_proxy, create_distribution, import_certificate, runtime_api, sdk_config,
     tls_origin, AwsProxy, DistributionSpec, Fault, FaultKind, LeafSpec, Moto, Origin, OriginConfig,
@@ -65,31 +66,11 @@ async fn in_account(sdk: &aws_config::SdkConfig, account: &str) -> aws_config::S
         .build()
 }
 
-async fn create_account(org: &aws_sdk_organizations::Client, name: &str) -> String {
-    let created = org
-        .create_account()
-        .account_name(name)
-        .email(format!("{name}@example.com"))
-        .send()
-        .await
-        .expect("moto's CreateAccount");
-    created
-        .create_account_status()
-        .and_then(|s| s.account_id())
-        .expect("the new account's id")
-        .to_string()
-}
-
 async fn organization() -> Org {
     let moto = Moto::start();
     let sdk = sdk_config(&moto.endpoint).await;
     let organizations = aws_sdk_organizations::Client::new(&sdk);
-    organizations
-        .create_organization()
-        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
-        .send()
-        .await
-        .expect("moto's CreateOrganization");
+    create_organization(&organizations).await;
     let shop = create_account(&organizations, "shop").await;
     let media = create_account(&organizations, "media").await;
     let legacy = create_account(&organizations, "legacy").await;

@@ -5,44 +5,18 @@
 //! (the few forms it uses) to the outputs the function gives. sam validate and cfn-lint check the
 //! template's shape, not what the payloads say; tests/organization.rs runs the binary on them.
 //!
-//! The template is read with PyYAML from the test venv (moto's server extra installs it), with
-//! CloudFormation's short tags kept as plain values.
+//! The template is read as tests/common/template.rs reads it (PyYAML, short tags kept).
 
 use std::collections::BTreeSet;
+
+mod common;
 
 use cf_doctor::organization::results::MapResults;
 use cf_doctor::organization::Account;
 use cf_doctor::trigger::{parse_event, Target};
 use cf_doctor::TargetResult;
+use common::template::template;
 use serde_json::{json, Map, Value};
-
-fn template() -> Value {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let python = format!("{root}/.venv/bin/python3");
-    let script = r#"
-import json, sys, yaml
-class Loader(yaml.SafeLoader):
-    pass
-def tagged(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node, deep=True)}
-    return {suffix: loader.construct_mapping(node, deep=True)}
-Loader.add_multi_constructor("!", tagged)
-print(json.dumps(yaml.load(open(sys.argv[1]), Loader=Loader)))
-"#;
-    let out = std::process::Command::new(&python)
-        .args(["-c", script, &format!("{root}/template.yaml")])
-        .output()
-        .unwrap_or_else(|e| panic!("{python}: {e} (make venv creates it)"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("the template as JSON")
-}
 
 fn state_machine() -> (Value, Value) {
     let t = template();

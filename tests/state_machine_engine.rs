@@ -28,6 +28,8 @@
 //! port. The list and sweep payloads run against a moto organization (as tests/organization.rs),
 //! the digest against LocalStack's S3, where ResultWriter wrote the manifest.
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::path::PathBuf;
@@ -35,7 +37,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use cf_doctor_testkit::organizations::{create_account, create_organization};
 use cf_doctor_testkit::{aws_env, closed_port, sdk_config, Moto, OwnedMoto};
+use common::template::template;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -323,63 +327,13 @@ struct Org {
 async fn organization() -> Org {
     let moto = Moto::start();
     let organizations = aws_sdk_organizations::Client::new(&sdk_config(&moto.endpoint).await);
-    organizations
-        .create_organization()
-        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
-        .send()
-        .await
-        .expect("moto's CreateOrganization");
-    let mut ids = Vec::new();
-    for name in ["shop", "legacy"] {
-        let created = organizations
-            .create_account()
-            .account_name(name)
-            .email(format!("{name}@example.com"))
-            .send()
-            .await
-            .expect("moto's CreateAccount");
-        ids.push(
-            created
-                .create_account_status()
-                .and_then(|s| s.account_id())
-                .expect("the new account's id")
-                .to_string(),
-        );
-    }
-    let legacy = ids.pop().unwrap();
-    let shop = ids.pop().unwrap();
+    create_organization(&organizations).await;
+    let shop = create_account(&organizations, "shop").await;
+    let legacy = create_account(&organizations, "legacy").await;
     Org { moto, shop, legacy }
 }
 
 // ---- The definition, as CloudFormation hands it to Step Functions ------------------------------
-
-fn template() -> Value {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let python = format!("{root}/.venv/bin/python3");
-    let script = r#"
-import json, sys, yaml
-class Loader(yaml.SafeLoader):
-    pass
-def tagged(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node, deep=True)}
-    return {suffix: loader.construct_mapping(node, deep=True)}
-Loader.add_multi_constructor("!", tagged)
-print(json.dumps(yaml.load(open(sys.argv[1]), Loader=Loader)))
-"#;
-    let out = Command::new(&python)
-        .args(["-c", script, &format!("{root}/template.yaml")])
-        .output()
-        .unwrap_or_else(|e| panic!("{python}: {e} (make venv creates it)"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("the template as JSON")
-}
 
 /// OrganizationSweep's Definition with its DefinitionSubstitutions put in, as CloudFormation does
 /// it: in the text. AccountIds is the template's default (empty: every account Organizations

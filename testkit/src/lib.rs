@@ -17,6 +17,7 @@ pub mod measure;
 pub mod moto;
 pub mod netns;
 pub mod openssl_origin;
+pub mod organizations;
 pub mod origin;
 pub mod pki;
 pub mod proxy;

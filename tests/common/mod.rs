@@ -129,3 +129,4 @@ pub use cf_doctor_testkit::alb;
 pub mod bootstrap;
 pub mod edge;
 pub mod emf;
+pub mod template;

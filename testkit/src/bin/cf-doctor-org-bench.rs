@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
+use cf_doctor_testkit::organizations::{create_account, create_organization};
 use cf_doctor_testkit::{
     aws_env, aws_proxy, create_distribution, import_certificate, sdk_config, tls_origin, AwsProxy,
     DistributionSpec, Fault, FaultKind, LeafSpec, Moto, OriginConfig, TestCa,
@@ -116,12 +117,7 @@ async fn main() {
     let moto = Moto::start();
     let sdk = sdk_config(&moto.endpoint).await;
     let organizations = aws_sdk_organizations::Client::new(&sdk);
-    organizations
-        .create_organization()
-        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
-        .send()
-        .await
-        .expect("moto's CreateOrganization");
+    create_organization(&organizations).await;
     let ca = TestCa::new("organization bench root");
     let mut ca_file = tempfile::NamedTempFile::new().unwrap();
     ca_file.write_all(ca.cert_pem().as_bytes()).unwrap();
@@ -141,18 +137,7 @@ async fn main() {
     let mut ids = Vec::new();
     let mut resolve = Vec::new();
     for n in 0..members {
-        let created = organizations
-            .create_account()
-            .account_name(format!("team-{n}"))
-            .email(format!("team-{n}@example.com"))
-            .send()
-            .await
-            .expect("moto's CreateAccount");
-        let id = created
-            .create_account_status()
-            .and_then(|s| s.account_id())
-            .expect("the new account's id")
-            .to_string();
+        let id = create_account(&organizations, &format!("team-{n}")).await;
         let member = in_account(&sdk, &id).await;
         let acm = aws_sdk_acm::Client::new(&member);
         let mut arns = Vec::new();
