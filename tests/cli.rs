@@ -71,16 +71,13 @@ impl Outage {
     }
 }
 
-/// The commit this checkout is at, when git can tell (CI's clean clone can).
-fn checkout_commit() -> Option<String> {
-    let out = std::process::Command::new("git")
+/// Whether this checkout is a git checkout (CI's clean clone is): then the build names a commit.
+fn in_a_checkout() -> bool {
+    std::process::Command::new("git")
         .args(["rev-parse", "HEAD"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| text(&out.stdout).trim().to_string())
+        .is_ok_and(|out| out.status.success())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -89,11 +86,20 @@ async fn version_names_the_release_and_the_commit_it_was_built_from() {
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     let printed = text(&out.stdout);
     let expected = format!("cf-doctor {}", env!("CARGO_PKG_VERSION"));
-    assert!(printed.starts_with(&expected), "{printed:?}");
-    // Built from this checkout: the commit is named (the binary was built at HEAD, unless a
-    // commit landed between the build and the test, which a test run does not do).
-    if let Some(commit) = checkout_commit() {
-        assert_eq!(printed.trim(), format!("{expected} ({})", &commit[..12]));
+    // The commit build.rs read when this build was made (HEAD may have moved since).
+    match cf_doctor::version::commit() {
+        Some(commit) => {
+            assert_eq!(commit.len(), 40, "{commit}");
+            assert!(commit.chars().all(|c| c.is_ascii_hexdigit()), "{commit}");
+            assert_eq!(printed.trim(), format!("{expected} ({})", &commit[..12]));
+        }
+        None => {
+            assert!(
+                !in_a_checkout(),
+                "built in a git checkout, yet no commit was named"
+            );
+            assert_eq!(printed.trim(), expected);
+        }
     }
 }
 
@@ -105,8 +111,9 @@ async fn diagnose_prints_json_when_piped_and_exits_2_for_a_critical_verdict() {
     let d: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout when piped");
     assert_eq!(d["schema"], "cf-doctor/diagnosis/v1");
     assert_eq!(d["cf_doctor_version"], env!("CARGO_PKG_VERSION"));
-    if let Some(commit) = checkout_commit() {
-        assert_eq!(d["cf_doctor_commit"], commit.as_str());
+    match cf_doctor::version::commit() {
+        Some(commit) => assert_eq!(d["cf_doctor_commit"], commit),
+        None => assert!(d.get("cf_doctor_commit").is_none(), "{d}"),
     }
     assert_eq!(d["verdict"], "critical");
     assert_eq!(d["probable_cause"], "origin-cert-expired");
