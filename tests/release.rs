@@ -1,7 +1,8 @@
 //! What `make release` is made of, checked without the 30-minute arm64 build: the version agrees
 //! everywhere it is written (Cargo.toml, the template's Serverless Application Repository
 //! metadata, CHANGELOG.md), the release template deploys the zip instead of building from source,
-//! and the zip and SBOM steps give the same bytes for the same inputs whatever the file times.
+//! and the zip and SBOM steps give the same bytes for the same inputs whatever the file times and
+//! the checkout's path.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -117,12 +118,18 @@ fn the_sbom_is_pinned_to_the_commit_not_to_the_moment() {
     let bom = dir.path().join("sbom.cdx.json");
     let raw = r#"{"bomFormat": "CycloneDX", "specVersion": "1.5",
         "serialNumber": "urn:uuid:00000000-0000-4000-8000-000000000001",
-        "metadata": {"timestamp": "2026-12-04T13:01:02.123456789Z"}, "components": []}"#;
+        "metadata": {"timestamp": "2026-12-04T13:01:02.123456789Z"},
+        "components": [{"bom-ref": "path+file:///home/me/cf-doctor/crates/model#cf-doctor-model@0.1.0"}]}"#;
     let pin = |serial: &str| {
         std::fs::write(&bom, raw.replace("000000000001", serial)).unwrap();
         python(
             "pin_sbom.py",
-            &[bom.to_str().unwrap(), "0.1.0", "0123456789abcdef"],
+            &[
+                bom.to_str().unwrap(),
+                "0.1.0",
+                "0123456789abcdef",
+                "/home/me/cf-doctor",
+            ],
             &[("SOURCE_DATE_EPOCH", "1764892800")],
         );
         std::fs::read_to_string(&bom).unwrap()
@@ -132,6 +139,11 @@ fn the_sbom_is_pinned_to_the_commit_not_to_the_moment() {
     assert_eq!(first, second, "a run's random serial does not survive");
     let pinned: serde_json::Value = serde_json::from_str(&first).unwrap();
     assert_eq!(pinned["metadata"]["timestamp"], "2025-12-05T00:00:00Z");
+    // Where it was built does not show: the checkout is /cf-doctor, as in the binary's paths.
+    assert_eq!(
+        pinned["components"][0]["bom-ref"],
+        "path+file:///cf-doctor/crates/model#cf-doctor-model@0.1.0"
+    );
     assert_eq!(
         pinned["metadata"]["properties"][0],
         serde_json::json!({"name": "cf-doctor:commit", "value": "0123456789abcdef"})
