@@ -9,8 +9,9 @@ use crate::associations::associations;
 use crate::host_sent::{self, CacheBehaviour, PolicyVerdicts};
 use crate::{Budget, CollectError};
 use cf_doctor_model::evidence::{
-    CustomOrigin, Distribution, DistributionLogs, ForwardedHost, Gap, IpAddressType, Origin,
-    OriginGroup, OriginKind, RealtimeLogUse, StandardLogging, ViewerCertificate,
+    CustomErrorResponse, CustomOrigin, Distribution, DistributionLogs, ForwardedHost, Gap,
+    IpAddressType, Origin, OriginGroup, OriginKind, RealtimeLogUse, StandardLogging,
+    ViewerCertificate,
 };
 use cf_doctor_model::functions::FunctionAssociation;
 use cf_doctor_model::vpc_origin::VpcOriginRef;
@@ -63,6 +64,7 @@ pub fn map_distribution(d: &cf::Distribution, verdicts: &PolicyVerdicts) -> Dist
             .map(|c| associations(c.default_cache_behavior(), c.cache_behaviors()))
             .unwrap_or_default(),
         logs: config.map(logs_of).unwrap_or_default(),
+        custom_error_responses: config.and_then(|c| c.custom_error_responses()),
     })
 }
 
@@ -123,6 +125,7 @@ pub fn map_summary(d: &cf::DistributionSummary, verdicts: &PolicyVerdicts) -> Di
         function_associations: associations(d.default_cache_behavior(), d.cache_behaviors()),
         // A summary carries no logging settings; a sweep does not read the logs.
         logs: DistributionLogs::default(),
+        custom_error_responses: d.custom_error_responses(),
     })
 }
 
@@ -212,6 +215,7 @@ struct DistributionFields<'a> {
     verdicts: &'a PolicyVerdicts,
     function_associations: Vec<FunctionAssociation>,
     logs: DistributionLogs,
+    custom_error_responses: Option<&'a cf::CustomErrorResponses>,
 }
 
 fn map_fields(p: DistributionFields<'_>) -> Distribution {
@@ -253,6 +257,18 @@ fn map_fields(p: DistributionFields<'_>) -> Distribution {
         origin_groups,
         function_associations: p.function_associations,
         logs: p.logs,
+        custom_error_responses: p
+            .custom_error_responses
+            .map(|r| r.items())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| {
+                Some(CustomErrorResponse {
+                    error_code: u16::try_from(r.error_code()).ok()?,
+                    error_caching_min_ttl: r.error_caching_min_ttl(),
+                })
+            })
+            .collect(),
     }
 }
 

@@ -841,6 +841,7 @@ mod tests {
             origins: vec![origin.clone()],
             origin_groups: vec![],
             function_associations: vec![],
+            custom_error_responses: vec![],
             logs: Default::default(),
         };
         (d, origin)

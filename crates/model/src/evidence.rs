@@ -128,7 +128,40 @@ pub struct Distribution {
     /// Where CloudFront logs this distribution's requests.
     #[serde(default, skip_serializing_if = "DistributionLogs::is_empty")]
     pub logs: DistributionLogs,
+    /// Custom error responses: how long CloudFront caches an error status before asking the
+    /// origin again (`ErrorCachingMinTTL`; 10 seconds for a status without one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_error_responses: Vec<CustomErrorResponse>,
 }
+
+/// One of a distribution's `CustomErrorResponses`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomErrorResponse {
+    pub error_code: u16,
+    /// Seconds CloudFront caches this status (None: not set, CloudFront's default of 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_caching_min_ttl: Option<i64>,
+}
+
+impl Distribution {
+    /// How long CloudFront caches an error response with this status, in seconds, and whether
+    /// a custom error response sets it (CloudFront's default is 10 seconds).
+    pub fn error_caching_seconds(&self, status: u16) -> (i64, bool) {
+        match self
+            .custom_error_responses
+            .iter()
+            .find(|r| r.error_code == status)
+            .and_then(|r| r.error_caching_min_ttl)
+        {
+            Some(ttl) => (ttl, true),
+            None => (DEFAULT_ERROR_CACHING_SECONDS, false),
+        }
+    }
+}
+
+/// CloudFront caches an error response for 10 seconds when no custom error response says
+/// otherwise (developer guide, "Control how long CloudFront caches errors").
+pub const DEFAULT_ERROR_CACHING_SECONDS: i64 = 10;
 
 /// Where CloudFront keeps its own record of a distribution's requests.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

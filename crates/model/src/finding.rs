@@ -4,6 +4,8 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::fix::Fix;
+
 /// Declares the catalog once: each code's variant and its contract name, from which `as_str`,
 /// parsing, serde and the list of every code all follow.
 macro_rules! catalog {
@@ -346,6 +348,8 @@ pub struct Finding {
     pub evidence: Value,
     pub remediation: String,
     pub docs: String,
+    /// What to do about it, step by step, with the exact resources (every finding above info).
+    pub fix: Option<Fix>,
     pub facts: Facts,
 }
 
@@ -360,6 +364,8 @@ struct FindingJson {
     evidence: Value,
     remediation: String,
     docs: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fix: Option<Fix>,
 }
 
 impl Serialize for Finding {
@@ -373,6 +379,7 @@ impl Serialize for Finding {
             evidence: self.evidence.clone(),
             remediation: self.remediation.clone(),
             docs: self.docs.clone(),
+            fix: self.fix.clone(),
         }
         .serialize(serializer)
     }
@@ -391,6 +398,7 @@ impl<'de> Deserialize<'de> for Finding {
             evidence: json.evidence,
             remediation: json.remediation,
             docs: json.docs,
+            fix: json.fix,
         })
     }
 }
@@ -406,6 +414,7 @@ impl Finding {
             evidence: Value::Null,
             remediation: String::new(),
             docs: code.docs(),
+            fix: None,
             facts: Facts::default(),
         }
     }

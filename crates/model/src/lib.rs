@@ -12,6 +12,7 @@ pub mod cloudfront_log;
 pub mod diagnosis;
 pub mod evidence;
 pub mod finding;
+pub mod fix;
 pub mod functions;
 pub mod instance;
 mod merge;
@@ -27,6 +28,7 @@ pub use check::{Check, CheckOutcome};
 pub use diagnosis::{Diagnosis, Recovery, TriggerInfo, Verdict, SCHEMA};
 pub use evidence::Evidence;
 pub use finding::{Code, Facts, Finding, Layer, Severity};
+pub use fix::{Fix, FixStep};
 
 /// "expired 2026-11-28 06:41 UTC" or "expires 2027-03-01 06:41 UTC" (or "expiry unknown").
 pub fn expiry_in_words(

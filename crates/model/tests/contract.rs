@@ -15,9 +15,14 @@ fn contract() -> String {
 
 /// The rows of the tables under "## Finding codes", as (code, whole row).
 fn code_rows(contract: &str) -> Vec<(String, String)> {
+    rows_under(contract, "Finding codes")
+}
+
+/// The rows of the tables under a `## ` heading that start with a code, as (code, whole row).
+fn rows_under(contract: &str, heading: &str) -> Vec<(String, String)> {
     let section = contract
-        .split_once("\n## Finding codes")
-        .expect("docs/contract.md has a \"## Finding codes\" section")
+        .split_once(&format!("\n## {heading}"))
+        .unwrap_or_else(|| panic!("docs/contract.md has a \"## {heading}\" section"))
         .1;
     let section = section.split("\n## ").next().unwrap_or(section);
     section
@@ -42,6 +47,22 @@ fn every_code_is_in_the_contract_and_every_contract_code_exists() {
         "codes without a row in docs/contract.md: {undocumented:?}; rows naming no code: {unknown:?}"
     );
     assert_eq!(rows.len(), documented.len(), "a code has two rows");
+}
+
+#[test]
+fn the_contract_says_the_fix_of_every_code() {
+    let rows = rows_under(&contract(), "Fixes");
+    let listed: BTreeSet<&str> = rows.iter().map(|(c, _)| c.as_str()).collect();
+    let catalog: BTreeSet<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(
+        listed, catalog,
+        "the \"## Fixes\" table of docs/contract.md lists every code once"
+    );
+    assert_eq!(
+        rows.len(),
+        listed.len(),
+        "a code has two rows under \"## Fixes\""
+    );
 }
 
 #[test]

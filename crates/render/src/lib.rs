@@ -2,6 +2,7 @@
 //! Nothing here reads configuration or talks to anything: notify delivers what these return.
 
 pub mod cloudfront_log;
+pub mod fix;
 pub mod postmortem;
 pub mod slack;
 pub mod sns;

@@ -9,7 +9,7 @@
 use serde_json::{json, Value};
 
 use super::{evidence_line, is_digest, of_severity, subject_of, truncate};
-use cf_doctor_model::{Diagnosis, Finding, Recovery, Severity, Verdict};
+use cf_doctor_model::{Diagnosis, Finding, Fix, Recovery, Severity, Verdict};
 
 pub const MAX_BLOCKS: usize = 50;
 pub const MAX_SECTION_CHARS: usize = 3000;
@@ -98,6 +98,14 @@ pub fn payload(d: &Diagnosis) -> Value {
         .and_then(comparison)
     {
         blocks.push(section(&comparison));
+    }
+    if let Some(fix) = d
+        .findings
+        .first()
+        .filter(|_| d.probable_cause.is_some() && !is_digest(d))
+        .and_then(|f| f.fix.as_ref())
+    {
+        blocks.extend(fix_blocks(fix));
     }
     if let Some(lines) = super::cloudfront_log::lines(d).filter(|_| !is_digest(d)) {
         let text = format!("*What CloudFront logged*\n{}", escape(&lines.join("\n")));
@@ -211,6 +219,62 @@ fn comparison(f: &Finding) -> Option<String> {
         escape(&via),
         escape(direct)
     ))
+}
+
+/// Buttons one actions block holds at most (Slack allows 25; more would not be read at 3 a.m.).
+const FIX_BUTTONS: usize = 5;
+
+/// The probable cause's fix: its steps with commands in code blocks, how to verify and what
+/// viewers still see, in one section; each step's console page as a button.
+fn fix_blocks(fix: &Fix) -> Vec<Value> {
+    let mut pieces = vec![format!("*What to do:* {}", escape(&fix.summary))];
+    let mut buttons = Vec::new();
+    let command = |c: &Option<String>| {
+        c.as_ref()
+            .map(|c| format!("\n```{}```", escape(c)))
+            .unwrap_or_default()
+    };
+    for (n, step) in fix.steps.iter().enumerate() {
+        pieces.push(format!(
+            "{}. {}{}",
+            n + 1,
+            escape(&step.action),
+            command(&step.command)
+        ));
+        if let Some(url) = &step.console {
+            if buttons.len() < FIX_BUTTONS && !buttons.iter().any(|b: &Value| b["url"] == *url) {
+                buttons.push(button(&format!("Step {}: open in console", n + 1), url));
+            }
+        }
+    }
+    for step in &fix.verify {
+        pieces.push(format!(
+            "*Verify:* {}{}",
+            escape(&step.action),
+            command(&step.command)
+        ));
+    }
+    if let Some(after) = &fix.after {
+        pieces.push(format!("*After:* {}", escape(after)));
+    }
+    // Whole pieces only, so that no code block is cut open; what does not fit is said.
+    const LEFT_OUT: &str = "… the rest of the fix is in the full report";
+    let mut text = String::new();
+    for piece in pieces {
+        if text.len() + piece.len() + 1 > MAX_SECTION_CHARS - LEFT_OUT.len() - 1 {
+            text.push_str(&format!("\n{LEFT_OUT}"));
+            break;
+        }
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&piece);
+    }
+    let mut blocks = vec![section(&text)];
+    if !buttons.is_empty() {
+        blocks.push(json!({"type": "actions", "elements": buttons}));
+    }
+    blocks
 }
 
 /// Console pages for the distribution and the certificates the top findings name.

@@ -187,7 +187,13 @@ pub fn within(d: &Diagnosis, limit: usize, reason: &str) -> String {
         let index = findings.len() - 1 - stripped;
         let evidence_len = len(&findings[index]["evidence"]);
         findings[index]["evidence"] = omitted.clone();
-        sizes[index] = sizes[index] + omitted_len - evidence_len;
+        // Its fix goes with it: the remediation sentence stays.
+        let fix_len = findings[index]
+            .as_object_mut()
+            .and_then(|f| f.remove("fix"))
+            .map(|fix| len(&fix) + ",\"fix\":".len())
+            .unwrap_or(0);
+        sizes[index] = sizes[index] + omitted_len - evidence_len - fix_len;
         stripped += 1;
     }
     if stripped > 0 {
@@ -203,12 +209,20 @@ pub fn within(d: &Diagnosis, limit: usize, reason: &str) -> String {
     if dropped > 0 {
         value["truncated"]["findings_omitted"] = json!(dropped);
     }
-    // Last, the top finding's own evidence (its title and remediation stay).
+    // Last, the top finding's own evidence (its title, remediation and fix stay).
     if !fits(base + listed(&sizes)) && !findings.is_empty() {
         findings[0]["evidence"] = omitted;
         value["truncated"]["evidence_omitted_from"] = json!(findings.len());
     }
     value["findings"] = Value::Array(findings);
+    // Very last, the top finding's fix: its one-line remediation stays.
+    if !fits(len(&value)) {
+        if let Some(top) = value["findings"][0].as_object_mut() {
+            if top.remove("fix").is_some() {
+                value["truncated"]["fix_omitted"] = json!(true);
+            }
+        }
+    }
     serde_json::to_string(&value).unwrap_or(full)
 }
 

@@ -49,6 +49,12 @@ pub fn render(d: &Diagnosis) -> String {
             let _ = writeln!(out, "   evidence: {evidence}");
         }
         let _ = writeln!(out, "   fix:      {}", f.remediation);
+        if let Some(fix) = f.fix.as_ref().filter(|_| i < super::fix::FIXES_SHOWN) {
+            let _ = writeln!(out, "   steps:");
+            for line in super::fix::lines(fix, "     ") {
+                let _ = writeln!(out, "{line}");
+            }
+        }
         let _ = writeln!(out, "   docs:     {}", f.docs);
     }
     if let Some(lines) = super::cloudfront_log::lines(d) {

@@ -9,6 +9,7 @@ mod digest;
 mod distribution;
 mod edge;
 mod edge_functions;
+mod fix;
 mod gaps;
 mod handshake;
 mod instance;
@@ -137,6 +138,7 @@ pub fn diagnose(
     if let Some(account) = &evidence.account {
         organization::name_account(&mut diagnosis, account);
     }
+    fix::attach(&mut diagnosis.findings, evidence, &diagnosis.trigger);
     diagnosis.metrics = evidence.metrics.clone();
     diagnosis.cloudfront_log = evidence.cloudfront_log.clone();
     diagnosis

@@ -324,6 +324,7 @@ mod tests {
                 }],
                 origin_groups: vec![],
                 function_associations: vec![],
+                custom_error_responses: vec![],
                 logs: Default::default(),
             }],
             certificates: certificates

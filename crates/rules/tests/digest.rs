@@ -22,6 +22,7 @@ fn distribution(i: usize, enabled: bool) -> Distribution {
         origins: vec![],
         origin_groups: vec![],
         function_associations: vec![],
+        custom_error_responses: vec![],
         logs: Default::default(),
     }
 }

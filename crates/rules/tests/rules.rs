@@ -51,6 +51,7 @@ fn evidence(addresses: Vec<AddressProbe>) -> Evidence {
             origins: vec![],
             origin_groups: vec![],
             function_associations: vec![],
+            custom_error_responses: vec![],
             logs: Default::default(),
         }],
         certificates: vec![],
