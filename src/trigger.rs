@@ -1,9 +1,7 @@
 //! What happened: turns a Lambda event (or a CLI command) into the targets to inspect. Parsing only;
 //! no I/O. Unknown shapes are errors that say what was received and what is accepted.
 
-use aws_lambda_events::cloudwatch_alarms::{
-    CloudWatchAlarm, CloudWatchAlarmData, CloudWatchAlarmState,
-};
+use aws_lambda_events::cloudwatch_alarms::{CloudWatchAlarm, CloudWatchAlarmData};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sns::SnsEvent;
 use cf_doctor_model::cloudfront_log::Window;
@@ -355,14 +353,68 @@ const CLOUDFRONT_NAMESPACE: &str = "AWS/CloudFront";
 struct Alarm {
     name: String,
     arn: Option<String>,
-    state: String,
-    previous_state: Option<String>,
+    state: AlarmState,
+    previous_state: Option<AlarmState>,
     metrics: Vec<WatchedMetric>,
     /// Metric-math expressions (a SEARCH expression among them names no distribution).
     expressions: Vec<String>,
     /// A composite alarm's rule: it watches other alarms, not metrics.
     composite_rule: Option<String>,
     envelope: &'static str,
+}
+
+/// A CloudWatch alarm's state, as every envelope carries it (`StateValue`): parsed once, so that a
+/// missing or unknown state is a malformed event, never a transition out of ALARM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AlarmState {
+    Alarm,
+    Ok,
+    InsufficientData,
+}
+
+impl AlarmState {
+    const ACCEPTED: &'static str = "ALARM, OK or INSUFFICIENT_DATA";
+
+    fn parse(value: &str) -> Option<AlarmState> {
+        match value {
+            "ALARM" => Some(AlarmState::Alarm),
+            "OK" => Some(AlarmState::Ok),
+            "INSUFFICIENT_DATA" => Some(AlarmState::InsufficientData),
+            _ => None,
+        }
+    }
+
+    /// The new state an event must carry: missing or unknown, the event is refused as malformed.
+    fn required(
+        value: Option<String>,
+        kind: &'static str,
+        field: &str,
+    ) -> Result<AlarmState, TriggerError> {
+        let Some(value) = value else {
+            return Err(TriggerError::Malformed {
+                kind,
+                error: format!("{field} is missing; expected {}", Self::ACCEPTED),
+            });
+        };
+        Self::parse(&value).ok_or_else(|| TriggerError::Malformed {
+            kind,
+            error: format!("{field} is {value:?}; expected {}", Self::ACCEPTED),
+        })
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            AlarmState::Alarm => "ALARM",
+            AlarmState::Ok => "OK",
+            AlarmState::InsufficientData => "INSUFFICIENT_DATA",
+        }
+    }
+}
+
+impl std::fmt::Display for AlarmState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What an alarm is about, as far as cf-doctor is concerned.
@@ -451,7 +503,7 @@ impl Alarm {
 
 fn alarm_targets(alarm: Alarm) -> Result<Vec<Target>, TriggerError> {
     let subject = alarm.subject();
-    if alarm.state != "ALARM" {
+    if alarm.state != AlarmState::Alarm {
         return Ok(vec![acknowledge_transition(&alarm, &subject)]);
     }
     let note = match subject {
@@ -533,8 +585,8 @@ fn acknowledge_transition(alarm: &Alarm, subject: &AlarmSubject) -> Target {
     if distributions.len() > 1 {
         note.push_str(&format!(" (distributions {})", distributions.join(", ")));
     }
-    let recovery = (alarm.state == "OK"
-        && alarm.previous_state.as_deref() == Some("ALARM")
+    let recovery = (alarm.state == AlarmState::Ok
+        && alarm.previous_state == Some(AlarmState::Alarm)
         && !distributions.is_empty())
     .then(|| Recovery {
         region: alarm
@@ -608,23 +660,39 @@ fn read_configuration(configuration: &Value) -> (Vec<WatchedMetric>, Vec<String>
     (metrics, expressions, rule)
 }
 
-fn state_value(state: Option<&CloudWatchAlarmState<Value>>) -> Option<String> {
-    state
-        .and_then(|s| serde_json::to_value(&s.value).ok())
-        .and_then(|v| v.as_str().map(str::to_string))
+/// An alarm state as the event wrote it, read from the JSON itself: the typed envelope defaults a
+/// missing value to OK, which would acknowledge a malformed alarm as a recovery.
+fn state_value(event: &Value, pointer: &str) -> Option<String> {
+    event
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
+const EVENTBRIDGE_ALARM: &str = "EventBridge CloudWatch Alarm State Change";
+const DIRECT_ALARM: &str = "direct CloudWatch alarm";
+const SNS_ALARM: &str = "SNS CloudWatch alarm notification";
+
 fn parse_eventbridge_alarm(event: &Value) -> Result<Vec<Target>, TriggerError> {
+    // The state first: the typed envelope would default a missing one and word an unknown one
+    // without naming the field.
+    let state = AlarmState::required(
+        state_value(event, "/detail/state/value"),
+        EVENTBRIDGE_ALARM,
+        "detail.state.value",
+    )?;
     let parsed: EventBridgeEvent<CloudWatchAlarmData<Value, Value>> =
         serde_json::from_value(event.clone()).map_err(|e| TriggerError::Malformed {
-            kind: "EventBridge CloudWatch Alarm State Change",
+            kind: EVENTBRIDGE_ALARM,
             error: e.to_string(),
         })?;
     let detail = parsed.detail;
     let (metrics, expressions, composite_rule) = read_configuration(&detail.configuration);
     alarm_targets(Alarm {
-        state: state_value(detail.state.as_ref()).unwrap_or_else(|| "UNKNOWN".into()),
-        previous_state: state_value(detail.previous_state.as_ref()),
+        state,
+        // The previous state only decides whether a move to OK is a recovery: unknown is none.
+        previous_state: state_value(event, "/detail/previousState/value")
+            .and_then(|v| AlarmState::parse(&v)),
         metrics,
         expressions,
         composite_rule,
@@ -635,16 +703,22 @@ fn parse_eventbridge_alarm(event: &Value) -> Result<Vec<Target>, TriggerError> {
 }
 
 fn parse_direct_alarm(event: &Value) -> Result<Vec<Target>, TriggerError> {
+    let state = AlarmState::required(
+        state_value(event, "/alarmData/state/value"),
+        DIRECT_ALARM,
+        "alarmData.state.value",
+    )?;
     let parsed: CloudWatchAlarm<Value, Value> =
         serde_json::from_value(event.clone()).map_err(|e| TriggerError::Malformed {
-            kind: "direct CloudWatch alarm",
+            kind: DIRECT_ALARM,
             error: e.to_string(),
         })?;
     let data = parsed.alarm_data;
     let (metrics, expressions, composite_rule) = read_configuration(&data.configuration);
     alarm_targets(Alarm {
-        state: state_value(data.state.as_ref()).unwrap_or_else(|| "UNKNOWN".into()),
-        previous_state: state_value(data.previous_state.as_ref()),
+        state,
+        previous_state: state_value(event, "/alarmData/previousState/value")
+            .and_then(|v| AlarmState::parse(&v)),
         metrics,
         expressions,
         composite_rule,
@@ -756,8 +830,8 @@ fn parse_sns(event: &Value) -> Result<Vec<Target>, TriggerError> {
         targets.extend(alarm_targets(Alarm {
             name: alarm.alarm_name,
             arn: alarm.alarm_arn,
-            state: alarm.new_state_value,
-            previous_state: alarm.old_state_value,
+            state: AlarmState::required(Some(alarm.new_state_value), SNS_ALARM, "NewStateValue")?,
+            previous_state: alarm.old_state_value.as_deref().and_then(AlarmState::parse),
             metrics,
             expressions,
             composite_rule: alarm.alarm_rule,

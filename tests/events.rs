@@ -255,3 +255,60 @@ fn malformed_and_truncated_events_are_refused_clearly() {
     );
     assert_eq!(parse_event_text("").unwrap_err(), TriggerError::Empty);
 }
+
+/// Issue 25: a missing or unknown alarm state was read as a move out of ALARM and acknowledged
+/// ("moved to UNKNOWN", exit 0). Each envelope's state is now parsed once and refused when absent.
+#[test]
+fn an_alarm_whose_state_is_missing_or_unknown_is_refused_as_malformed_in_every_envelope() {
+    let read = |name: &str| -> serde_json::Value {
+        let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    };
+    let refused = |event: serde_json::Value, field: &str, what: &str| match parse_event_text(
+        &event.to_string(),
+    ) {
+        Err(e @ TriggerError::Malformed { .. }) => {
+            let message = e.to_string();
+            assert!(
+                message.contains(field)
+                    && message.contains(what)
+                    && message.contains("ALARM, OK or INSUFFICIENT_DATA"),
+                "{message}"
+            );
+        }
+        other => panic!("{field} {what}: expected a malformed event, got {other:?}"),
+    };
+    let mut eventbridge = read("alarm-eventbridge.json");
+    eventbridge["detail"]["state"]
+        .as_object_mut()
+        .unwrap()
+        .remove("value");
+    refused(eventbridge.clone(), "detail.state.value", "missing");
+    eventbridge["detail"]["state"]["value"] = serde_json::json!("ALARMING");
+    refused(eventbridge, "detail.state.value", "\"ALARMING\"");
+
+    let mut direct = read("alarm-direct.json");
+    direct["alarmData"]["state"]
+        .as_object_mut()
+        .unwrap()
+        .remove("value");
+    refused(direct, "alarmData.state.value", "missing");
+
+    let mut sns = read("alarm-sns.json");
+    let message = sns["Records"][0]["Sns"]["Message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut alarm: serde_json::Value = serde_json::from_str(&message).unwrap();
+    alarm["NewStateValue"] = serde_json::json!("UNKNOWN");
+    sns["Records"][0]["Sns"]["Message"] = serde_json::json!(alarm.to_string());
+    refused(sns, "NewStateValue", "\"UNKNOWN\"");
+
+    // The states CloudWatch does send are still accepted.
+    let mut insufficient = read("alarm-eventbridge.json");
+    insufficient["detail"]["state"]["value"] = serde_json::json!("INSUFFICIENT_DATA");
+    assert!(
+        acknowledged(&parse_event_text(&insufficient.to_string()).unwrap())
+            .contains("INSUFFICIENT_DATA")
+    );
+}
