@@ -233,8 +233,13 @@ fn map_fields(p: DistributionFields<'_>) -> Distribution {
             }
         })
         .collect();
-    let mut forwarded =
-        host_sent::forwarded_hosts(&p.behaviours, p.verdicts, &origin_groups, &aliases);
+    let mut forwarded = host_sent::forwarded_hosts(
+        &p.behaviours,
+        p.verdicts,
+        &origin_groups,
+        &aliases,
+        p.domain_name,
+    );
     let origins = p
         .origins
         .map(|o| o.items())

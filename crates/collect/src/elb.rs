@@ -824,7 +824,7 @@ mod tests {
             }),
             // Some(origin_domain_too): Host is forwarded.
             forwarded_host: forwarded.map(|origin_domain_too| ForwardedHost {
-                host: aliases[0].to_string(),
+                host: aliases.first().unwrap_or(&"d1.cloudfront.net").to_string(),
                 wildcard_alias: None,
                 forwarded_by: vec!["cache behaviour *: origin request policy AllViewer".into()],
                 origin_domain_too,
@@ -877,5 +877,35 @@ mod tests {
             },
             "a behaviour that does not forward Host sends the origin domain too"
         );
+    }
+
+    /// Issue 25: with no alias and Host forwarded, a listener rule written for the distribution's
+    /// own cloudfront.net name is the one CloudFront's requests meet, not the origin domain's.
+    #[test]
+    fn without_an_alias_a_forwarded_host_is_the_cloudfront_net_name_rules_see() {
+        use cf_doctor_model::evidence::{ListenerRule, RuleAction, RuleCondition};
+        use cf_doctor_model::routing::{meets, Meets};
+        let (d, o) = distribution(&[], Some(false));
+        let host = cloudfront_host(&d, &o, false);
+        assert_eq!(
+            host,
+            CloudfrontHost::Viewer {
+                hosts: vec!["d1.cloudfront.net".into()]
+            }
+        );
+        let rule = |value: &str| ListenerRule {
+            arn: "rule".into(),
+            priority: 1,
+            conditions: vec![RuleCondition::HostHeader {
+                values: vec![value.into()],
+                regex_values: vec![],
+            }],
+            action: RuleAction::FixedResponse {
+                status_code: "503".into(),
+            },
+        };
+        assert_eq!(meets(&rule("d1.cloudfront.net"), &host), Meets::Yes);
+        assert_eq!(meets(&rule("*.cloudfront.net"), &host), Meets::Yes);
+        assert_eq!(meets(&rule("origin.shop.example"), &host), Meets::No);
     }
 }

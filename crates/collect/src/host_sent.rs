@@ -363,17 +363,20 @@ async fn read_one(
 pub const WILDCARD_PROBE_LABEL: &str = "cf-doctor-probe";
 
 /// The Host each origin receives from the viewer, by origin id: only origins some behaviour
-/// forwards Host to. A behaviour that targets an origin group forwards to each member.
+/// forwards Host to. A behaviour that targets an origin group forwards to each member. Viewers
+/// send an alias, or with no alias the distribution's own domain (`d111111abcdef8.cloudfront.net`):
+/// a forwarded Host is then that name, and a listener's host-header rules see it (developer
+/// guide, "Origin request policies": the Host header, and "Request and response behavior for
+/// custom origins": Host is the origin domain only when the viewer's is not forwarded).
 pub fn forwarded_hosts(
     behaviours: &[CacheBehaviour<'_>],
     verdicts: &PolicyVerdicts,
     origin_groups: &[OriginGroup],
     aliases: &[String],
+    distribution_domain: &str,
 ) -> BTreeMap<String, ForwardedHost> {
-    let Some((host, wildcard_alias)) = viewer_host(aliases) else {
-        // No alias: viewers use the distribution's own domain, which CloudFront sends as is.
-        return BTreeMap::new();
-    };
+    let (host, wildcard_alias) =
+        viewer_host(aliases).unwrap_or_else(|| (distribution_domain.to_string(), None));
     let members = |target: &str| -> Vec<String> {
         match origin_groups.iter().find(|g| g.id == target) {
             Some(group) => group.members.clone(),
@@ -503,6 +506,7 @@ mod tests {
             &PolicyVerdicts::default(),
             &[],
             &aliases(&["shop.example"]),
+            "d1.cloudfront.net",
         );
         let host = &hosts["alb"];
         assert_eq!(host.host, "shop.example");
@@ -523,6 +527,7 @@ mod tests {
             &PolicyVerdicts::default(),
             &[],
             &aliases(&["shop.example"]),
+            "d1.cloudfront.net",
         );
         assert!(hosts["alb"].origin_domain_too);
     }
@@ -534,6 +539,7 @@ mod tests {
             &PolicyVerdicts::default(),
             &[],
             &aliases(&["*.shop.example"]),
+            "d1.cloudfront.net",
         );
         assert_eq!(hosts["alb"].host, "cf-doctor-probe.shop.example");
         assert_eq!(
@@ -550,6 +556,7 @@ mod tests {
             &PolicyVerdicts::default(),
             &[],
             &aliases(&["*.shop.example", "www.shop.example"]),
+            "d1.cloudfront.net",
         );
         assert_eq!(
             hosts["alb"].host, "www.shop.example",
@@ -568,18 +575,34 @@ mod tests {
             &PolicyVerdicts::default(),
             &groups,
             &aliases(&["shop.example"]),
+            "d1.cloudfront.net",
         );
         assert_eq!(hosts.keys().collect::<Vec<_>>(), ["primary", "secondary"]);
     }
 
+    /// Issue 25: with no alias, a forwarded Host is the distribution's own domain, which viewers
+    /// send; nothing used to be recorded, so host-header rules were compared with the origin domain.
     #[test]
-    fn without_an_alias_nothing_is_forwarded_but_the_distribution_domain() {
+    fn without_an_alias_the_distribution_domain_is_the_forwarded_host() {
         let hosts = forwarded_hosts(
             &[behaviour("alb", Some(ALL_VIEWER), None)],
             &PolicyVerdicts::default(),
             &[],
             &[],
+            "d1.cloudfront.net",
         );
-        assert!(hosts.is_empty());
+        assert_eq!(hosts["alb"].host, "d1.cloudfront.net");
+        assert_eq!(hosts["alb"].wildcard_alias, None);
+        let not_forwarded = forwarded_hosts(
+            &[behaviour("alb", None, None)],
+            &PolicyVerdicts::default(),
+            &[],
+            &[],
+            "d1.cloudfront.net",
+        );
+        assert!(
+            not_forwarded.is_empty(),
+            "without forwarding, the origin domain is sent"
+        );
     }
 }
