@@ -162,7 +162,7 @@ pub struct Collector {
 }
 
 /// ACM DescribeCertificate: 10 requests per second per region (ACM quotas).
-const ACM_DESCRIBE_PER_SECOND: u32 = 10;
+pub(crate) const ACM_DESCRIBE_PER_SECOND: u32 = 10;
 
 /// One limiter per region, made on first use.
 #[derive(Debug, Default)]
@@ -270,8 +270,9 @@ impl Collector {
         self
     }
 
-    /// The pace of ACM DescribeCertificate calls in `region`, shared by the whole process.
-    pub(crate) fn acm_pace(&self, region: &str) -> Arc<ratelimit::RateLimiter> {
+    /// The pace of ACM DescribeCertificate calls in `region`, shared by every part of a run that
+    /// describes certificates there (viewer, listener and client certificates, the sweep).
+    pub fn acm_pace(&self, region: &str) -> Arc<ratelimit::RateLimiter> {
         let mut by_region = self
             .acm_pace
             .0

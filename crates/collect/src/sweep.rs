@@ -3,7 +3,6 @@
 //! naming it has arrived, API calls kept under their published rates, and new work stopped in time
 //! to report before the deadline.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant as StdInstant;
 
@@ -12,7 +11,6 @@ use futures::StreamExt;
 use tokio::time::Instant;
 
 use crate::probe::ProbeTarget;
-use crate::ratelimit::RateLimiter;
 use crate::{acm, cloudfront, probe_targets, Budget, Collector};
 use cf_doctor_model::evidence::{AcmCertificate, Distribution, Evidence, Gap, OriginProbe};
 use cf_doctor_model::{Check, CheckOutcome};
@@ -44,8 +42,6 @@ impl Progress for Silent {
 pub struct SweepOptions {
     /// Origins probed at once.
     pub concurrency: usize,
-    /// DescribeCertificate calls per second and region (ACM's published limit is 10).
-    pub describe_per_second: u32,
     /// When the report must be out (the Lambda deadline); None: no limit.
     pub deadline: Option<Instant>,
     pub progress: Arc<dyn Progress>,
@@ -58,7 +54,6 @@ impl Default for SweepOptions {
     fn default() -> Self {
         SweepOptions {
             concurrency: 32,
-            describe_per_second: 10,
             deadline: None,
             progress: Arc::new(Silent),
             include_disabled: false,
@@ -273,7 +268,9 @@ impl Collector {
     }
 
     /// DescribeCertificate where the summary cannot decide (and always for the one certificate an
-    /// ACM event is about), at most `describe_per_second` per region.
+    /// ACM event is about), paced by the collector's one limiter per region, which the listener,
+    /// viewer and client certificates described in the same run share: ACM's 10 a second hold
+    /// for all of them together.
     async fn describe_where_needed(
         &self,
         certificates: &mut [AcmCertificate],
@@ -291,24 +288,13 @@ impl Collector {
         options
             .progress
             .phase("describing certificates", to_describe.len() as u64);
-        let limiters: BTreeMap<String, RateLimiter> = self
-            .acm_by_region
-            .keys()
-            .map(|r| {
-                (
-                    r.clone(),
-                    RateLimiter::per_second(options.describe_per_second),
-                )
-            })
-            .collect();
-        let fallback = RateLimiter::per_second(options.describe_per_second);
         let jobs = to_describe.iter().map(|&i| {
             let cert = &certificates[i];
             let region = acm::region_of_arn(&cert.arn)
                 .unwrap_or(&cert.region)
                 .to_string();
             let client = self.acm_for(&region);
-            let limiter = limiters.get(&region).unwrap_or(&fallback);
+            let limiter = self.acm_pace(&region);
             let (arn, used_as) = (cert.arn.clone(), describe_purpose(cert));
             async move {
                 if !budget.allows_start() {
@@ -322,7 +308,8 @@ impl Collector {
             }
         });
         let results: Vec<_> = futures::stream::iter(jobs)
-            .buffer_unordered(options.describe_per_second.max(1) as usize * 2)
+            // Twice the pace in flight: a slow answer does not leave the limiter's slots idle.
+            .buffer_unordered(crate::ACM_DESCRIBE_PER_SECOND as usize * 2)
             .collect()
             .await;
         let mut not_reached = Vec::new();
