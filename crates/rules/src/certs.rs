@@ -55,13 +55,15 @@ fn certificate_findings(
     thresholds: Thresholds,
 ) -> Vec<Finding> {
     let days_left = cert.not_after.map(|t| days_between(now, t));
+    // Expired is decided by the date (or ACM's status): within its last day `days_left` is 0.
+    let expired = cert.status == "EXPIRED" || cert.not_after.is_some_and(|t| t <= now);
     let evidence = base_evidence(cert, days_left);
     if unused(cert) {
-        return unused_finding(cert, days_left, thresholds, evidence)
+        return unused_finding(cert, days_left, expired, thresholds, evidence)
             .into_iter()
             .collect();
     }
-    let mut out: Vec<Finding> = state_finding(cert, days_left, thresholds, &evidence)
+    let mut out: Vec<Finding> = state_finding(cert, days_left, expired, thresholds, &evidence)
         .into_iter()
         .collect();
     out.extend(renewal_finding(cert, days_left, thresholds, evidence));
@@ -73,11 +75,11 @@ fn certificate_findings(
 fn unused_finding(
     cert: &AcmCertificate,
     days_left: Option<i64>,
+    expired: bool,
     thresholds: Thresholds,
     evidence: serde_json::Value,
 ) -> Option<Finding> {
     let name = &cert.domain_name;
-    let expired = cert.status == "EXPIRED" || days_left.is_some_and(|d| d < 0);
     let (code, title, remediation) = if expired {
         (
             Code::AcmCertExpired,
@@ -94,8 +96,8 @@ fn unused_finding(
         (
             Code::AcmCertExpiring,
             format!(
-                "ACM certificate for {name} expires in {} day(s), unused: delete it or let it lapse",
-                days_left.unwrap_or_default()
+                "ACM certificate for {name} expires {}, unused: delete it or let it lapse",
+                cf_doctor_model::days_in_words(days_left.unwrap_or_default())
             ),
             "Nothing uses it, so its expiry harms nothing: delete it, or attach it where it is needed and make sure it renews.",
         )
@@ -127,11 +129,11 @@ fn unused_finding(
 fn state_finding(
     cert: &AcmCertificate,
     days_left: Option<i64>,
+    expired: bool,
     thresholds: Thresholds,
     evidence: &serde_json::Value,
 ) -> Option<Finding> {
     let used_as = cert.used_as.join("; ");
-    let expired = cert.status == "EXPIRED" || days_left.is_some_and(|d| d < 0);
     let finding = if expired {
         Finding::new(Code::AcmCertExpired, Severity::Critical, &cert.arn)
             .title(format!(
@@ -155,8 +157,9 @@ fn state_finding(
         let severity = thresholds.grade(days)?;
         Finding::new(Code::AcmCertExpiring, severity, &cert.arn)
             .title(format!(
-                "ACM certificate for {} expires in {days} day(s) ({used_as})",
-                cert.domain_name
+                "ACM certificate for {} expires {} ({used_as})",
+                cert.domain_name,
+                cf_doctor_model::days_in_words(days)
             ))
             .remediation("Make sure it renews before then: check the renewal status and validation method, or replace it now.")
     };

@@ -89,7 +89,7 @@ fn as_mtls(finding: &Finding, code: Code, cert: Option<&AcmCertificate>) -> Find
     } else {
         (
             &[],
-            format!("The client certificate CloudFront presents to the origin ({domain}) expires in {} day(s) ({used_as})", finding.facts.days_left.unwrap_or_default()),
+            format!("The client certificate CloudFront presents to the origin ({domain}) expires {} ({used_as})", cf_doctor_model::days_in_words(finding.facts.days_left.unwrap_or_default())),
             "Replace it before it expires: once it has, the origin refuses CloudFront (502). Put a renewed certificate the origin trusts in ACM (us-east-1) and set it in the origin's mutual TLS settings.",
         )
     };

@@ -171,10 +171,10 @@ fn expired_in_chain(p: &Presented<'_>) -> Option<Finding> {
             "Origin {} presents an expired {which} (expired {}, {})",
             p.endpoint,
             expired_cert.not_after.format("%Y-%m-%d %H:%M UTC"),
-            // Whole days elapsed: 3 days and a minute ago is "3 day(s) ago".
-            match days_between(expired_cert.not_after, p.now) {
+            // The rule `days_left` follows: 3 days and a minute ago is "3 day(s) ago".
+            match days_between(p.now, expired_cert.not_after) {
                 0 => "less than a day ago".to_string(),
-                days => format!("{days} day(s) ago"),
+                days => cf_doctor_model::days_in_words(days),
             }
         ))
         .evidence(evidence)
@@ -345,7 +345,7 @@ fn expiring(p: &Presented<'_>, thresholds: Thresholds) -> Option<Finding> {
     evidence["trust_source"] = json!(trust);
     Some(
         Finding::new(Code::OriginCertExpiring, severity, p.at)
-            .title(format!("Origin {} certificate expires in {} day(s)", p.endpoint, p.leaf_days_left))
+            .title(format!("Origin {} certificate expires {}", p.endpoint, cf_doctor_model::days_in_words(p.leaf_days_left)))
             .evidence(evidence)
             .days_left(Some(p.leaf_days_left))
             .remediation("Renew or replace the origin certificate before it expires; if it is in ACM, check that it is DNS-validated and in use so that it renews by itself."),

@@ -257,7 +257,57 @@ fn rejected(error: rustls::Error) -> Verification {
     };
     Verification::Rejected {
         reason,
-        error: error.to_string(),
+        error: rejection_in_words(&error),
+    }
+}
+
+/// rustls's verdict in the words and dates a finding uses: "certificate expired
+/// 2026-12-02 10:07 UTC, 1 day(s) ago" rather than seconds since 1970.
+fn rejection_in_words(error: &rustls::Error) -> String {
+    let date = |t: &UnixTime| {
+        chrono::DateTime::from_timestamp(t.as_secs() as i64, 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_else(|| format!("{} (UNIX)", t.as_secs()))
+    };
+    let days = |now: &UnixTime, then: &UnixTime| {
+        let at = |t: &UnixTime| chrono::DateTime::from_timestamp(t.as_secs() as i64, 0);
+        match (at(now), at(then)) {
+            (Some(now), Some(then)) => {
+                cf_doctor_model::days_in_words(cf_doctor_model::days_between(now, then))
+            }
+            _ => String::new(),
+        }
+    };
+    match error {
+        rustls::Error::InvalidCertificate(CertificateError::ExpiredContext { time, not_after }) => {
+            let ago = match days(time, not_after).as_str() {
+                "within a day" => "less than a day ago".to_string(),
+                words => words.to_string(),
+            };
+            format!(
+                "certificate expired {}, {ago} (checked at {})",
+                date(not_after),
+                date(time)
+            )
+        }
+        rustls::Error::InvalidCertificate(CertificateError::NotValidYetContext {
+            time,
+            not_before,
+        }) => format!(
+            "certificate not valid before {}, {} (checked at {})",
+            date(not_before),
+            days(time, not_before),
+            date(time)
+        ),
+        rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+            expected,
+            presented,
+        }) => format!(
+            "certificate names ({}) do not cover {}",
+            presented.join(", "),
+            expected.to_str()
+        ),
+        other => other.to_string(),
     }
 }
 
@@ -417,5 +467,35 @@ fn classify(error: &std::io::Error, asked_for_client_certificate: bool) -> Hands
     match cause {
         Some(cause) => Handshake::ProtocolMismatch { error: text, cause },
         None => Handshake::Failed { error: text },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rustls_verdicts_are_said_in_dates_and_the_findings_words() {
+        let at = |s: u64| UnixTime::since_unix_epoch(Duration::from_secs(s));
+        // Expired 86,404 seconds (a day and 4 seconds) before it was checked: "1 day(s) ago".
+        let expired = rustls::Error::InvalidCertificate(CertificateError::ExpiredContext {
+            time: at(1_796_347_673),
+            not_after: at(1_796_261_269),
+        });
+        assert_eq!(
+            rejection_in_words(&expired),
+            "certificate expired 2026-12-03 01:27 UTC, 1 day(s) ago (checked at 2026-12-04 01:27 UTC)"
+        );
+        let early = rustls::Error::InvalidCertificate(CertificateError::NotValidYetContext {
+            time: at(1_796_261_269),
+            not_before: at(1_796_261_269 + 3 * 86_400 + 60),
+        });
+        let words = rejection_in_words(&early);
+        assert!(words.contains("in 3 day(s)"), "{words}");
+        let name = rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+            expected: ServerName::try_from("origin.shop.example").unwrap(),
+            presented: vec!["DnsName(\"other.example\")".into()],
+        });
+        assert!(rejection_in_words(&name).contains("do not cover origin.shop.example"));
     }
 }
