@@ -21,6 +21,7 @@ pub mod version;
 use std::time::Instant;
 
 use chrono::Utc;
+use futures::StreamExt;
 use serde_json::{json, Value};
 
 use cf_doctor_collect::probe::{Prober, TlsSetup};
@@ -34,6 +35,10 @@ use notify::report_log::{log_report, Occasion};
 use notify::slack::WebhookSource;
 use notify::{DeliveryError, Notifier};
 use trigger::{Target, TriggerError};
+
+/// Targets of one event run at once: enough that 50 certificates of one ACM event take seconds,
+/// not one after another; the collector's limiters keep each AWS API within its rate.
+const TARGETS_AT_ONCE: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -396,12 +401,25 @@ impl App {
         let mut failed = None;
         // An event from a member account is diagnosed there (when MEMBER_ROLE_NAME says how).
         let engine = self.engine_for_event(options).await;
-        for target in targets {
-            // Boxed: each trigger kind is a deep future; boxing keeps the dispatcher's own future small.
-            let outcome = match &engine {
-                Ok(app) => Box::pin(app.run_target(target, options)).await,
-                Err(unreachable) => Ok(unreachable.report(target)),
-            };
+        // Several targets (an ACM or Health event listing many certificates, a metric-math alarm
+        // on several distributions) run side by side, their results kept in the event's order;
+        // AWS's rate limits hold across them, the collector's limiters being shared.
+        let outcomes: Vec<Result<TargetResult, RunError>> = futures::stream::iter(targets)
+            .map(|target| {
+                let engine = &engine;
+                // Boxed: each trigger kind is a deep future; boxing keeps the dispatcher's own
+                // future small.
+                async move {
+                    match engine {
+                        Ok(app) => Box::pin(app.run_target(target, options)).await,
+                        Err(unreachable) => Ok(unreachable.report(target)),
+                    }
+                }
+            })
+            .buffered(TARGETS_AT_ONCE)
+            .collect()
+            .await;
+        for outcome in outcomes {
             match outcome {
                 Ok(result) => {
                     let result = result.stamped();

@@ -853,11 +853,14 @@ fn parse_acm_event(event: &Value, detail_type: &str) -> Result<Vec<Target>, Trig
             received: describe(event),
         });
     }
+    // Each certificate once, in the order listed: an event may list the same ARN twice.
+    let mut seen = std::collections::BTreeSet::new();
     let arns: Vec<String> = parsed
         .resources
         .unwrap_or_default()
         .into_iter()
         .filter(|r| r.contains(":acm:") && r.contains(":certificate/"))
+        .filter(|r| seen.insert(r.clone()))
         .collect();
     if arns.is_empty() {
         return Err(TriggerError::Malformed {

@@ -312,3 +312,28 @@ fn an_alarm_whose_state_is_missing_or_unknown_is_refused_as_malformed_in_every_e
             .contains("INSUFFICIENT_DATA")
     );
 }
+
+/// Issue 25: an ACM or Health event that lists a certificate twice handles it once.
+#[test]
+fn a_certificate_listed_twice_in_an_event_is_inspected_once() {
+    let path = format!(
+        "{}/events/health-acm-renewal-failure.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let first = event["resources"][0].clone();
+    let other = serde_json::json!(
+        "arn:aws:acm:us-east-1:123456789012:certificate/22222222-2222-2222-2222-222222222222"
+    );
+    event["resources"] = serde_json::json!([first, other, first]);
+    let targets = parse_event_text(&event.to_string()).unwrap();
+    let arns: Vec<&str> = targets
+        .iter()
+        .map(|t| match t {
+            Target::Certificate { arn, .. } => arn.as_str(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(arns, [first.as_str().unwrap(), other.as_str().unwrap()]);
+}
