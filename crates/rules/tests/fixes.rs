@@ -245,7 +245,7 @@ fn without_a_custom_error_response_cached_errors_last_cloudfronts_default_10_sec
     let (d, _) = diagnose(&e, &trigger);
     let after = d.findings[0].fix.as_ref().unwrap().after.clone().unwrap();
     assert!(
-        after.contains("HTTP 502 for up to 10 seconds (CloudFront's default"),
+        after.contains("HTTP 502 for up to 10 seconds, CloudFront's default"),
         "{after}"
     );
 }

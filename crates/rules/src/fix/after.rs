@@ -39,14 +39,14 @@ pub(crate) fn words(
         .map(|&status| {
             let (seconds, set) = distribution.error_caching_seconds(status);
             if set {
-                format!("HTTP {status} for up to {seconds} seconds (the distribution's custom error response for {status} sets ErrorCachingMinTTL to {seconds})")
+                format!("HTTP {status} for up to {seconds} seconds, the ErrorCachingMinTTL of the distribution's custom error response for {status}")
             } else {
-                format!("HTTP {status} for up to {seconds} seconds (CloudFront's default ErrorCachingMinTTL: no custom error response for {status})")
+                format!("HTTP {status} for up to {seconds} seconds, CloudFront's default ErrorCachingMinTTL (no custom error response sets one for {status})")
             }
         })
         .collect();
     let mut text = format!(
-        "Right after the fix, edge locations that cached the error keep serving it: {} (longer when the origin's error response carried a longer Cache-Control max-age). To clear it sooner, invalidate the failing paths, each object on its own or with a wildcard: aws cloudfront create-invalidation --distribution-id {} --paths '/*'.",
+        "Right after the fix, edge locations that cached the error keep serving it: {}; longer when the origin's error response carried a longer Cache-Control max-age. To clear it sooner, invalidate the failing paths, each object on its own or with a wildcard: aws cloudfront create-invalidation --distribution-id {} --paths '/*'.",
         cached.join("; "),
         distribution.id
     );
