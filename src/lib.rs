@@ -1,6 +1,7 @@
 //! cf-doctor: tells an on-call engineer why CloudFront returns 5xx. The pipeline, one way only:
-//! trigger -> collect -> rules -> render -> notify, each stage its own crate below this one
-//! (docs/architecture.md). `handler` and `cli` are two thin faces over [`App`].
+//! trigger -> collect -> rules -> render -> notify. Collect, rules and render are crates below this
+//! one (with the model they share); trigger and notify are modules of this crate, which does the
+//! I/O they need (docs/architecture.md). `handler` and `cli` are two thin faces over [`App`].
 
 pub mod cli;
 pub mod config;
@@ -151,11 +152,14 @@ impl TargetResult {
     /// `truncated`. The full reports are in the log.
     pub fn response_within(results: &[TargetResult], max_bytes: usize) -> Value {
         let share = max_bytes / results.len().max(1);
+        // Each report's share leaves room for what joins the reports into one result (the array's
+        // brackets and commas, a newline): 64 bytes is ample for both.
+        const JOINING: usize = 64;
         let bounded = |result: &TargetResult| match result {
             TargetResult::Diagnosed(d) => {
                 let text = cf_doctor_render::sns::within(
                     d,
-                    share.saturating_sub(64),
+                    share.saturating_sub(JOINING),
                     "the invocation result is kept under RESULT_MAX_BYTES (Lambda's response limit is 6 MB); the full report is in the function's log",
                 );
                 serde_json::from_str(&text).unwrap_or(Value::Null)

@@ -248,25 +248,11 @@ impl Collector {
         );
         let region = acm::region_of_arn(arn).unwrap_or("us-east-1").to_string();
         self.acm_pace(&region).acquire().await;
-        let (outcome, detail) =
-            match acm::describe_certificate(&self.acm_us_east_1, &region, arn, &used_as).await {
-                Ok(cert) => {
-                    evidence.certificates.push(cert);
-                    (CheckOutcome::Pass, None)
-                }
-                Err(gap) => {
-                    let detail = gap.error.clone();
-                    evidence.gaps.push(gap);
-                    (CheckOutcome::Error, Some(detail))
-                }
-            };
-        evidence.checks.push(Check::since(
-            "acm-certificate",
-            arn,
-            outcome,
-            started,
-            detail,
-        ));
+        let described =
+            acm::describe_certificate(&self.acm_us_east_1, &region, arn, &used_as).await;
+        if let Some(cert) = evidence.recorded("acm-certificate", arn, started, described) {
+            evidence.certificates.push(cert);
+        }
     }
 }
 

@@ -317,25 +317,12 @@ impl Collector {
             let arn = certificates[i].arn.clone();
             match result {
                 None => not_reached.push(arn),
-                Some((Ok(described), started)) => {
-                    acm::merge_described(&mut certificates[i], described);
-                    evidence.checks.push(Check::since(
-                        "acm-certificate",
-                        &arn,
-                        CheckOutcome::Pass,
-                        started,
-                        None,
-                    ));
-                }
-                Some((Err(gap), started)) => {
-                    evidence.checks.push(Check::since(
-                        "acm-certificate",
-                        &arn,
-                        CheckOutcome::Error,
-                        started,
-                        Some(gap.error.clone()),
-                    ));
-                    evidence.gaps.push(gap);
+                Some((result, started)) => {
+                    if let Some(described) =
+                        evidence.recorded("acm-certificate", &arn, started, result)
+                    {
+                        acm::merge_described(&mut certificates[i], described);
+                    }
                 }
             }
         }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::check::Check;
+use crate::check::{Check, CheckOutcome};
 use crate::cloudfront_log::CloudfrontLog;
 use crate::finding::Severity;
 use crate::functions::{CloudfrontFunction, FunctionAssociation, LambdaEdgeFunction};
@@ -90,12 +90,50 @@ impl Default for Thresholds {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Gap {
-    /// The API action or probe step that could not be completed, e.g. `acm:DescribeCertificate`.
+    /// What could not be done: an AWS API action (`acm:DescribeCertificate`), `deadline` for work
+    /// the Lambda deadline left no time to start, or `sweep` for what a sweep did not reach. (Probe steps that could not succeed from
+    /// here are findings with an `action` in their evidence, such as `origin-tcp`, not gaps.)
     pub action: String,
     pub resource: String,
     pub error: String,
     /// What is therefore unknown, in words.
     pub unchecked: String,
+}
+
+impl Evidence {
+    /// One AWS call's outcome, recorded: a passing check named `check` for `target` and the
+    /// value, or a check in error and the gap that says what is therefore unknown.
+    pub fn recorded<T>(
+        &mut self,
+        check: &str,
+        target: &str,
+        started: std::time::Instant,
+        result: Result<T, Gap>,
+    ) -> Option<T> {
+        match result {
+            Ok(value) => {
+                self.checks.push(Check::since(
+                    check,
+                    target,
+                    CheckOutcome::Pass,
+                    started,
+                    None,
+                ));
+                Some(value)
+            }
+            Err(gap) => {
+                self.checks.push(Check::since(
+                    check,
+                    target,
+                    CheckOutcome::Error,
+                    started,
+                    Some(gap.error.clone()),
+                ));
+                self.gaps.push(gap);
+                None
+            }
+        }
+    }
 }
 
 impl Gap {
