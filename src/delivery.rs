@@ -108,7 +108,7 @@ pub fn report_labels(results: &[TargetResult]) -> Vec<String> {
             let subject = match result {
                 TargetResult::Diagnosed(d) => match &d.trigger.distribution_id {
                     Some(id) => format!("distribution:{id}"),
-                    None => d.trigger.kind.clone(),
+                    None => d.trigger.kind.to_string(),
                 },
                 TargetResult::Acknowledged { trigger, .. } => {
                     format!("acknowledged:{}", trigger.detail)
@@ -244,7 +244,7 @@ mod tests {
 
     fn diagnosed(distribution: Option<&str>, kind: &str) -> TargetResult {
         let trigger = TriggerInfo {
-            kind: kind.into(),
+            kind: kind.parse().unwrap(),
             detail: "d".into(),
             distribution_id: distribution.map(str::to_string),
             status: None,

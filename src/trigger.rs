@@ -193,7 +193,7 @@ pub fn parse_event(event: &Value) -> Result<Vec<Target>, TriggerError> {
                 .unwrap_or("an EventBridge schedule");
             Ok(vec![Target::Sweep {
                 trigger: TriggerInfo {
-                    kind: "schedule".into(),
+                    kind: cf_doctor_model::TriggerKind::Schedule,
                     detail: format!("scheduled sweep ({rule})"),
                     distribution_id: None,
                     status: None,
@@ -490,7 +490,7 @@ impl Alarm {
     fn trigger(&self, distribution_id: Option<String>, status: Option<u16>) -> TriggerInfo {
         let alarm_ref = self.arn.clone().unwrap_or_else(|| self.name.clone());
         TriggerInfo {
-            kind: "alarm".into(),
+            kind: cf_doctor_model::TriggerKind::Alarm,
             detail: format!(
                 "alarm {:?} -> {} ({}; {})",
                 self.name, self.state, self.envelope, alarm_ref
@@ -882,7 +882,7 @@ fn parse_acm_event(event: &Value, detail_type: &str) -> Result<Vec<Target>, Trig
         .into_iter()
         .map(|arn| Target::Certificate {
             trigger: TriggerInfo {
-                kind: "acm-event".into(),
+                kind: cf_doctor_model::TriggerKind::AcmEvent,
                 detail: format!("{kind} for {arn}"),
                 distribution_id: None,
                 status: None,

@@ -603,7 +603,7 @@ async fn an_alarm_on_a_cloudfront_function_diagnoses_the_function() {
     )
     .unwrap();
     let trigger = cf_doctor_model::TriggerInfo {
-        kind: "alarm".into(),
+        kind: cf_doctor_model::TriggerKind::Alarm,
         detail: format!("alarm \"{name}-errors\" -> ALARM"),
         distribution_id: None,
         status: cf_doctor::edge_function::function_alarm_status("FunctionExecutionErrors"),
@@ -643,7 +643,7 @@ async fn an_alarm_on_a_cloudfront_function_diagnoses_the_function() {
         FaultKind::AccessDenied,
     ));
     let trigger = cf_doctor_model::TriggerInfo {
-        kind: "alarm".into(),
+        kind: cf_doctor_model::TriggerKind::Alarm,
         detail: "test".into(),
         distribution_id: None,
         status: Some(503),

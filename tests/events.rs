@@ -29,7 +29,7 @@ fn an_eventbridge_alarm_names_its_distribution_and_any_5xx() {
     match &parse_file("alarm-eventbridge.json")[..] {
         [Target::Distribution { id, trigger }] => {
             assert_eq!(id, "E2EXAMPLE");
-            assert_eq!(trigger.kind, "alarm");
+            assert_eq!(trigger.kind, cf_doctor_model::TriggerKind::Alarm);
             assert_eq!(trigger.status, None, "5xxErrorRate is about any 5xx");
             assert!(
                 trigger.detail.contains("shop-cloudfront-5xx"),

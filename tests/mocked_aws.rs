@@ -172,7 +172,7 @@ fn no_hosted_zones() -> aws_sdk_route53::Client {
 
 fn trigger() -> TriggerInfo {
     TriggerInfo {
-        kind: "alarm".into(),
+        kind: cf_doctor_model::TriggerKind::Alarm,
         detail: "mocked alarm".into(),
         distribution_id: Some("E2MOCKED".into()),
         status: None,

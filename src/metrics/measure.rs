@@ -151,7 +151,7 @@ pub fn of_diagnosis(d: &Diagnosis, evidence: &Evidence) -> Vec<Record> {
     if let Some(nearest) = runway.first() {
         metrics.push(("CertificateDaysLeft", nearest.days_left as f64, Unit::None));
     }
-    let scope = if d.trigger.kind == "acm-event" {
+    let scope = if d.trigger.kind == cf_doctor_model::TriggerKind::AcmEvent {
         "certificate"
     } else {
         "account"
@@ -297,7 +297,7 @@ mod tests {
 
     fn trigger(kind: &str, distribution: Option<&str>) -> TriggerInfo {
         TriggerInfo {
-            kind: kind.into(),
+            kind: kind.parse().unwrap(),
             detail: "d".into(),
             distribution_id: distribution.map(str::to_string),
             status: None,

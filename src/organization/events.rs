@@ -144,7 +144,7 @@ fn account_sweep(options: &Map<String, Value>) -> Result<Target, TriggerError> {
     };
     Ok(Target::AccountSweep {
         trigger: TriggerInfo {
-            kind: "schedule".into(),
+            kind: cf_doctor_model::TriggerKind::Schedule,
             detail: format!("organization sweep: account {id}"),
             distribution_id: None,
             status: None,
@@ -182,7 +182,7 @@ fn digest(options: &Value) -> Result<Target, TriggerError> {
     let location = S3Location::parse(results).map_err(|e| malformed(KIND, e.to_string()))?;
     Ok(Target::OrganizationDigest {
         trigger: TriggerInfo {
-            kind: "schedule".into(),
+            kind: cf_doctor_model::TriggerKind::Schedule,
             detail: format!("organization sweep: every account's results ({location})"),
             distribution_id: None,
             status: None,

@@ -43,11 +43,58 @@ impl Verdict {
     }
 }
 
+/// What kind of event set an inspection off; the JSON words are the contract's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TriggerKind {
+    /// A CloudWatch alarm (EventBridge, SNS or direct), on a distribution or a CloudFront Function.
+    Alarm,
+    /// The nightly sweep (EventBridge schedule), or a sweep asked for.
+    Schedule,
+    /// An ACM or AWS Health event about certificates.
+    AcmEvent,
+    /// A test event or the CLI.
+    Manual,
+}
+
+impl TriggerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerKind::Alarm => "alarm",
+            TriggerKind::Schedule => "schedule",
+            TriggerKind::AcmEvent => "acm-event",
+            TriggerKind::Manual => "manual",
+        }
+    }
+}
+
+impl std::str::FromStr for TriggerKind {
+    type Err = String;
+    fn from_str(word: &str) -> Result<Self, Self::Err> {
+        [
+            TriggerKind::Alarm,
+            TriggerKind::Schedule,
+            TriggerKind::AcmEvent,
+            TriggerKind::Manual,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == word)
+        .ok_or_else(|| {
+            format!("{word:?} is not a trigger kind: expected alarm, schedule, acm-event or manual")
+        })
+    }
+}
+
+impl std::fmt::Display for TriggerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What set the inspection off, as the report states it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TriggerInfo {
-    /// alarm | schedule | acm-event | manual
-    pub kind: String,
+    pub kind: TriggerKind,
     pub detail: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distribution_id: Option<String>,
@@ -56,11 +103,28 @@ pub struct TriggerInfo {
     pub status: Option<u16>,
 }
 
+/// What a report is about, from its trigger: one distribution, the certificates of an ACM event,
+/// or a sweep. Each format words it its own way (a subject line, a summary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportSubject<'a> {
+    Distribution(&'a str),
+    Certificate,
+    Sweep,
+}
+
 impl TriggerInfo {
+    pub fn subject(&self) -> ReportSubject<'_> {
+        match (&self.distribution_id, self.kind) {
+            (Some(id), _) => ReportSubject::Distribution(id),
+            (None, TriggerKind::AcmEvent) => ReportSubject::Certificate,
+            (None, _) => ReportSubject::Sweep,
+        }
+    }
+
     /// A run someone asked for by hand (a test event, or the CLI).
     pub fn manual(detail: impl Into<String>, distribution_id: Option<String>) -> TriggerInfo {
         TriggerInfo {
-            kind: "manual".into(),
+            kind: TriggerKind::Manual,
             detail: detail.into(),
             distribution_id,
             status: None,

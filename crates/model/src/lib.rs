@@ -25,7 +25,9 @@ pub mod vpc_origin;
 
 pub use build_info::BuildInfo;
 pub use check::{Check, CheckOutcome};
-pub use diagnosis::{Diagnosis, Recovery, TriggerInfo, Verdict, SCHEMA};
+pub use diagnosis::{
+    Diagnosis, Recovery, ReportSubject, TriggerInfo, TriggerKind, Verdict, SCHEMA,
+};
 pub use evidence::Evidence;
 pub use finding::{Code, Facts, Finding, Layer, Severity};
 pub use fix::{Fix, FixStep};

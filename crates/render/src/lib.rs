@@ -80,10 +80,10 @@ pub fn of_severity(d: &Diagnosis, severity: Severity) -> Vec<&Finding> {
 
 /// What the report is about, in a few words: the distribution, or the sweep / the certificate.
 pub fn subject_of(d: &Diagnosis) -> String {
-    match (&d.trigger.distribution_id, d.trigger.kind.as_str()) {
-        (Some(id), _) => id.clone(),
-        (None, "acm-event") => "certificate".to_string(),
-        (None, _) => "sweep".to_string(),
+    match d.trigger.subject() {
+        cf_doctor_model::ReportSubject::Distribution(id) => id.to_string(),
+        cf_doctor_model::ReportSubject::Certificate => "certificate".to_string(),
+        cf_doctor_model::ReportSubject::Sweep => "sweep".to_string(),
     }
 }
 

@@ -352,7 +352,7 @@ mod tests {
 
     fn report(findings: usize) -> Diagnosis {
         let trigger = TriggerInfo {
-            kind: "alarm".into(),
+            kind: cf_doctor_model::TriggerKind::Alarm,
             detail: "alarm".into(),
             distribution_id: Some("E2EXAMPLE".into()),
             status: None,
@@ -411,7 +411,7 @@ mod tests {
     #[test]
     fn text_an_origin_controls_cannot_mention_a_channel_or_forge_a_link() {
         let trigger = TriggerInfo {
-            kind: "alarm".into(),
+            kind: cf_doctor_model::TriggerKind::Alarm,
             detail: "alarm \"<!here> & co\"".into(),
             distribution_id: Some("E2EXAMPLE".into()),
             status: None,
@@ -458,7 +458,7 @@ mod tests {
     #[test]
     fn a_digest_opens_with_what_to_do_today() {
         let trigger = TriggerInfo {
-            kind: "schedule".into(),
+            kind: cf_doctor_model::TriggerKind::Schedule,
             detail: "scheduled sweep".into(),
             distribution_id: None,
             status: None,

@@ -231,7 +231,7 @@ pub fn inventory(evidence: &Evidence) -> String {
 
 /// A digest's summary: what to do today first, then what was covered.
 pub fn summarise(d: &mut Diagnosis, evidence: &Evidence) {
-    if d.trigger.kind == "acm-event" {
+    if d.trigger.kind == cf_doctor_model::TriggerKind::AcmEvent {
         return;
     }
     d.summary = format!("{}; {}", d.summary, inventory(evidence));

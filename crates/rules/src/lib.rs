@@ -97,7 +97,7 @@ fn origin_findings(probe: &OriginProbe, evidence: &Evidence) -> Vec<Finding> {
 fn function_alarm<'a>(trigger: &TriggerInfo, evidence: &'a Evidence) -> Option<&'a str> {
     match evidence.cloudfront_functions.as_slice() {
         [function]
-            if trigger.kind == "alarm"
+            if trigger.kind == cf_doctor_model::TriggerKind::Alarm
                 && trigger.distribution_id.is_none()
                 && evidence.origin_probes.is_empty() =>
         {

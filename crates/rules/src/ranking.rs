@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use cf_doctor_model::{Check, Code, Diagnosis, Finding, Severity, TriggerInfo, Verdict, SCHEMA};
+use cf_doctor_model::{
+    Check, Code, Diagnosis, Finding, ReportSubject, Severity, TriggerInfo, Verdict, SCHEMA,
+};
 use chrono::{DateTime, Utc};
 
 /// Ranks the findings and derives verdict, probable cause and summary from them.
@@ -92,14 +94,11 @@ fn verdict_of(findings: &[Finding]) -> Verdict {
 
 /// What a report is about, from its trigger: a distribution, a certificate, or a sweep.
 pub(crate) fn subject_of(trigger: &TriggerInfo) -> String {
-    trigger
-        .distribution_id
-        .as_deref()
-        .map(|id| format!("distribution {id}"))
-        .unwrap_or_else(|| match trigger.kind.as_str() {
-            "acm-event" => "certificate".to_string(),
-            _ => "sweep".to_string(),
-        })
+    match trigger.subject() {
+        ReportSubject::Distribution(id) => format!("distribution {id}"),
+        ReportSubject::Certificate => "certificate".to_string(),
+        ReportSubject::Sweep => "sweep".to_string(),
+    }
 }
 
 fn summarise(

@@ -32,7 +32,7 @@ fn diagnose(evidence: &Value, trigger: &TriggerInfo) -> (Diagnosis, Evidence) {
 
 fn alarm(id: &str, status: u16) -> TriggerInfo {
     TriggerInfo {
-        kind: "alarm".into(),
+        kind: cf_doctor_model::TriggerKind::Alarm,
         detail: "test alarm".into(),
         distribution_id: Some(id.into()),
         status: Some(status),
