@@ -20,16 +20,7 @@ pub fn findings(evidence: &Evidence) -> Vec<Finding> {
             &at,
             answered_here(instance, evidence),
         ));
-        out.extend(security_groups::findings(&Guarded {
-            name: format!("instance {}", instance.instance_id),
-            whose: "the instance's",
-            at: &at,
-            region: &instance.region,
-            port: instance.origin_port,
-            groups: &instance.security_groups,
-            prefix_list: instance.cloudfront_prefix_list.as_deref(),
-            ranges: instance.cloudfront_ranges.as_ref(),
-        }));
+        out.extend(security_groups::findings(&Guarded::instance(instance, &at)));
     }
     out
 }

@@ -200,16 +200,7 @@ fn target_findings(lb: &LoadBalancer, listener: &Listener) -> Option<Finding> {
 
 /// Its security groups, as any origin's are judged.
 fn security_group_findings(lb: &LoadBalancer, at: &str) -> Vec<Finding> {
-    security_groups::findings(&Guarded {
-        name: lb.name.clone(),
-        whose: "the load balancer's",
-        at,
-        region: &lb.region,
-        port: lb.origin_port,
-        groups: &lb.security_groups,
-        prefix_list: lb.cloudfront_prefix_list.as_deref(),
-        ranges: lb.cloudfront_ranges.as_ref(),
-    })
+    security_groups::findings(&Guarded::load_balancer(lb, at))
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 
 use serde_json::json;
 
-use cf_doctor_model::evidence::{RangeCoverage, SecurityGroupVerdict};
+use cf_doctor_model::evidence::{LoadBalancer, RangeCoverage, SecurityGroupVerdict};
+use cf_doctor_model::instance::InstanceOrigin;
 use cf_doctor_model::{Code, Finding, Severity};
 
 /// A resource behind security groups, as the rules judge it.
@@ -23,7 +24,38 @@ pub(crate) struct Guarded<'a> {
     pub ranges: Option<&'a RangeCoverage>,
 }
 
-impl Guarded<'_> {
+impl<'a> Guarded<'a> {
+    pub fn load_balancer(lb: &'a LoadBalancer, at: &'a str) -> Guarded<'a> {
+        Guarded {
+            name: lb.name.clone(),
+            whose: "the load balancer's",
+            at,
+            region: &lb.region,
+            port: lb.origin_port,
+            groups: &lb.security_groups,
+            prefix_list: lb.cloudfront_prefix_list.as_deref(),
+            ranges: lb.cloudfront_ranges.as_ref(),
+        }
+    }
+
+    pub fn instance(instance: &'a InstanceOrigin, at: &'a str) -> Guarded<'a> {
+        Guarded {
+            name: format!("instance {}", instance.instance_id),
+            whose: "the instance's",
+            at,
+            region: &instance.region,
+            port: instance.origin_port,
+            groups: &instance.security_groups,
+            prefix_list: instance.cloudfront_prefix_list.as_deref(),
+            ranges: instance.cloudfront_ranges.as_ref(),
+        }
+    }
+
+    /// `the load balancer's security groups`, for a sentence.
+    pub fn whose_groups(&self) -> String {
+        format!("{} security groups", self.whose)
+    }
+
     /// ` (pl-1234 in eu-west-1)` after the managed prefix list's name, when its id is known.
     fn prefix_list_named(&self) -> String {
         self.prefix_list

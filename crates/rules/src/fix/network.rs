@@ -2,7 +2,7 @@
 //! groups), the instance behind it, the TLS versions it accepts, a VPC origin.
 //! <https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/LocationsOfEdgeServers.html#managed-prefix-list>
 
-use cf_doctor_model::evidence::{RangeCoverage, SecurityGroupVerdict};
+use crate::security_groups::Guarded;
 use cf_doctor_model::fix::CommandLine;
 use cf_doctor_model::{Code, Finding, FixStep, Severity};
 
@@ -121,42 +121,23 @@ pub(crate) fn listener(finding: &Finding, scene: &Scene<'_>) -> Plan {
     )
 }
 
-/// Whose security groups stand in front of the origin.
-struct Guard<'a> {
-    name: String,
-    region: &'a str,
-    port: u16,
-    groups: &'a [SecurityGroupVerdict],
-    prefix_list: Option<&'a str>,
-    ranges: Option<&'a RangeCoverage>,
-}
-
-fn guard<'a>(scene: &Scene<'a>) -> Option<Guard<'a>> {
-    if let Some(lb) = scene.load_balancer {
-        return Some(Guard {
-            name: format!("load balancer {}", lb.name),
-            region: &lb.region,
-            port: lb.origin_port,
-            groups: lb.security_groups.as_deref()?,
-            prefix_list: lb.cloudfront_prefix_list.as_deref(),
-            ranges: lb.cloudfront_ranges.as_ref(),
-        });
-    }
-    let i = scene.instance?;
-    Some(Guard {
-        name: format!("instance {}", i.instance_id),
-        region: &i.region,
-        port: i.origin_port,
-        groups: i.security_groups.as_deref()?,
-        prefix_list: i.cloudfront_prefix_list.as_deref(),
-        ranges: i.cloudfront_ranges.as_ref(),
-    })
+/// The load balancer's or instance's security groups in front of the origin, as the rules judge
+/// them.
+fn guard<'a>(scene: &Scene<'a>, at: &'a str) -> Option<Guarded<'a>> {
+    scene
+        .load_balancer
+        .map(|lb| Guarded::load_balancer(lb, at))
+        .or_else(|| scene.instance.map(|i| Guarded::instance(i, at)))
 }
 
 /// Packets dropped on the way: CloudFront's prefix list admitted on the port.
 pub(crate) fn dropped(finding: &Finding, scene: &Scene<'_>) -> Plan {
     let at = endpoint(scene);
-    let Some(guard) = guard(scene).filter(|g| !g.groups.is_empty()) else {
+    let guarded = guard(scene, &finding.resource);
+    let Some((guard, groups)) = guarded
+        .as_ref()
+        .and_then(|g| Some((g, g.groups.as_deref().filter(|groups| !groups.is_empty())?)))
+    else {
         let mut steps = vec![FixStep::says(format!(
             "Find what drops TCP to {at} between CloudFront and the origin: security groups, network ACLs, a firewall, or a process that accepts and never answers"
         ))];
@@ -174,7 +155,7 @@ pub(crate) fn dropped(finding: &Finding, scene: &Scene<'_>) -> Plan {
             steps,
         );
     };
-    let group = &guard.groups[0];
+    let group = &groups[0];
     let mut steps = Vec::new();
     let prefix_list = match guard.prefix_list {
         Some(id) => id.to_string(),
@@ -194,8 +175,8 @@ pub(crate) fn dropped(finding: &Finding, scene: &Scene<'_>) -> Plan {
     };
     steps.push(
         FixStep::says(format!(
-            "Admit TCP {} from CloudFront's managed prefix list {CLOUDFRONT_PREFIX_LIST_NAME} ({prefix_list}) in security group {} ({}) of {}",
-            guard.port, group.id, group.name, guard.name
+            "Admit TCP {} from CloudFront's managed prefix list {CLOUDFRONT_PREFIX_LIST_NAME} ({prefix_list}) in security group {} ({}), one of {} ({})",
+            guard.port, group.id, group.name, guard.whose_groups(), guard.name
         ))
         .command(
             CommandLine::new(&["aws", "ec2", "authorize-security-group-ingress"])
@@ -216,8 +197,8 @@ pub(crate) fn dropped(finding: &Finding, scene: &Scene<'_>) -> Plan {
     if partial {
         steps.push(
             FixStep::says(format!(
-                "Then remove the rules of {} that admit a copy of CloudFront's ranges, which AWS does not keep current for you",
-                guard.name
+                "Then remove the rules of {} ({}) that admit a copy of CloudFront's ranges, which AWS does not keep current for you",
+                guard.whose_groups(), guard.name
             ))
             .command(
                 CommandLine::new(&["aws", "ec2", "describe-security-group-rules"])
@@ -230,8 +211,10 @@ pub(crate) fn dropped(finding: &Finding, scene: &Scene<'_>) -> Plan {
     }
     Plan::new(
         format!(
-            "Let CloudFront in on port {} of {} through its managed prefix list",
-            guard.port, guard.name
+            "Let CloudFront in on port {} through {} ({}), by its managed prefix list",
+            guard.port,
+            guard.whose_groups(),
+            guard.name
         ),
         steps,
     )
