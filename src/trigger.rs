@@ -139,6 +139,12 @@ pub fn parse_event_text(text: &str) -> Result<Vec<Target>, TriggerError> {
 }
 
 /// Classifies an event by its shape. An SNS event may carry several alarms, hence a list.
+///
+/// The order holds meaning: the test events first (`diagnose`, then the organization's steps,
+/// whose `{"sweep": {"account": ...}}` must be taken before the plain `{"sweep": {...}}` that
+/// follows, then `postmortem`); then the envelopes AWS sends, SNS (`Records`) and a direct alarm
+/// invocation (`alarmData`) before EventBridge's `source` and `detail-type`, which the other two
+/// do not carry.
 pub fn parse_event(event: &Value) -> Result<Vec<Target>, TriggerError> {
     let Some(object) = event.as_object() else {
         return Err(TriggerError::Unrecognised {
@@ -186,22 +192,7 @@ pub fn parse_event(event: &Value) -> Result<Vec<Target>, TriggerError> {
         ("aws.cloudwatch", "CloudWatch Alarm State Change") => {
             alarm::parse_eventbridge_alarm(event)
         }
-        ("aws.events", "Scheduled Event") => {
-            let rule = object
-                .get("resources")
-                .and_then(|r| r.get(0))
-                .and_then(Value::as_str)
-                .unwrap_or("an EventBridge schedule");
-            Ok(vec![Target::Sweep {
-                trigger: TriggerInfo {
-                    kind: cf_doctor_model::TriggerKind::Schedule,
-                    detail: format!("scheduled sweep ({rule})"),
-                    distribution_id: None,
-                    status: None,
-                },
-                include_disabled: false,
-            }])
-        }
+        ("aws.events", "Scheduled Event") => Ok(vec![scheduled_sweep(object)]),
         ("aws.acm", _) | ("aws.health", _) => parse_acm_event(event, detail_type),
         _ => Err(TriggerError::Unrecognised {
             received: describe(event),
@@ -267,6 +258,24 @@ pub fn window(from: &str, to: &str) -> Result<Window, String> {
         ));
     }
     Ok(Window { from, to })
+}
+
+/// The nightly sweep an EventBridge schedule sets off, named after its rule.
+fn scheduled_sweep(object: &serde_json::Map<String, Value>) -> Target {
+    let rule = object
+        .get("resources")
+        .and_then(|r| r.get(0))
+        .and_then(Value::as_str)
+        .unwrap_or("an EventBridge schedule");
+    Target::Sweep {
+        trigger: TriggerInfo {
+            kind: cf_doctor_model::TriggerKind::Schedule,
+            detail: format!("scheduled sweep ({rule})"),
+            distribution_id: None,
+            status: None,
+        },
+        include_disabled: false,
+    }
 }
 
 /// `{"sweep": {}}` or `{"sweep": {"include_disabled": true}}` (null counts as `{}`).
