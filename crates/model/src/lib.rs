@@ -9,6 +9,7 @@ pub mod aws_names;
 pub mod build_info;
 pub mod check;
 pub mod cloudfront_log;
+pub mod console;
 pub mod diagnosis;
 pub mod evidence;
 pub mod finding;

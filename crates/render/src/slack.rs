@@ -289,7 +289,7 @@ fn console_buttons(d: &Diagnosis) -> Vec<Value> {
         ));
     }
     for f in d.findings.iter().take(SHOWN_FINDINGS) {
-        if let Some(url) = certificate_console(&f.resource) {
+        if let Some(url) = cf_doctor_model::console::certificate(&f.resource) {
             if buttons.len() < 4 && !buttons.iter().any(|b| b["url"] == url) {
                 buttons.push(button("Open certificate", &url));
             }
@@ -299,17 +299,6 @@ fn console_buttons(d: &Diagnosis) -> Vec<Value> {
         buttons.push(button("AWS docs", &first.docs));
     }
     buttons
-}
-
-fn certificate_console(arn: &str) -> Option<String> {
-    let mut parts = arn.split(':');
-    let (_, _, service, region) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let id = arn.rsplit_once("certificate/")?.1;
-    (service == "acm").then(|| {
-        format!(
-            "https://{region}.console.aws.amazon.com/acm/home?region={region}#/certificates/{id}"
-        )
-    })
 }
 
 /// A short note when an alarm that was diagnosed goes back to OK, linked to the alarm.

@@ -6,9 +6,9 @@ use cf_doctor_model::evidence::OriginKind;
 use cf_doctor_model::fix::CommandLine;
 use cf_doctor_model::FixStep;
 
-use super::console;
 use super::scene::Scene;
 use super::Plan;
+use cf_doctor_model::console;
 
 /// At most this many targets are named one by one; the rest are counted.
 const TARGETS_NAMED: usize = 5;

@@ -9,9 +9,9 @@ use cf_doctor_model::fix::CommandLine;
 use cf_doctor_model::{Code, Finding, FixStep};
 use serde_json::Value;
 
-use super::console;
 use super::scene::Scene;
 use super::Plan;
+use cf_doctor_model::console;
 
 const NEW_CERTIFICATE: &str = "<NEW_CERTIFICATE_ARN>";
 /// CloudFront takes viewer (and origin mTLS client) certificates from ACM in us-east-1.

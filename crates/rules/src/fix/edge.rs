@@ -9,9 +9,9 @@ use cf_doctor_model::functions::{cloudfront_function_name, LambdaEdgeFunction};
 use cf_doctor_model::{Code, Finding, FixStep};
 use serde_json::Value;
 
-use super::console;
 use super::scene::Scene;
 use super::Plan;
+use cf_doctor_model::console;
 
 /// Lambda@Edge functions live in us-east-1; their replicas log in the region that ran them.
 const LAMBDA_EDGE_REGION: &str = "us-east-1";

@@ -7,7 +7,6 @@
 mod after;
 mod application;
 mod certificate;
-mod console;
 mod edge;
 mod network;
 mod scene;

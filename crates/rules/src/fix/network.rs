@@ -6,9 +6,9 @@ use crate::security_groups::Guarded;
 use cf_doctor_model::fix::CommandLine;
 use cf_doctor_model::{Code, Finding, FixStep, Severity};
 
-use super::console;
 use super::scene::Scene;
 use super::Plan;
+use cf_doctor_model::console;
 
 /// The AWS-managed prefix list of CloudFront's origin-facing addresses.
 const CLOUDFRONT_PREFIX_LIST_NAME: &str = "com.amazonaws.global.cloudfront.origin-facing";

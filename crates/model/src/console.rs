@@ -2,7 +2,7 @@
 //! global, live in us-east-1) and partition.
 
 /// The region named in an ARN (`arn:aws:acm:eu-west-1:...`), if it names one.
-pub(crate) fn region_of(arn: &str) -> Option<&str> {
+pub fn region_of(arn: &str) -> Option<&str> {
     arn.split(':').nth(3).filter(|r| !r.is_empty())
 }
 
@@ -27,7 +27,7 @@ fn page(region: &str, service: &str, fragment: &str) -> String {
 const CLOUDFRONT_REGION: &str = "us-east-1";
 
 /// A tab of a distribution: `origins`, `behaviors`, `error-pages`, or the general settings ("").
-pub(crate) fn distribution(id: &str, tab: &str) -> String {
+pub fn distribution(id: &str, tab: &str) -> String {
     let path = if tab.is_empty() {
         format!("/distributions/{id}")
     } else {
@@ -36,7 +36,7 @@ pub(crate) fn distribution(id: &str, tab: &str) -> String {
     page(CLOUDFRONT_REGION, "cloudfront/v4/home", &path)
 }
 
-pub(crate) fn cloudfront_function(name: &str) -> String {
+pub fn cloudfront_function(name: &str) -> String {
     page(
         CLOUDFRONT_REGION,
         "cloudfront/v4/home",
@@ -44,7 +44,7 @@ pub(crate) fn cloudfront_function(name: &str) -> String {
     )
 }
 
-pub(crate) fn vpc_origin(id: &str) -> String {
+pub fn vpc_origin(id: &str) -> String {
     page(
         CLOUDFRONT_REGION,
         "cloudfront/v4/home",
@@ -52,24 +52,27 @@ pub(crate) fn vpc_origin(id: &str) -> String {
     )
 }
 
-/// An ACM certificate's page, from its ARN.
-pub(crate) fn certificate(arn: &str) -> Option<String> {
+/// An ACM certificate's page, from its ARN (None for anything but an ACM certificate's ARN).
+pub fn certificate(arn: &str) -> Option<String> {
+    if arn.split(':').nth(2) != Some("acm") {
+        return None;
+    }
     let region = region_of(arn)?;
     let id = arn.rsplit_once("certificate/")?.1;
     Some(page(region, "acm/home", &format!("/certificates/{id}")))
 }
 
 /// A region's certificates.
-pub(crate) fn certificates(region: &str) -> String {
+pub fn certificates(region: &str) -> String {
     page(region, "acm/home", "/certificates/list")
 }
 
 /// Where a new certificate is requested.
-pub(crate) fn certificate_request(region: &str) -> String {
+pub fn certificate_request(region: &str) -> String {
     page(region, "acm/home", "/certificates/request")
 }
 
-pub(crate) fn load_balancer(region: &str, arn: &str) -> String {
+pub fn load_balancer(region: &str, arn: &str) -> String {
     page(
         region,
         "ec2/home",
@@ -77,7 +80,7 @@ pub(crate) fn load_balancer(region: &str, arn: &str) -> String {
     )
 }
 
-pub(crate) fn listener(region: &str, arn: &str) -> String {
+pub fn listener(region: &str, arn: &str) -> String {
     page(
         region,
         "ec2/home",
@@ -85,7 +88,7 @@ pub(crate) fn listener(region: &str, arn: &str) -> String {
     )
 }
 
-pub(crate) fn target_group(region: &str, arn: &str) -> String {
+pub fn target_group(region: &str, arn: &str) -> String {
     page(
         region,
         "ec2/home",
@@ -93,11 +96,11 @@ pub(crate) fn target_group(region: &str, arn: &str) -> String {
     )
 }
 
-pub(crate) fn security_group(region: &str, id: &str) -> String {
+pub fn security_group(region: &str, id: &str) -> String {
     page(region, "ec2/home", &format!("SecurityGroup:groupId={id}"))
 }
 
-pub(crate) fn instance(region: &str, id: &str) -> String {
+pub fn instance(region: &str, id: &str) -> String {
     page(
         region,
         "ec2/home",
@@ -106,7 +109,7 @@ pub(crate) fn instance(region: &str, id: &str) -> String {
 }
 
 /// A Lambda function's page (a version's when one is named).
-pub(crate) fn lambda_function(region: &str, name: &str, version: Option<&str>) -> String {
+pub fn lambda_function(region: &str, name: &str, version: Option<&str>) -> String {
     let path = match version {
         Some(v) => format!("/functions/{name}/versions/{v}?tab=configure"),
         None => format!("/functions/{name}?tab=configure"),
@@ -115,7 +118,7 @@ pub(crate) fn lambda_function(region: &str, name: &str, version: Option<&str>) -
 }
 
 /// A CloudWatch Logs group's page (its name with `/` written `$252F`, as the console does).
-pub(crate) fn log_group(region: &str, group: &str) -> String {
+pub fn log_group(region: &str, group: &str) -> String {
     page(
         region,
         "cloudwatch/home",
@@ -127,7 +130,7 @@ pub(crate) fn log_group(region: &str, group: &str) -> String {
 }
 
 /// IAM's roles, where the function's role (named in the stack) is given permissions.
-pub(crate) fn iam_roles() -> String {
+pub fn iam_roles() -> String {
     page(CLOUDFRONT_REGION, "iam/home", "/roles")
 }
 
