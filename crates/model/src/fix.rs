@@ -58,6 +58,11 @@ impl FixStep {
         self.console = Some(url.into());
         self
     }
+    /// The console page when there is one (a certificate page needs an ACM ARN).
+    pub fn console_if(mut self, url: Option<String>) -> FixStep {
+        self.console = url.or(self.console);
+        self
+    }
 }
 
 /// A command line built word by word, each word quoted for a POSIX shell only when it must be.

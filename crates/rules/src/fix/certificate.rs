@@ -64,7 +64,7 @@ pub(crate) fn renew(finding: &Finding, scene: &Scene<'_>) -> Plan {
         steps.insert(0, FixStep::says(format!(
             "ACM is waiting for the validation records of {} ({}): nothing needs replacing once they are in place",
             cert.domain_name, cert.arn
-        )).console(console::certificate(&cert.arn).unwrap_or_default()));
+        )).console_if(console::certificate(&cert.arn)));
         return Plan::new(
             format!("Put the DNS validation records of the certificate for {} in place so that ACM can issue it", cert.domain_name),
             steps,
@@ -76,7 +76,7 @@ pub(crate) fn renew(finding: &Finding, scene: &Scene<'_>) -> Plan {
             vec![
                 FixStep::says(format!("Attach {} where it should serve, or delete it if nothing needs it", cert.arn))
                     .command(CommandLine::new(&["aws", "acm", "delete-certificate"]).region(&cert.region).flag("--certificate-arn", &cert.arn).line())
-                    .console(console::certificate(&cert.arn).unwrap_or_default()),
+                    .console_if(console::certificate(&cert.arn)),
             ],
         );
     }
@@ -108,7 +108,7 @@ pub(crate) fn renew(finding: &Finding, scene: &Scene<'_>) -> Plan {
         .command(
             delete_certificate(cert),
         )
-        .console(console::certificate(&cert.arn).unwrap_or_default()),
+        .console_if(console::certificate(&cert.arn)),
     );
     let plan = Plan::new(
         format!(
@@ -197,7 +197,7 @@ fn attach_steps(place: Place<'_>, old: &AcmCertificate) -> (Vec<FixStep>, bool) 
             };
             (
                 vec![FixStep::says(format!("Attach {NEW_CERTIFICATE} {at}"))
-                    .console(console::certificate(&old.arn).unwrap_or_default())],
+                    .console_if(console::certificate(&old.arn))],
                 false,
             )
         }
@@ -286,7 +286,7 @@ fn reimport(cert: &AcmCertificate) -> FixStep {
             .flag("--certificate-chain", "fileb://<CHAIN_FILE>")
             .line(),
     )
-    .console(console::certificate(&cert.arn).unwrap_or_default())
+    .console_if(console::certificate(&cert.arn))
 }
 
 /// A certificate seen on the wire that is in no load balancer of the account cf-doctor found:
