@@ -1,0 +1,284 @@
+//! A load balancer behind a custom origin: how it was found, its listener, rules and targets, and
+//! whom its security groups let in.
+
+use serde::{Deserialize, Serialize};
+
+/// A load balancer that serves a custom origin, and how it was recognised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadBalancer {
+    pub arn: String,
+    pub name: String,
+    pub dns_name: String,
+    pub region: String,
+    /// `application` or `network`.
+    pub lb_type: String,
+    /// How the origin was linked to it, surest first: `dns-name` (the origin domain is its DNS
+    /// name), `route53-alias` or `route53-cname` (the account's Route53 records lead to it),
+    /// `cname` (the origin domain's CNAME chain in DNS reaches it), `network-interface` (an
+    /// address of the origin is on one of its interfaces), or `certificate` (an HTTPS listener's
+    /// certificate covers the origin domain: the only link that is a guess).
+    pub matched_by: String,
+    /// How the origin name led to it, each step in words (Route53 records, addresses).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matched_via: Vec<String>,
+    pub distribution_id: String,
+    pub origin_host: String,
+    /// The port and protocol CloudFront uses (`HTTPS` or `HTTP`).
+    pub origin_port: u16,
+    pub origin_protocol: String,
+    pub origin_ssl_protocols: Vec<String>,
+    /// The CNAME chain from the origin domain, when it was followed.
+    #[serde(default)]
+    pub cname_chain: Vec<String>,
+    /// Every listener, for the evidence of a missing one.
+    pub listeners: Vec<ListenerPort>,
+    /// The listener on the origin port, if any.
+    pub listener: Option<Listener>,
+    /// None when the security groups could not be read (a gap says why) or the type has none.
+    pub security_groups: Option<Vec<SecurityGroupVerdict>>,
+    /// The CloudFront origin-facing managed prefix list in this region, as looked up by name.
+    pub cloudfront_prefix_list: Option<String>,
+    /// The Host header CloudFront sends this origin: what the listener's host-header rules see.
+    #[serde(default)]
+    pub cloudfront_host: CloudfrontHost,
+    /// When the security groups admit CloudFront by its ranges (a customer-managed prefix list or
+    /// explicit CIDRs) rather than by the managed prefix list: how many of the ranges in the
+    /// managed list they admit (None: not compared).
+    #[serde(default)]
+    pub cloudfront_ranges: Option<RangeCoverage>,
+}
+
+/// The Host header CloudFront sends an origin, which is what a listener's host-header conditions
+/// are compared with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "kebab-case")]
+pub enum CloudfrontHost {
+    /// Host is not forwarded: CloudFront sends the origin domain.
+    OriginDomain { host: String },
+    /// The viewer's Host is forwarded: one of the distribution's aliases (its cloudfront.net
+    /// domain when it has none), whichever the viewer asked for.
+    Viewer { hosts: Vec<String> },
+    /// Not known (evidence from before it was recorded, or an origin request policy that could
+    /// not be read): any host-header rule may match.
+    #[default]
+    Unknown,
+}
+
+/// How many of CloudFront's origin-facing ranges (the entries of the managed prefix list) the
+/// load balancer's security groups admit on the origin port, all groups together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RangeCoverage {
+    pub admitted: usize,
+    pub of: usize,
+    /// The ranges not admitted (CloudFront connections from them are dropped).
+    pub missing: Vec<String>,
+}
+
+/// An origin found by certificate on more than one load balancer (or on one, when the search
+/// could not read every load balancer): which one serves it cannot be told from the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadBalancerCandidates {
+    pub distribution_id: String,
+    pub origin_host: String,
+    pub origin_port: u16,
+    pub candidates: Vec<LoadBalancerCandidate>,
+    /// False when some load balancer could not be searched (a gap names it).
+    pub search_complete: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadBalancerCandidate {
+    pub arn: String,
+    pub name: String,
+    pub region: String,
+    pub listener_arn: String,
+    /// The listener certificate that covers the origin name.
+    pub certificate_arn: String,
+}
+
+/// A listener as the list of all of them shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListenerPort {
+    pub port: u16,
+    /// `HTTPS`, `HTTP`, `TLS`, `TCP`, ...
+    pub protocol: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Listener {
+    pub arn: String,
+    pub port: u16,
+    pub protocol: String,
+    pub ssl_policy: Option<String>,
+    /// The protocols the TLS policy admits, e.g. `["TLSv1.2", "TLSv1.3"]` (None: not read).
+    pub policy_protocols: Option<Vec<String>>,
+    /// Every certificate of a TLS listener, the default one (the one it presents to a name no
+    /// other covers) first, then those it selects by SNI.
+    pub certificate_arns: Vec<String>,
+    /// The health of every target group CloudFront's requests may be forwarded to: those of the
+    /// rules that may match them and, unless a rule surely does, the default action's (evidence
+    /// from before rules were read: the default action's only). None: not read.
+    pub target_groups: Option<Vec<TargetGroupHealth>>,
+    /// What the listener does with a request no rule matches (None: evidence from before it was
+    /// recorded).
+    #[serde(default)]
+    pub default_action: Option<RuleAction>,
+    /// The listener's other rules, in priority order (None: not read, a gap says why; always None
+    /// for a network load balancer, which has no rules).
+    #[serde(default)]
+    pub rules: Option<Vec<ListenerRule>>,
+}
+
+/// One listener rule other than the default: if every condition holds, its action is taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListenerRule {
+    pub arn: String,
+    /// Lower numbers are evaluated first.
+    pub priority: u32,
+    pub conditions: Vec<RuleCondition>,
+    pub action: RuleAction,
+}
+
+/// A rule condition, as far as cf-doctor can compare it with CloudFront's requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "field", rename_all = "kebab-case")]
+pub enum RuleCondition {
+    /// The request's Host matches one of `values` (case-insensitive, `*` and `?` wildcards) or
+    /// of `regex_values`.
+    HostHeader {
+        values: Vec<String>,
+        #[serde(default)]
+        regex_values: Vec<String>,
+    },
+    PathPattern {
+        values: Vec<String>,
+    },
+    /// The header's name only: in AWS's custom-header pattern its value is the secret CloudFront
+    /// adds to every request, and it never goes into the evidence.
+    HttpHeader {
+        name: String,
+    },
+    /// Query string, method or source IP: what CloudFront's requests carry there is not known.
+    Other {
+        name: String,
+    },
+}
+
+/// What a rule (or the default action) finally does with a request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum RuleAction {
+    Forward {
+        target_groups: Vec<String>,
+    },
+    /// The load balancer answers itself, e.g. 403 in the custom-header pattern.
+    FixedResponse {
+        status_code: String,
+    },
+    Redirect {
+        status_code: String,
+    },
+    /// An action without a final forward, fixed response or redirect.
+    Other {
+        name: String,
+    },
+}
+
+impl RuleAction {
+    pub fn target_groups(&self) -> &[String] {
+        match self {
+            RuleAction::Forward { target_groups } => target_groups,
+            _ => &[],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetGroupHealth {
+    pub arn: String,
+    pub healthy: usize,
+    /// Every target that is not healthy.
+    pub not_healthy: Vec<TargetState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetState {
+    pub target: String,
+    /// `unhealthy`, `draining`, `unused`, ...
+    pub state: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecurityGroupVerdict {
+    pub id: String,
+    pub name: String,
+    /// The rule that lets CloudFront in on the origin port, in words (None: no such rule).
+    pub opens_port_to_cloudfront: Option<String>,
+    /// Whom the group lets in on the origin port.
+    #[serde(default)]
+    pub admits: Admission,
+    /// How CloudFront is let in, when it is.
+    #[serde(default)]
+    pub cloudfront_by: Option<AdmittedBy>,
+    /// Why whom the group admits could not be decided (e.g. a prefix list that could not be
+    /// read): such a group is never said to block CloudFront.
+    #[serde(default)]
+    pub undecided: Option<String>,
+}
+
+/// How a security group rule lets CloudFront in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdmittedBy {
+    /// The AWS-managed prefix list `com.amazonaws.global.cloudfront.origin-facing` (or its IPv6
+    /// twin).
+    ManagedPrefixList,
+    /// A customer-managed prefix list whose entries are CloudFront's origin-facing ranges.
+    CustomerPrefixList,
+    /// CloudFront's origin-facing ranges listed in the rule as CIDRs.
+    CloudfrontCidrs,
+    /// 0.0.0.0/0 or ::/0: CloudFront among everyone.
+    Anyone,
+}
+
+/// Whom a security group lets in on the origin port. CloudFront-only is AWS's recommended set-up
+/// (the managed prefix list `com.amazonaws.global.cloudfront.origin-facing`, a customer-managed
+/// prefix list holding CloudFront's ranges, or CloudFront's published CIDRs): healthy, and the
+/// reason a probe from outside CloudFront cannot connect.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Admission {
+    /// Open to every address (0.0.0.0/0 or ::/0).
+    Anyone,
+    /// Open to CloudFront's origin-facing addresses only.
+    CloudfrontOnly,
+    /// No rule lets CloudFront in on the port.
+    NotCloudfront,
+    /// Not read (evidence from before it was), or could not be decided.
+    #[default]
+    Unknown,
+}
+
+impl LoadBalancer {
+    /// The load balancer's security groups let CloudFront in on the origin port and nobody else:
+    /// a connection from anywhere but CloudFront's edge is expected to be dropped.
+    pub fn admits_only_cloudfront(&self) -> bool {
+        admits_only_cloudfront(&self.security_groups)
+    }
+
+    /// The tail of its ARN, `app/NAME/ID` or `net/NAME/ID`: its CloudWatch dimension.
+    pub fn dimension(&self) -> Option<&str> {
+        self.arn.split_once(":loadbalancer/").map(|(_, tail)| tail)
+    }
+}
+
+/// A set of security groups lets CloudFront in on the origin port and nobody else: a connection
+/// from anywhere but CloudFront's edge is expected to be dropped. Unread groups say nothing.
+pub fn admits_only_cloudfront(groups: &Option<Vec<SecurityGroupVerdict>>) -> bool {
+    let Some(groups) = groups else {
+        return false;
+    };
+    groups.iter().any(|g| g.admits == Admission::CloudfrontOnly)
+        && groups.iter().all(|g| g.admits != Admission::Anyone)
+}
