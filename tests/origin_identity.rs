@@ -277,7 +277,10 @@ async fn a_cname_inside_route53_leads_to_the_load_balancer() {
         )
     );
     assert_eq!(run.evidence.load_balancers.len(), 1);
-    assert_eq!(run.evidence.load_balancers[0].matched_by, "route53-cname");
+    assert_eq!(
+        run.evidence.load_balancers[0].matched_by.as_str(),
+        "route53-cname"
+    );
     assert!(run.criticals().is_empty(), "{:#?}", run.d.findings);
 }
 

@@ -10,8 +10,8 @@ use crate::host_sent::{self, CacheBehaviour, PolicyVerdicts};
 use crate::{Budget, CollectError};
 use cf_doctor_model::evidence::{
     CustomErrorResponse, CustomOrigin, Distribution, DistributionLogs, ForwardedHost, Gap,
-    IpAddressType, Origin, OriginGroup, OriginKind, RealtimeLogUse, StandardLogging,
-    ViewerCertificate,
+    IpAddressType, Origin, OriginGroup, OriginKind, OriginProtocolPolicy, RealtimeLogUse,
+    StandardLogging, ViewerCertificate,
 };
 use cf_doctor_model::functions::FunctionAssociation;
 use cf_doctor_model::vpc_origin::VpcOriginRef;
@@ -277,10 +277,20 @@ fn map_fields(p: DistributionFields<'_>) -> Distribution {
     }
 }
 
+/// `OriginProtocolPolicy`, typed. A policy this SDK does not know yet is taken as https-only: the
+/// origin is then probed over TLS, the stricter reading, as before it was typed.
+pub(crate) fn protocol_policy(policy: &cf::OriginProtocolPolicy) -> OriginProtocolPolicy {
+    match policy {
+        cf::OriginProtocolPolicy::HttpOnly => OriginProtocolPolicy::HttpOnly,
+        cf::OriginProtocolPolicy::MatchViewer => OriginProtocolPolicy::MatchViewer,
+        _ => OriginProtocolPolicy::HttpsOnly,
+    }
+}
+
 fn map_origin(origin: &cf::Origin, forwarded_host: Option<ForwardedHost>) -> Origin {
     let kind = match origin.custom_origin_config() {
         Some(custom) => OriginKind::Custom(CustomOrigin {
-            protocol_policy: custom.origin_protocol_policy().as_str().to_string(),
+            protocol_policy: protocol_policy(custom.origin_protocol_policy()),
             http_port: port(custom.http_port(), 80),
             https_port: port(custom.https_port(), 443),
             ssl_protocols: custom

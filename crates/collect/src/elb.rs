@@ -29,7 +29,7 @@ use crate::{Collector, InfraClients};
 use cf_doctor_model::aws_names::AwsName;
 use cf_doctor_model::evidence::{
     AcmCertificate, CloudfrontHost, Distribution, Evidence, Gap, IpAddressType,
-    LoadBalancerCandidates, Origin, OriginKind,
+    LoadBalancerCandidates, MatchedBy, Origin, OriginConnection, OriginKind,
 };
 use cf_doctor_model::{Check, CheckOutcome};
 
@@ -45,8 +45,8 @@ const ELB_DESCRIBE_PER_SECOND: u32 = 10;
 struct OriginRef {
     distribution_id: String,
     host: String,
-    port: u16,
-    https: bool,
+    /// HTTPS or HTTP, on which port.
+    connection: OriginConnection,
     ssl_protocols: Vec<String>,
     /// Where the origin name points through CNAME records, in order.
     cname_chain: Vec<String>,
@@ -58,7 +58,7 @@ struct OriginRef {
 
 impl OriginRef {
     fn target(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+        format!("{}:{}", self.host, self.connection.port)
     }
 }
 
@@ -148,18 +148,13 @@ fn origin_refs(evidence: &Evidence) -> Vec<OriginRef> {
         for o in &d.origins {
             // A VPC origin's load balancer is found by the DNS name DescribeLoadBalancers gave
             // for the ARN GetVpcOrigin named (see vpc_origin).
-            let (lb_host, port, https, ssl_protocols, family) = match &o.kind {
-                OriginKind::Custom(custom) => {
-                    let connection = custom.connection();
-                    let protocols = custom.ssl_protocols.clone();
-                    (
-                        o.domain_name.clone(),
-                        connection.port,
-                        connection.https,
-                        protocols,
-                        custom.ip_address_type,
-                    )
-                }
+            let (lb_host, connection, ssl_protocols, family) = match &o.kind {
+                OriginKind::Custom(custom) => (
+                    o.domain_name.clone(),
+                    custom.connection(),
+                    custom.ssl_protocols.clone(),
+                    custom.ip_address_type,
+                ),
                 OriginKind::Vpc(vpc) => {
                     let Some(lb) =
                         crate::vpc_origin::load_balancer_of(evidence, &vpc.vpc_origin_id)
@@ -168,8 +163,7 @@ fn origin_refs(evidence: &Evidence) -> Vec<OriginRef> {
                     };
                     (
                         lb.host,
-                        lb.port,
-                        lb.https,
+                        lb.connection,
                         lb.ssl_protocols,
                         IpAddressType::default(),
                     )
@@ -177,15 +171,13 @@ fn origin_refs(evidence: &Evidence) -> Vec<OriginRef> {
                 OriginKind::S3 => continue,
             };
             let host = cloudfront_host(d, o, policy_unread);
-            if !origins
-                .iter()
-                .any(|x| x.host == lb_host && x.port == port && x.cloudfront_host == host)
-            {
+            if !origins.iter().any(|x| {
+                x.host == lb_host && x.connection == connection && x.cloudfront_host == host
+            }) {
                 origins.push(OriginRef {
                     distribution_id: d.id.clone(),
                     host: lb_host,
-                    port,
-                    https,
+                    connection,
                     ssl_protocols,
                     cname_chain: Vec::new(),
                     cloudfront_host: host,
@@ -325,8 +317,11 @@ impl Collector {
             }
         }
         // 3. By certificate, for what nothing above linked to anything.
-        let https_ports: BTreeSet<u16> =
-            origins.iter().filter(|o| o.https).map(|o| o.port).collect();
+        let https_ports: BTreeSet<u16> = origins
+            .iter()
+            .filter(|o| o.connection.is_https())
+            .map(|o| o.connection.port)
+            .collect();
         let mut searches = Vec::new();
         for (origin, found) in origins.into_iter().zip(found) {
             let (found, searched) = match found {
@@ -661,7 +656,7 @@ impl Collector {
                 let mut inspected =
                     inspect::inspect(origin, run, &load_balancer, matched_by, evidence).await;
                 let mut detail = format!("{} in {region}, matched by {matched_by}", inspected.name);
-                if matched_by == "cname" {
+                if matched_by == MatchedBy::Cname {
                     detail.push_str(&format!(
                         " ({} -> {})",
                         origin.host,
@@ -740,7 +735,7 @@ impl Collector {
                 let candidates = LoadBalancerCandidates {
                     distribution_id: origin.distribution_id.clone(),
                     origin_host: origin.host.clone(),
-                    origin_port: origin.port,
+                    origin_port: origin.connection.port,
                     candidates,
                     search_complete,
                 };
@@ -774,7 +769,7 @@ impl Collector {
 }
 
 /// ` (matched by route53-alias: step; step)`, or ` (matched by dns-name)` when no step led there.
-fn matched_in_words(how: &str, via: &[String]) -> String {
+fn matched_in_words(how: MatchedBy, via: &[String]) -> String {
     if via.is_empty() {
         format!(" (matched by {how})")
     } else {
@@ -813,7 +808,7 @@ mod tests {
             id: "o".into(),
             domain_name: "origin.shop.example".into(),
             kind: OriginKind::Custom(CustomOrigin {
-                protocol_policy: "https-only".into(),
+                protocol_policy: cf_doctor_model::evidence::OriginProtocolPolicy::HttpsOnly,
                 http_port: 80,
                 https_port: 443,
                 ssl_protocols: vec!["TLSv1.2".into()],

@@ -22,14 +22,14 @@ use std::net::IpAddr;
 use crate::probe::dns;
 use crate::Collector;
 use cf_doctor_model::aws_names::{self, AwsName};
-use cf_doctor_model::evidence::{Gap, IpAddressType};
+use cf_doctor_model::evidence::{Gap, IpAddressType, MatchedBy};
 
 /// A name that leads to the origin's resource, and how it was reached.
 #[derive(Debug, Clone)]
 pub(crate) struct NameLink {
     pub name: String,
     /// `dns-name` (the origin domain itself), `route53-alias`, `route53-cname` or `cname`.
-    pub how: &'static str,
+    pub how: MatchedBy,
     pub via: Vec<String>,
     pub aws: Option<AwsName>,
 }
@@ -60,7 +60,7 @@ impl Links {
     /// What the surest names say the resource is: the origin's own AWS name; else where the
     /// account's records lead; else the first AWS name of the CNAME chain public DNS gives.
     pub fn resources(&self) -> Resources<'_> {
-        let aws = |how: fn(&str) -> bool| -> Vec<&NameLink> {
+        let aws = |how: fn(MatchedBy) -> bool| -> Vec<&NameLink> {
             let mut distinct: Vec<&NameLink> = Vec::new();
             for link in self.names.iter().filter(|n| n.aws.is_some() && how(n.how)) {
                 if !distinct
@@ -72,9 +72,9 @@ impl Links {
             }
             distinct
         };
-        let own = aws(|how| how == "dns-name");
-        let records = aws(|how| how.starts_with("route53-"));
-        let chain = aws(|how| how == "cname");
+        let own = aws(|how| how == MatchedBy::DnsName);
+        let records = aws(|how| how.is_route53());
+        let chain = aws(|how| how == MatchedBy::Cname);
         let surest = if !own.is_empty() {
             own
         } else if !records.is_empty() {
@@ -111,7 +111,7 @@ impl Collector {
         let mut links = Links::default();
         links.names.push(NameLink {
             name: host.to_string(),
-            how: "dns-name",
+            how: MatchedBy::DnsName,
             via: Vec::new(),
             aws: aws_names::classify(host),
         });
@@ -146,7 +146,7 @@ impl Collector {
             via.extend(chain[..i].iter().cloned());
             links.names.push(NameLink {
                 name: name.clone(),
-                how: "cname",
+                how: MatchedBy::Cname,
                 via: vec![format!("DNS: {} -> {name}", via.join(" -> "))],
                 aws: aws_names::classify(name),
             });

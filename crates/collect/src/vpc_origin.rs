@@ -9,7 +9,8 @@ use std::time::Instant;
 
 use crate::{error_text, not_in_time, Budget, Collector};
 use cf_doctor_model::evidence::{
-    Admission, CustomOrigin, Evidence, Gap, IpAddressType, OriginKind, SecurityGroupVerdict,
+    Admission, CustomOrigin, Evidence, Gap, IpAddressType, MatchedBy, OriginConnection, OriginKind,
+    OriginProtocolPolicy, SecurityGroupVerdict,
 };
 use cf_doctor_model::vpc_origin::{EndpointLoadBalancer, VpcOrigin, VPC_ORIGIN_SERVICE_GROUP};
 use cf_doctor_model::{Check, CheckOutcome};
@@ -17,8 +18,7 @@ use cf_doctor_model::{Check, CheckOutcome};
 /// A VPC origin's load balancer, as the load balancer inspection takes it.
 pub(crate) struct LoadBalancerOrigin {
     pub host: String,
-    pub port: u16,
-    pub https: bool,
+    pub connection: OriginConnection,
     pub ssl_protocols: Vec<String>,
 }
 
@@ -29,11 +29,9 @@ pub(crate) fn load_balancer_of(evidence: &Evidence, id: &str) -> Option<LoadBala
     let Some(EndpointLoadBalancer::Found { dns_name, .. }) = &v.load_balancer else {
         return None;
     };
-    let connection = v.endpoint.connection();
     Some(LoadBalancerOrigin {
         host: dns_name.clone(),
-        port: connection.port,
-        https: connection.https,
+        connection: v.endpoint.connection(),
         ssl_protocols: v.endpoint.ssl_protocols.clone(),
     })
 }
@@ -131,9 +129,11 @@ impl Collector {
             endpoint_name: config.map(|c| c.name().to_string()).unwrap_or_default(),
             endpoint_arn: config.map(|c| c.arn().to_string()).unwrap_or_default(),
             endpoint: CustomOrigin {
+                // VpcOriginEndpointConfig is required in the API: its absence is a malformed
+                // answer, read as https-only like a policy this SDK does not know.
                 protocol_policy: config
-                    .map(|c| c.origin_protocol_policy().as_str().to_string())
-                    .unwrap_or_default(),
+                    .map(|c| crate::cloudfront::protocol_policy(c.origin_protocol_policy()))
+                    .unwrap_or(OriginProtocolPolicy::HttpsOnly),
                 http_port: config
                     .and_then(|c| u16::try_from(c.http_port()).ok())
                     .unwrap_or(80),
@@ -227,7 +227,7 @@ impl Collector {
             else {
                 continue;
             };
-            evidence.load_balancers[index].matched_by = "vpc-origin".to_string();
+            evidence.load_balancers[index].matched_by = MatchedBy::VpcOrigin;
             let (region, port, groups) = {
                 let lb = &evidence.load_balancers[index];
                 let Some(groups) = &lb.security_groups else {
@@ -373,10 +373,8 @@ fn vpc_origin_in_words(v: &VpcOrigin) -> String {
         None => v.endpoint_arn.clone(),
     };
     format!(
-        "VPC origin {} ({}): {behind} on {} {}; CloudFront reaches it inside the VPC, so it is not probed from here",
+        "VPC origin {} ({}): {behind} on {connection}; CloudFront reaches it inside the VPC, so it is not probed from here",
         v.id,
         v.status,
-        if connection.https { "HTTPS" } else { "HTTP" },
-        connection.port
     )
 }

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::evidence::{RangeCoverage, SecurityGroupVerdict};
+use crate::evidence::{MatchedBy, OriginProtocol, RangeCoverage, SecurityGroupVerdict};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceOrigin {
@@ -17,7 +17,7 @@ pub struct InstanceOrigin {
     pub origin_host: String,
     pub origin_port: u16,
     /// `HTTPS` or `HTTP`: what CloudFront speaks on the port.
-    pub origin_protocol: String,
+    pub origin_protocol: OriginProtocol,
     /// EC2's state name: `pending`, `running`, `stopping`, `stopped`, `shutting-down`,
     /// `terminated`.
     pub state: String,
@@ -33,9 +33,9 @@ pub struct InstanceOrigin {
     pub status_checks: Option<StatusChecks>,
     /// The address that led to it: the one CloudFront connects to.
     pub address: IpAddr,
-    /// `elastic-ip` (an Elastic IP of the account associated with it), `network-interface` (the
-    /// address is on one of its interfaces) or `ec2-dns-name` (the origin is its public name).
-    pub matched_by: String,
+    /// `elastic-ip` (an Elastic IP of the account associated with it) or `network-interface` (the
+    /// address is on one of its interfaces), after whatever Route53 records led to the address.
+    pub matched_by: MatchedBy,
     /// How the origin name led to the address, each step in words.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matched_via: Vec<String>,

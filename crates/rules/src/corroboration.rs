@@ -60,7 +60,7 @@ const NLB_NO_TARGETS: &[Witness] = &[witness("UnHealthyHostCount", "unhealthy ta
 /// The load balancer metrics that count what `code` describes. A network load balancer's
 /// TCP_ELB_Reset_Count is read but corroborates nothing: idle connections it times out count too.
 fn witnesses(code: Code, lb: &LoadBalancer) -> &'static [Witness] {
-    let network = lb.lb_type == "network";
+    let network = lb.is_network();
     let tls = matches!(code.layer(), Layer::Handshake | Layer::Certificate)
         || matches!(code, Code::AcmCertExpired | Code::AcmCertNotIssued);
     let passed_through = lb.listener.as_ref().is_some_and(|l| l.protocol == "TCP");
@@ -158,13 +158,13 @@ mod tests {
             name: "shop".into(),
             dns_name: "shop-1.us-east-1.elb.amazonaws.com".into(),
             region: "us-east-1".into(),
-            lb_type: lb_type.into(),
-            matched_by: "dns-name".into(),
+            lb_type: cf_doctor_model::evidence::LoadBalancerType::from_aws(lb_type),
+            matched_by: cf_doctor_model::evidence::MatchedBy::DnsName,
             matched_via: vec![],
             distribution_id: "E1".into(),
             origin_host: "origin.shop.example".into(),
             origin_port: 443,
-            origin_protocol: "HTTPS".into(),
+            origin_protocol: cf_doctor_model::evidence::OriginProtocol::Https,
             origin_ssl_protocols: vec![],
             cname_chain: vec![],
             listeners: vec![],

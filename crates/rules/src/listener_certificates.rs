@@ -103,7 +103,7 @@ fn unseen_listener<'a>(
 ) -> Option<(&'a Listener, Vec<&'a AcmCertificate>)> {
     let listener = lb.listener.as_ref()?;
     let speaks_tls = matches!(listener.protocol.as_str(), "HTTPS" | "TLS");
-    if lb.origin_protocol != "HTTPS" || !speaks_tls || listener.certificate_arns.is_empty() {
+    if !lb.origin_protocol.is_https() || !speaks_tls || listener.certificate_arns.is_empty() {
         return None;
     }
     if seen_on_the_wire(lb, evidence) || !custom_origin(lb, evidence) {
@@ -272,13 +272,13 @@ mod tests {
             name: "shop".into(),
             dns_name: "shop-1.us-east-1.elb.amazonaws.com".into(),
             region: "us-east-1".into(),
-            lb_type: "application".into(),
-            matched_by: "route53-alias".into(),
+            lb_type: Some(cf_doctor_model::evidence::LoadBalancerType::Application),
+            matched_by: cf_doctor_model::evidence::MatchedBy::Route53Alias,
             matched_via: vec![],
             distribution_id: "E1".into(),
             origin_host: origin.into(),
             origin_port: 443,
-            origin_protocol: "HTTPS".into(),
+            origin_protocol: cf_doctor_model::evidence::OriginProtocol::Https,
             origin_ssl_protocols: vec!["TLSv1.2".into()],
             cname_chain: vec![],
             listeners: vec![],
@@ -311,7 +311,7 @@ mod tests {
                     id: "o".into(),
                     domain_name: origin.into(),
                     kind: OriginKind::Custom(CustomOrigin {
-                        protocol_policy: "https-only".into(),
+                        protocol_policy: cf_doctor_model::evidence::OriginProtocolPolicy::HttpsOnly,
                         http_port: 80,
                         https_port: 443,
                         ssl_protocols: vec!["TLSv1.2".into()],

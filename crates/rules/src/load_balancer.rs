@@ -49,7 +49,7 @@ fn target_errors(lb: &LoadBalancer, evidence: &Evidence) -> Option<Finding> {
 fn load_balancer_findings(lb: &LoadBalancer) -> Vec<Finding> {
     let mut out = Vec::new();
     let at = format!("{} ({}:{})", lb.arn, lb.origin_host, lb.origin_port);
-    let speaks_origin_protocol = if lb.origin_protocol == "HTTPS" {
+    let speaks_origin_protocol = if lb.origin_protocol.is_https() {
         ["HTTPS", "TLS"]
     } else {
         ["HTTP", "TCP"]
@@ -83,7 +83,7 @@ fn load_balancer_findings(lb: &LoadBalancer) -> Vec<Finding> {
                 // never speaks TLS 1.3 to origins. A protocol in both lists is a handshake.
                 let listed = cf_doctor_model::tls::listed_or_default(&lb.origin_ssl_protocols);
                 let common = listed.iter().any(|p| admitted.contains(p));
-                if lb.origin_protocol == "HTTPS" && !common {
+                if lb.origin_protocol.is_https() && !common {
                     out.push(
                         Finding::new(Code::OriginTlsProtocolMismatch, Severity::Critical, &listener.arn)
                             .statuses(&[502])
@@ -217,13 +217,13 @@ mod tests {
             name: "a".into(),
             dns_name: "a-1.us-east-1.elb.amazonaws.com".into(),
             region: "us-east-1".into(),
-            lb_type: "application".into(),
-            matched_by: "dns-name".into(),
+            lb_type: Some(cf_doctor_model::evidence::LoadBalancerType::Application),
+            matched_by: cf_doctor_model::evidence::MatchedBy::DnsName,
             matched_via: vec![],
             distribution_id: "E1".into(),
             origin_host: "a-1.us-east-1.elb.amazonaws.com".into(),
             origin_port: 443,
-            origin_protocol: "HTTPS".into(),
+            origin_protocol: cf_doctor_model::evidence::OriginProtocol::Https,
             origin_ssl_protocols: origin_ssl_protocols.iter().map(|s| s.to_string()).collect(),
             cname_chain: vec![],
             listeners: vec![ListenerPort {

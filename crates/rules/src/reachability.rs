@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::instance;
 use crate::per_address::group_by_code;
 use cf_doctor_model::evidence::{
-    DnsResult, HttpResult, OriginProbe, SecurityGroupVerdict, TcpResult,
+    DnsResult, DnsSource, HttpResult, OriginProbe, SecurityGroupVerdict, TcpResult,
 };
 use cf_doctor_model::{Code, Evidence, Finding, Severity};
 
@@ -26,7 +26,8 @@ pub fn findings(probe: &OriginProbe, evidence: &Evidence) -> Vec<Finding> {
         }
     }
     let locked = cloudfront_only(probe, evidence);
-    let pinned = matches!(&probe.dns, DnsResult::Resolved { source, .. } if source == "override");
+    let pinned =
+        matches!(&probe.dns, DnsResult::Resolved { source, .. } if *source == DnsSource::Override);
     let mut per_address = Vec::new();
     for a in &probe.addresses {
         let at = format!("{endpoint}@{}", a.address);

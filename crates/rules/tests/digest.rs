@@ -66,7 +66,7 @@ fn probe(i: usize, host: &str, leaf: Option<CertInfo>) -> OriginProbe {
         probe_timeout_ms: 5_000,
         dns: DnsResult::Resolved {
             addresses: vec![address.address],
-            source: "override".into(),
+            source: cf_doctor_model::evidence::DnsSource::Override,
             duration_ms: 0,
             not_used: vec![],
         },

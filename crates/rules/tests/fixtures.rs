@@ -59,3 +59,23 @@ fn a_sweep_with_one_expired_origin() {
     assert_eq!(d.probable_cause, Some(Code::OriginCertExpired));
     insta::assert_json_snapshot!("fixture_sweep", d);
 }
+
+/// Saved evidence read and written again is the file it was read from, byte for byte: the typed
+/// model (enums for closed sets, `Option` for unknowns) still writes the words older builds
+/// wrote, so a file saved before replays, and is saved again, unchanged.
+#[test]
+fn saved_evidence_round_trips_byte_for_byte() {
+    for name in [
+        "founding_outage",
+        "healthy_origin_expiring_viewer_certificate",
+        "load_balancer_expiring_listener_certificate",
+        "sweep",
+    ] {
+        let path =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.json"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let saved = SavedEvidence::parse(&text).unwrap();
+        let again = serde_json::to_string_pretty(&saved).unwrap();
+        assert_eq!(again.trim_end(), text.trim_end(), "{name}.json");
+    }
+}

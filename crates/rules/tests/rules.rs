@@ -71,7 +71,7 @@ fn evidence(addresses: Vec<AddressProbe>) -> Evidence {
             probe_timeout_ms: 5_000,
             dns: DnsResult::Resolved {
                 addresses: addresses.iter().map(|a| a.address).collect(),
-                source: "dns".into(),
+                source: cf_doctor_model::evidence::DnsSource::Dns,
                 duration_ms: 3,
                 not_used: vec![],
             },
@@ -160,7 +160,7 @@ fn the_founding_outage_reads_as_an_expired_origin_certificate() {
 fn one_bad_node_among_healthy_ones_is_named() {
     let good = tls(
         Verification::Trusted {
-            trust_source: "public-roots".into(),
+            trust_source: cf_doctor_model::evidence::TrustSource::PublicRoots,
             matched_name: None,
         },
         vec![leaf(200, &["origin.shop.example"])],
@@ -187,7 +187,7 @@ fn one_bad_node_among_healthy_ones_is_named() {
 fn a_healthy_origin_is_ok_and_says_so() {
     let good = tls(
         Verification::Trusted {
-            trust_source: "public-roots".into(),
+            trust_source: cf_doctor_model::evidence::TrustSource::PublicRoots,
             matched_name: None,
         },
         vec![leaf(200, &["*.shop.example"])],
@@ -253,7 +253,7 @@ fn a_shuffled_chain_is_a_chain_order_finding_not_a_name_mismatch() {
 fn a_gap_is_reported_and_makes_a_clean_result_unknown() {
     let good = tls(
         Verification::Trusted {
-            trust_source: "public-roots".into(),
+            trust_source: cf_doctor_model::evidence::TrustSource::PublicRoots,
             matched_name: None,
         },
         vec![leaf(200, &["origin.shop.example"])],

@@ -15,7 +15,7 @@ use super::{cache, OriginRef, RegionRun};
 use crate::ratelimit::RateLimiter;
 use crate::{acm, error_text};
 use cf_doctor_model::aws_names::same_dns_name;
-use cf_doctor_model::evidence::{AcmCertificate, Evidence, Gap, LoadBalancerCandidate};
+use cf_doctor_model::evidence::{AcmCertificate, Evidence, Gap, LoadBalancerCandidate, MatchedBy};
 use cf_doctor_model::names;
 
 /// Load balancers read per region when looking for one by certificate: a bound on the calls a
@@ -28,7 +28,7 @@ pub(super) enum Found {
         load_balancer: Box<elb::LoadBalancer>,
         /// `dns-name`, `route53-alias`, `route53-cname`, `cname`, `network-interface`,
         /// `elastic-ip` or `certificate`.
-        matched_by: &'static str,
+        matched_by: MatchedBy,
         /// The steps that led there, in words (Route53 records, addresses).
         via: Vec<String>,
     },
@@ -40,7 +40,7 @@ pub(super) enum Found {
         described: Option<Box<aws_sdk_ec2::types::Instance>>,
         address: std::net::IpAddr,
         /// `elastic-ip` or `network-interface`.
-        matched_by: &'static str,
+        matched_by: MatchedBy,
         via: Vec<String>,
     },
     /// The origin is another kind of resource, or an address of the account that no load
@@ -99,7 +99,7 @@ pub(super) async fn find(
             };
         }
     }
-    if !origin.https {
+    if !origin.connection.is_https() {
         return if listed_everywhere {
             Found::None
         } else {
@@ -122,11 +122,9 @@ pub(super) async fn find(
             continue;
         };
         complete &= index.complete;
-        for entry in index
-            .entries
-            .iter()
-            .filter(|e| e.port == origin.port && names::any_covers(&e.names, &origin.host))
-        {
+        for entry in index.entries.iter().filter(|e| {
+            e.port == origin.connection.port && names::any_covers(&e.names, &origin.host)
+        }) {
             let arn = entry.load_balancer.load_balancer_arn();
             if !fits
                 .iter()
@@ -142,7 +140,7 @@ pub(super) async fn find(
         [(region, only)] if complete => Found::One {
             region: region.clone(),
             load_balancer: Box::new(only.load_balancer.clone()),
-            matched_by: "certificate",
+            matched_by: MatchedBy::Certificate,
             via: Vec::new(),
         },
         _ => Found::Candidates {
@@ -183,16 +181,16 @@ pub(super) fn named<'a>(
 fn by_dns<'a>(
     origin: &OriginRef,
     load_balancers: &'a [elb::LoadBalancer],
-) -> Option<(&'a elb::LoadBalancer, &'static str)> {
+) -> Option<(&'a elb::LoadBalancer, MatchedBy)> {
     let named = |name: &str| named(load_balancers, name);
     if let Some(lb) = named(&origin.host) {
-        return Some((lb, "dns-name"));
+        return Some((lb, MatchedBy::DnsName));
     }
     origin
         .cname_chain
         .iter()
         .find_map(|n| named(n))
-        .map(|lb| (lb, "cname"))
+        .map(|lb| (lb, MatchedBy::Cname))
 }
 
 /// Reads the listener certificates of up to `MAX_SCANNED` load balancers; the first call that

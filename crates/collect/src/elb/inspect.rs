@@ -12,7 +12,7 @@ use super::{security_groups, OriginRef, RegionRun};
 use crate::{error_text, metrics};
 use cf_doctor_model::evidence::{
     CloudfrontHost, Evidence, Gap, Listener, ListenerPort, ListenerRule, LoadBalancer,
-    TargetGroupHealth, TargetState,
+    LoadBalancerType, MatchedBy, TargetGroupHealth, TargetState,
 };
 use cf_doctor_model::routing::{self, Route};
 use cf_doctor_model::{Check, CheckOutcome};
@@ -24,27 +24,28 @@ pub(super) async fn inspect(
     origin: &OriginRef,
     run: &RegionRun,
     lb: &elb::LoadBalancer,
-    matched_by: &str,
+    matched_by: MatchedBy,
     evidence: &mut Evidence,
 ) -> LoadBalancer {
     let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
     let name = lb.load_balancer_name().unwrap_or_default().to_string();
+    // The ARN's resource type (`app/`, `net/`) says it too, when the answer leaves Type out.
     let lb_type = lb
         .r#type()
-        .map(|t| t.as_str().to_string())
-        .unwrap_or_default();
+        .and_then(|t| LoadBalancerType::from_aws(t.as_str()))
+        .or_else(|| LoadBalancerType::from_arn(&arn));
     let mut out = LoadBalancer {
         arn: arn.clone(),
         name: name.clone(),
         dns_name: lb.dns_name().unwrap_or_default().to_string(),
         region: run.name.clone(),
-        lb_type: lb_type.clone(),
-        matched_by: matched_by.to_string(),
+        lb_type,
+        matched_by,
         matched_via: Vec::new(),
         distribution_id: origin.distribution_id.clone(),
         origin_host: origin.host.clone(),
-        origin_port: origin.port,
-        origin_protocol: if origin.https { "HTTPS" } else { "HTTP" }.to_string(),
+        origin_port: origin.connection.port,
+        origin_protocol: origin.connection.protocol,
         origin_ssl_protocols: origin.ssl_protocols.clone(),
         cname_chain: origin.cname_chain.clone(),
         listeners: Vec::new(),
@@ -61,7 +62,7 @@ pub(super) async fn inspect(
         now: evidence.now,
         ..Evidence::default()
     };
-    let has_rules = lb_type == "application";
+    let has_rules = lb_type == Some(LoadBalancerType::Application);
     let listeners = async {
         match listeners_of(run, &arn).await {
             Err(error) => {
@@ -69,7 +70,7 @@ pub(super) async fn inspect(
                     "elasticloadbalancing:DescribeListeners",
                     &arn,
                     error,
-                    &format!("the listener of {name} on port {}", origin.port),
+                    &format!("the listener of {name} on port {}", origin.connection.port),
                 ));
                 (Vec::new(), None)
             }
@@ -86,7 +87,7 @@ pub(super) async fn inspect(
                     .collect();
                 let on_port = listeners
                     .iter()
-                    .find(|l| l.port() == Some(i32::from(origin.port)));
+                    .find(|l| l.port() == Some(i32::from(origin.connection.port)));
                 let listener = match on_port {
                     Some(listener) => {
                         // The unhealthy targets of the groups the default action forwards to
@@ -120,7 +121,8 @@ pub(super) async fn inspect(
         }
     };
     let group_ids = lb.security_groups().to_vec();
-    let groups = security_groups::security_groups(run, &group_ids, origin.port, &mut on_groups);
+    let groups =
+        security_groups::security_groups(run, &group_ids, origin.connection.port, &mut on_groups);
     let ((ports, listener), groups) = tokio::join!(listeners, groups);
     evidence.absorb(on_listeners, &base);
     evidence.absorb(on_groups, &base);
@@ -144,7 +146,7 @@ async fn inspect_listener(
     let arn = listener.listener_arn().unwrap_or_default().to_string();
     let used_as = format!(
         "listener certificate of {lb_name}:{} (origin {} of {})",
-        origin.port, origin.host, origin.distribution_id
+        origin.connection.port, origin.host, origin.distribution_id
     );
     let base = Evidence::default();
     let (mut on_certificates, mut on_policy, mut on_rules) =

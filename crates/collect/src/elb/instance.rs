@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::Instance;
 
 use super::{security_groups, OriginRef, RegionRun};
 use crate::error_text;
-use cf_doctor_model::evidence::{Evidence, Gap};
+use cf_doctor_model::evidence::{Evidence, Gap, MatchedBy};
 use cf_doctor_model::instance::{transition_time, InstanceOrigin, StatusChecks};
 
 /// How an origin led to an instance.
@@ -18,7 +18,7 @@ pub(super) struct Link<'a> {
     pub described: Option<Instance>,
     /// The address the origin reaches it at.
     pub address: IpAddr,
-    pub matched_by: &'static str,
+    pub matched_by: MatchedBy,
     pub via: Vec<String>,
 }
 
@@ -72,7 +72,7 @@ pub(super) async fn inspect(
             .instance_ids(id)
             .include_all_instances(true)
             .send(),
-        security_groups::security_groups(run, &group_ids, origin.port, &mut on_groups)
+        security_groups::security_groups(run, &group_ids, origin.connection.port, &mut on_groups)
     );
     let state = instance
         .state()
@@ -113,8 +113,8 @@ pub(super) async fn inspect(
         region: run.name.clone(),
         distribution_id: origin.distribution_id.clone(),
         origin_host: origin.host.clone(),
-        origin_port: origin.port,
-        origin_protocol: if origin.https { "HTTPS" } else { "HTTP" }.to_string(),
+        origin_port: origin.connection.port,
+        origin_protocol: origin.connection.protocol,
         state_since: state_reason
             .as_deref()
             .filter(|_| state != "running")
@@ -123,7 +123,7 @@ pub(super) async fn inspect(
         state_reason,
         status_checks,
         address: link.address,
-        matched_by: link.matched_by.to_string(),
+        matched_by: link.matched_by,
         matched_via: link.via,
         security_groups: groups.verdicts,
         cloudfront_prefix_list: groups.cloudfront_prefix_list,

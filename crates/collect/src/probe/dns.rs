@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use cf_doctor_model::evidence::{DnsResult, IpAddressType};
+use cf_doctor_model::evidence::{DnsResult, DnsSource, IpAddressType};
 
 /// Resolved addresses are capped: a name with hundreds of records must not make a probe unbounded.
 pub const MAX_ADDRESSES: usize = 64;
@@ -29,9 +29,9 @@ pub async fn resolve(
         .parse::<IpAddr>()
         .ok();
     let (found, source) = if let Some(addresses) = overrides.get(&key) {
-        (Ok(addresses.clone()), "override")
+        (Ok(addresses.clone()), DnsSource::Override)
     } else if let Some(ip) = literal {
-        (Ok(vec![ip]), "literal")
+        (Ok(vec![ip]), DnsSource::Literal)
     } else {
         let lookup = async {
             match resolver {
@@ -45,7 +45,7 @@ pub async fn resolve(
                     duration_ms: elapsed(),
                 }
             }
-            Ok(found) => (found, "dns"),
+            Ok(found) => (found, DnsSource::Dns),
         }
     };
     let found = match found {
@@ -95,7 +95,7 @@ pub async fn resolve(
     }
     DnsResult::Resolved {
         addresses,
-        source: source.to_string(),
+        source,
         duration_ms: elapsed(),
         not_used,
     }

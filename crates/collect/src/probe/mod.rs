@@ -47,7 +47,7 @@ pub struct ProbeTarget {
 impl Prober {
     pub async fn probe(&self, target: &ProbeTarget) -> (OriginProbe, Vec<Check>) {
         let connection = target.origin.connection();
-        let (https, port) = (connection.https, connection.port);
+        let (https, port) = (connection.is_https(), connection.port);
         let family = target.origin.ip_address_type;
         let server_name = target.server_name.clone();
         let mut checks = Vec::new();

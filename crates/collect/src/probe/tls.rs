@@ -24,15 +24,17 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use super::certinfo::describe_chain;
-use cf_doctor_model::evidence::{Handshake, MismatchCause, TlsResult, Verification, VerifyFailure};
+use cf_doctor_model::evidence::{
+    Handshake, MismatchCause, TlsResult, TrustSource, Verification, VerifyFailure,
+};
 
 /// Roots and crypto, built once per process and shared by every probe.
 #[derive(Debug)]
 pub struct TlsSetup {
     provider: Arc<CryptoProvider>,
     public: Arc<WebPkiServerVerifier>,
-    /// Public roots plus the extra CA file, and the label naming that file.
-    with_extra: Option<(Arc<WebPkiServerVerifier>, String)>,
+    /// Public roots plus the extra CA file, and the trust source naming that file.
+    with_extra: Option<(Arc<WebPkiServerVerifier>, TrustSource)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +83,7 @@ impl TlsSetup {
                 if added == 0 {
                     return Err(TlsSetupError::Empty { path: shown });
                 }
-                Some((build(roots)?, format!("ca-file:{shown}")))
+                Some((build(roots)?, TrustSource::CaFile(shown)))
             }
         };
         Ok(TlsSetup {
@@ -114,7 +116,7 @@ pub fn cloudfront_versions() -> Vec<&'static rustls::SupportedProtocolVersion> {
 #[derive(Debug)]
 struct CapturingVerifier {
     public: Arc<WebPkiServerVerifier>,
-    with_extra: Option<(Arc<WebPkiServerVerifier>, String)>,
+    with_extra: Option<(Arc<WebPkiServerVerifier>, TrustSource)>,
     /// Names other than the SNI that CloudFront accepts the certificate for (the origin domain,
     /// when the viewer's Host is forwarded and sent as SNI).
     also_accepted: Vec<ServerName<'static>>,
@@ -195,7 +197,7 @@ impl ServerCertVerifier for CapturingVerifier {
         };
         let verification = match verify(&self.public) {
             Ok(matched_name) => Verification::Trusted {
-                trust_source: "public-roots".into(),
+                trust_source: TrustSource::PublicRoots,
                 matched_name,
             },
             Err(public_error) => match &self.with_extra {

@@ -11,7 +11,7 @@ use aws_sdk_ec2::types::{Filter, Instance, NetworkInterface};
 
 use crate::error_text;
 use cf_doctor_model::aws_names;
-use cf_doctor_model::evidence::Gap;
+use cf_doctor_model::evidence::{Gap, MatchedBy};
 
 /// What holds an address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub(crate) struct Owner {
     pub region: String,
     pub holder: Holder,
     /// `elastic-ip` or `network-interface`.
-    pub how: &'static str,
+    pub how: MatchedBy,
     /// The record that says so, in words.
     pub words: String,
 }
@@ -155,7 +155,7 @@ pub(crate) async fn owners(
                         address: ip,
                         region: region.to_string(),
                         holder: Holder::Instance(instance.to_string()),
-                        how: "elastic-ip",
+                        how: MatchedBy::ElasticIp,
                         words: format!("{words} is associated with instance {instance}"),
                     });
                 } else if let Some(eni) = eip.network_interface_id().filter(|i| !i.is_empty()) {
@@ -167,7 +167,7 @@ pub(crate) async fn owners(
                         holder: Holder::Unassociated {
                             allocation_id: allocation,
                         },
-                        how: "elastic-ip",
+                        how: MatchedBy::ElasticIp,
                         words: format!("{words} is associated with nothing"),
                     });
                 }
@@ -195,7 +195,7 @@ pub(crate) async fn owners(
                 address: ip,
                 region: region.to_string(),
                 holder: Holder::Instance(id.to_string()),
-                how: "network-interface",
+                how: MatchedBy::NetworkInterface,
                 words: format!("{ip} is the public address of instance {id}"),
             });
         }
@@ -241,7 +241,7 @@ pub(crate) async fn owners(
                         address: *ip,
                         region: region.to_string(),
                         holder: holder_of(eni),
-                        how: "elastic-ip",
+                        how: MatchedBy::ElasticIp,
                         words: format!("{words} is associated with {}", interface_in_words(eni)),
                     });
                 }
@@ -328,7 +328,7 @@ fn holders(eni: &NetworkInterface, region: &str, addresses: &[IpAddr]) -> Vec<Ow
             address: ip,
             region: region.to_string(),
             holder: holder_of(eni),
-            how: "network-interface",
+            how: MatchedBy::NetworkInterface,
             words: format!("{ip} is on {}", interface_in_words(eni)),
         })
         .collect()

@@ -16,7 +16,7 @@ use aws_sdk_route53::types::{ResourceRecordSet, RrType};
 use crate::error_text;
 use crate::ratelimit::RateLimiter;
 use cf_doctor_model::aws_names;
-use cf_doctor_model::evidence::Gap;
+use cf_doctor_model::evidence::{Gap, MatchedBy};
 use cf_doctor_model::names;
 
 /// Route53's API answers 5 requests per second per account, every action together
@@ -140,7 +140,7 @@ pub(crate) struct Followed {
 pub(crate) struct Target {
     pub name: String,
     /// `route53-alias` or `route53-cname`.
-    pub how: &'static str,
+    pub how: MatchedBy,
     pub via: Vec<String>,
 }
 
@@ -153,8 +153,11 @@ pub(crate) async fn follow(
     origin: &str,
 ) -> Followed {
     let mut out = Followed::default();
-    let mut queue: VecDeque<(String, Vec<String>, &'static str)> =
-        VecDeque::from([(names::normalise(origin), Vec::new(), "route53-alias")]);
+    let mut queue: VecDeque<(String, Vec<String>, MatchedBy)> = VecDeque::from([(
+        names::normalise(origin),
+        Vec::new(),
+        MatchedBy::Route53Alias,
+    )]);
     let mut seen: Vec<String> = Vec::new();
     while let Some((name, via, how)) = queue.pop_front() {
         if seen.contains(&name) {
@@ -229,7 +232,11 @@ pub(crate) async fn follow(
             let mut via = via.clone();
             via.push(step);
             if let Some(alias) = set.alias_target() {
-                queue.push_back((names::normalise(alias.dns_name()), via, "route53-alias"));
+                queue.push_back((
+                    names::normalise(alias.dns_name()),
+                    via,
+                    MatchedBy::Route53Alias,
+                ));
                 continue;
             }
             match set.r#type() {
@@ -238,7 +245,7 @@ pub(crate) async fn follow(
                         queue.push_back((
                             names::normalise(value.value()),
                             via.clone(),
-                            "route53-cname",
+                            MatchedBy::Route53Cname,
                         ));
                     }
                 }

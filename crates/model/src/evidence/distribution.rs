@@ -164,8 +164,7 @@ pub enum OriginKind {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CustomOrigin {
-    /// `http-only`, `https-only` or `match-viewer`.
-    pub protocol_policy: String,
+    pub protocol_policy: OriginProtocolPolicy,
     pub http_port: u16,
     pub https_port: u16,
     /// e.g. `["TLSv1.2"]`.
@@ -227,25 +226,99 @@ impl IpAddressType {
     }
 }
 
-/// How CloudFront connects to an origin: over TLS or not, and on which port.
+/// `OriginProtocolPolicy`: what CloudFront speaks to a custom origin (API reference,
+/// CustomOriginConfig).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OriginProtocolPolicy {
+    /// HTTP on the HTTP port, whatever the viewer used.
+    HttpOnly,
+    /// HTTPS on the HTTPS port, whatever the viewer used.
+    HttpsOnly,
+    /// What the viewer used: HTTPS on the HTTPS port for an HTTPS viewer.
+    MatchViewer,
+}
+
+impl OriginProtocolPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OriginProtocolPolicy::HttpOnly => "http-only",
+            OriginProtocolPolicy::HttpsOnly => "https-only",
+            OriginProtocolPolicy::MatchViewer => "match-viewer",
+        }
+    }
+}
+
+impl std::fmt::Display for OriginProtocolPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What CloudFront speaks to an origin on its port. Written `HTTPS` and `HTTP`, as a listener's
+/// protocol is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OriginProtocol {
+    #[serde(rename = "HTTP")]
+    Http,
+    #[serde(rename = "HTTPS")]
+    Https,
+}
+
+impl OriginProtocol {
+    pub fn is_https(self) -> bool {
+        self == OriginProtocol::Https
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OriginProtocol::Http => "HTTP",
+            OriginProtocol::Https => "HTTPS",
+        }
+    }
+}
+
+impl std::fmt::Display for OriginProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How CloudFront connects to an origin: which protocol, on which port. The one way cf-doctor
+/// says it, from the distribution to the load balancer it finds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OriginConnection {
-    pub https: bool,
+    pub protocol: OriginProtocol,
     pub port: u16,
+}
+
+impl OriginConnection {
+    pub fn is_https(&self) -> bool {
+        self.protocol.is_https()
+    }
+}
+
+impl std::fmt::Display for OriginConnection {
+    /// "HTTPS port 443".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} port {}", self.protocol, self.port)
+    }
 }
 
 impl CustomOrigin {
     /// How CloudFront reaches this origin for an HTTPS viewer (match-viewer then speaks HTTPS).
     pub fn connection(&self) -> OriginConnection {
-        match self.protocol_policy.as_str() {
-            "http-only" => OriginConnection {
-                https: false,
+        match self.protocol_policy {
+            OriginProtocolPolicy::HttpOnly => OriginConnection {
+                protocol: OriginProtocol::Http,
                 port: self.http_port,
             },
-            _ => OriginConnection {
-                https: true,
-                port: self.https_port,
-            },
+            OriginProtocolPolicy::HttpsOnly | OriginProtocolPolicy::MatchViewer => {
+                OriginConnection {
+                    protocol: OriginProtocol::Https,
+                    port: self.https_port,
+                }
+            }
         }
     }
 }

@@ -1,7 +1,9 @@
 //! A load balancer behind a custom origin: how it was found, its listener, rules and targets, and
 //! whom its security groups let in.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::{OriginConnection, OriginProtocol};
 
 /// A load balancer that serves a custom origin, and how it was recognised.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -10,14 +12,12 @@ pub struct LoadBalancer {
     pub name: String,
     pub dns_name: String,
     pub region: String,
-    /// `application` or `network`.
-    pub lb_type: String,
-    /// How the origin was linked to it, surest first: `dns-name` (the origin domain is its DNS
-    /// name), `route53-alias` or `route53-cname` (the account's Route53 records lead to it),
-    /// `cname` (the origin domain's CNAME chain in DNS reaches it), `network-interface` (an
-    /// address of the origin is on one of its interfaces), or `certificate` (an HTTPS listener's
-    /// certificate covers the origin domain: the only link that is a guess).
-    pub matched_by: String,
+    /// Its type, as DescribeLoadBalancers says (or its ARN, `app/` or `net/`); None when neither
+    /// said (written `""` by cf-doctor before it was typed).
+    #[serde(deserialize_with = "LoadBalancerType::deserialize_known")]
+    pub lb_type: Option<LoadBalancerType>,
+    /// How the origin was linked to it (see `MatchedBy`, surest first).
+    pub matched_by: MatchedBy,
     /// How the origin name led to it, each step in words (Route53 records, addresses).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matched_via: Vec<String>,
@@ -25,7 +25,7 @@ pub struct LoadBalancer {
     pub origin_host: String,
     /// The port and protocol CloudFront uses (`HTTPS` or `HTTP`).
     pub origin_port: u16,
-    pub origin_protocol: String,
+    pub origin_protocol: OriginProtocol,
     pub origin_ssl_protocols: Vec<String>,
     /// The CNAME chain from the origin domain, when it was followed.
     #[serde(default)]
@@ -46,6 +46,102 @@ pub struct LoadBalancer {
     /// managed list they admit (None: not compared).
     #[serde(default)]
     pub cloudfront_ranges: Option<RangeCoverage>,
+}
+
+/// `Type` of an Elastic Load Balancing v2 load balancer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadBalancerType {
+    Application,
+    Network,
+    Gateway,
+}
+
+impl LoadBalancerType {
+    /// The type AWS names `value` (`application`, `network`, `gateway`), if it is one.
+    pub fn from_aws(value: &str) -> Option<LoadBalancerType> {
+        match value {
+            "application" => Some(LoadBalancerType::Application),
+            "network" => Some(LoadBalancerType::Network),
+            "gateway" => Some(LoadBalancerType::Gateway),
+            _ => None,
+        }
+    }
+
+    /// The type an ARN's resource says (`loadbalancer/app/...`, `net/`, `gwy/`), if it does.
+    pub fn from_arn(arn: &str) -> Option<LoadBalancerType> {
+        let (_, tail) = arn.split_once(":loadbalancer/")?;
+        match tail.split('/').next()? {
+            "app" => Some(LoadBalancerType::Application),
+            "net" => Some(LoadBalancerType::Network),
+            "gwy" => Some(LoadBalancerType::Gateway),
+            _ => None,
+        }
+    }
+
+    /// Reads `"application"`, `"network"`, `"gateway"`, null, or the `""` evidence saved before
+    /// the type was typed wrote when AWS did not say.
+    fn deserialize_known<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<LoadBalancerType>, D::Error> {
+        match Option::<String>::deserialize(deserializer)?.as_deref() {
+            None | Some("") => Ok(None),
+            Some(value) => LoadBalancerType::from_aws(value).map(Some).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "unknown load balancer type {value:?}; expected application, network or gateway"
+                ))
+            }),
+        }
+    }
+}
+
+/// How cf-doctor linked an origin to the AWS resource that serves it, surest first. Every link
+/// but `Certificate` comes from the account's own records or the origin's own name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MatchedBy {
+    /// The origin domain is the load balancer's own DNS name.
+    DnsName,
+    /// The VPC origin the distribution names fronts it (GetVpcOrigin's endpoint ARN).
+    VpcOrigin,
+    /// An ALIAS record in the account's Route53 leads to it.
+    Route53Alias,
+    /// A CNAME record in the account's Route53 leads to it.
+    Route53Cname,
+    /// The origin domain's CNAME chain in public DNS reaches its name.
+    Cname,
+    /// An address of the origin is an Elastic IP of the account associated with it.
+    ElasticIp,
+    /// An address of the origin is on one of its network interfaces.
+    NetworkInterface,
+    /// An HTTPS listener's certificate covers the origin domain: the only link that is a guess.
+    Certificate,
+}
+
+impl MatchedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchedBy::DnsName => "dns-name",
+            MatchedBy::VpcOrigin => "vpc-origin",
+            MatchedBy::Route53Alias => "route53-alias",
+            MatchedBy::Route53Cname => "route53-cname",
+            MatchedBy::Cname => "cname",
+            MatchedBy::ElasticIp => "elastic-ip",
+            MatchedBy::NetworkInterface => "network-interface",
+            MatchedBy::Certificate => "certificate",
+        }
+    }
+
+    /// Found through the account's Route53 records.
+    pub fn is_route53(self) -> bool {
+        matches!(self, MatchedBy::Route53Alias | MatchedBy::Route53Cname)
+    }
+}
+
+impl std::fmt::Display for MatchedBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The Host header CloudFront sends an origin, which is what a listener's host-header conditions
@@ -261,6 +357,18 @@ pub enum Admission {
 }
 
 impl LoadBalancer {
+    /// How CloudFront connects to it.
+    pub fn origin_connection(&self) -> OriginConnection {
+        OriginConnection {
+            protocol: self.origin_protocol,
+            port: self.origin_port,
+        }
+    }
+
+    pub fn is_network(&self) -> bool {
+        self.lb_type == Some(LoadBalancerType::Network)
+    }
+
     /// The load balancer's security groups let CloudFront in on the origin port and nobody else:
     /// a connection from anywhere but CloudFront's edge is expected to be dropped.
     pub fn admits_only_cloudfront(&self) -> bool {
@@ -281,4 +389,72 @@ pub fn admits_only_cloudfront(groups: &Option<Vec<SecurityGroupVerdict>>) -> boo
     };
     groups.iter().any(|g| g.admits == Admission::CloudfrontOnly)
         && groups.iter().all(|g| g.admits != Admission::Anyone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct Typed {
+        #[serde(deserialize_with = "LoadBalancerType::deserialize_known")]
+        lb_type: Option<LoadBalancerType>,
+    }
+
+    fn lb_type(json: &str) -> Result<Option<LoadBalancerType>, String> {
+        serde_json::from_str::<Typed>(json)
+            .map(|t| t.lb_type)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_load_balancer_type_reads_the_words_and_the_empty_string_older_builds_wrote() {
+        assert_eq!(
+            lb_type(r#"{"lb_type": "network"}"#),
+            Ok(Some(LoadBalancerType::Network))
+        );
+        assert_eq!(lb_type(r#"{"lb_type": ""}"#), Ok(None));
+        assert_eq!(lb_type(r#"{"lb_type": null}"#), Ok(None));
+        let refused = lb_type(r#"{"lb_type": "classic"}"#).unwrap_err();
+        assert!(
+            refused.contains("expected application, network or gateway"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn the_arn_names_the_type_when_the_answer_does_not() {
+        let arn = |tail: &str| {
+            format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/{tail}")
+        };
+        assert_eq!(
+            LoadBalancerType::from_arn(&arn("app/web/50dc6c495c0c9188")),
+            Some(LoadBalancerType::Application)
+        );
+        assert_eq!(
+            LoadBalancerType::from_arn(&arn("net/edge/50dc6c495c0c9188")),
+            Some(LoadBalancerType::Network)
+        );
+        assert_eq!(
+            LoadBalancerType::from_arn("arn:aws:ec2:us-east-1:1:instance/i-1"),
+            None
+        );
+    }
+
+    #[test]
+    fn matched_by_is_written_in_the_words_the_contract_lists() {
+        for (how, word) in [
+            (MatchedBy::DnsName, "dns-name"),
+            (MatchedBy::VpcOrigin, "vpc-origin"),
+            (MatchedBy::Route53Alias, "route53-alias"),
+            (MatchedBy::Route53Cname, "route53-cname"),
+            (MatchedBy::Cname, "cname"),
+            (MatchedBy::ElasticIp, "elastic-ip"),
+            (MatchedBy::NetworkInterface, "network-interface"),
+            (MatchedBy::Certificate, "certificate"),
+        ] {
+            assert_eq!(serde_json::to_string(&how).unwrap(), format!("\"{word}\""));
+            assert_eq!(how.to_string(), word);
+        }
+    }
 }

@@ -43,14 +43,36 @@ impl OriginProbe {
     }
 }
 
+/// Where a probe's addresses came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsSource {
+    /// This machine's resolver, as CloudFront would ask.
+    Dns,
+    /// Pinned by the user (`--resolve`, `CF_DOCTOR_RESOLVE`): DNS was not asked.
+    Override,
+    /// The origin's name is an address: there was nothing to resolve.
+    Literal,
+}
+
+impl std::fmt::Display for DnsSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DnsSource::Dns => "dns",
+            DnsSource::Override => "override",
+            DnsSource::Literal => "literal",
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum DnsResult {
-    /// `source` is `dns` or `override` (--resolve / CF_DOCTOR_RESOLVE). `addresses` are those
-    /// CloudFront connects to (by IpAddressType); `not_used` the others the name has.
+    /// `addresses` are those CloudFront connects to (by IpAddressType); `not_used` the others the
+    /// name has.
     Resolved {
         addresses: Vec<IpAddr>,
-        source: String,
+        source: DnsSource,
         duration_ms: u64,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         not_used: Vec<IpAddr>,
@@ -154,10 +176,10 @@ pub enum MismatchCause {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum Verification {
-    /// Trusted; `trust_source` is `public-roots` or `ca-file:<path>` (CloudFront itself accepts only
-    /// publicly trusted origin certificates, so the report says when trust came from the file).
+    /// Trusted (CloudFront itself accepts only publicly trusted origin certificates, so the report
+    /// says when trust came from a CA file).
     Trusted {
-        trust_source: String,
+        trust_source: TrustSource,
         /// The accepted name the certificate was verified for, when it is not the SNI sent (the
         /// origin domain, with the viewer Host forwarded).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,6 +191,57 @@ pub enum Verification {
     },
     /// The handshake did not get as far as a certificate.
     NotReached,
+}
+
+/// What a trusted origin certificate chained to. Written `public-roots` or `ca-file:<path>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum TrustSource {
+    /// The public roots (webpki-roots): what CloudFront trusts too.
+    PublicRoots,
+    /// The extra CA file the user gave (`--ca-file`, `ORIGIN_CA_FILE`), as shown to them:
+    /// CloudFront would not trust it.
+    CaFile(String),
+}
+
+impl TrustSource {
+    const CA_FILE: &'static str = "ca-file:";
+
+    /// Trusted only through the user's CA file, which CloudFront does not have.
+    pub fn is_ca_file(&self) -> bool {
+        matches!(self, TrustSource::CaFile(_))
+    }
+}
+
+impl std::fmt::Display for TrustSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrustSource::PublicRoots => f.write_str("public-roots"),
+            TrustSource::CaFile(path) => write!(f, "{}{path}", TrustSource::CA_FILE),
+        }
+    }
+}
+
+impl From<TrustSource> for String {
+    fn from(source: TrustSource) -> String {
+        source.to_string()
+    }
+}
+
+impl TryFrom<String> for TrustSource {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<TrustSource, String> {
+        if value == "public-roots" {
+            return Ok(TrustSource::PublicRoots);
+        }
+        match value.strip_prefix(TrustSource::CA_FILE) {
+            Some(path) => Ok(TrustSource::CaFile(path.to_string())),
+            None => Err(format!(
+                "unknown trust source {value:?}; expected public-roots or ca-file:<path>"
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,4 +305,36 @@ pub struct EdgeProbe {
     pub request_id: Option<String>,
     pub time_to_first_byte_ms: Option<u64>,
     pub error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trust_source_is_written_as_older_builds_wrote_it() {
+        for (source, word) in [
+            (TrustSource::PublicRoots, "\"public-roots\""),
+            (
+                TrustSource::CaFile("/tmp/ca.pem".into()),
+                "\"ca-file:/tmp/ca.pem\"",
+            ),
+        ] {
+            assert_eq!(serde_json::to_string(&source).unwrap(), word);
+            assert_eq!(serde_json::from_str::<TrustSource>(word).unwrap(), source);
+        }
+        let refused = serde_json::from_str::<TrustSource>("\"system-roots\"").unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("expected public-roots or ca-file:<path>"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_dns_source_is_refused_with_the_words_accepted() {
+        let refused = serde_json::from_str::<DnsSource>("\"hosts-file\"").unwrap_err();
+        assert!(refused.to_string().contains("`override`"), "{refused}");
+    }
 }

@@ -60,8 +60,8 @@ pub(crate) fn listener(finding: &Finding, scene: &Scene<'_>) -> Plan {
     let at = endpoint(scene);
     let mut steps = Vec::new();
     if let Some(lb) = scene.load_balancer {
-        let https = lb.origin_protocol == "HTTPS";
-        let protocol = if https { "HTTPS" } else { "HTTP" };
+        let https = lb.origin_protocol.is_https();
+        let protocol = lb.origin_protocol.as_str();
         let mut command = match scene.listener.filter(|l| l.port == lb.origin_port) {
             // A listener on the port that speaks the wrong protocol: change it.
             Some(existing) => CommandLine::new(&["aws", "elbv2", "modify-listener"])
