@@ -657,11 +657,10 @@ async fn a_customer_managed_copy_of_cloudfronts_prefix_list_admits_only_cloudfro
     let lb = &s.evidence.load_balancers[0];
     assert!(lb.admits_only_cloudfront(), "{:#?}", lb.security_groups);
     let group = &lb.security_groups.as_ref().unwrap()[0];
-    assert_eq!(group.cloudfront_by, Some(AdmittedBy::CustomerPrefixList));
+    assert_eq!(group.cloudfront_by(), Some(AdmittedBy::CustomerPrefixList));
     assert!(
         group
-            .opens_port_to_cloudfront
-            .as_deref()
+            .rule()
             .unwrap()
             .contains(&format!("customer-managed prefix list {list}, whose entries are all CloudFront origin-facing ranges")),
         "{group:?}"
@@ -688,8 +687,8 @@ async fn cloudfronts_ranges_listed_as_cidrs_admit_only_cloudfront() {
     let lb = &s.evidence.load_balancers[0];
     assert!(lb.admits_only_cloudfront(), "{:#?}", lb.security_groups);
     let group = &lb.security_groups.as_ref().unwrap()[0];
-    assert_eq!(group.admits, Admission::CloudfrontOnly);
-    assert_eq!(group.cloudfront_by, Some(AdmittedBy::CloudfrontCidrs));
+    assert_eq!(group.admits(), Admission::CloudfrontOnly);
+    assert_eq!(group.cloudfront_by(), Some(AdmittedBy::CloudfrontCidrs));
     assert_eq!(
         lb.cloudfront_ranges.as_ref().map(|c| (c.admitted, c.of)),
         Some((ranges.len(), ranges.len()))
@@ -729,7 +728,7 @@ async fn a_group_open_only_to_an_unrelated_range_blocks_cloudfront() {
     let lb = &s.evidence.load_balancers[0];
     assert!(!lb.admits_only_cloudfront());
     assert_eq!(
-        lb.security_groups.as_ref().unwrap()[0].admits,
+        lb.security_groups.as_ref().unwrap()[0].admits(),
         Admission::NotCloudfront
     );
     assert_eq!(

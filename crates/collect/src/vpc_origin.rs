@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use crate::{error_text, not_in_time, Budget, Collector};
 use cf_doctor_model::evidence::{
-    Admission, CustomOrigin, Evidence, Gap, IpAddressType, MatchedBy, OriginConnection, OriginKind,
-    OriginProtocolPolicy, SecurityGroupVerdict,
+    Admission, CustomOrigin, Evidence, Gap, GroupAccess, IpAddressType, MatchedBy,
+    OriginConnection, OriginKind, OriginProtocolPolicy, SecurityGroupVerdict,
 };
 use cf_doctor_model::vpc_origin::{EndpointLoadBalancer, VpcOrigin, VPC_ORIGIN_SERVICE_GROUP};
 use cf_doctor_model::{Check, CheckOutcome};
@@ -306,9 +306,10 @@ impl Collector {
                     .flat_map(|g| g.ip_permissions())
                     .find_map(|p| service_rule(p, port, &service));
                 match rule {
-                    Some(words) if verdict.admits != Admission::Anyone => SecurityGroupVerdict {
-                        opens_port_to_cloudfront: Some(words),
-                        admits: Admission::CloudfrontOnly,
+                    // CloudFront's own group inside the VPC: by none of the ways
+                    // AdmittedBy names for the public edge.
+                    Some(rule) if verdict.admits() != Admission::Anyone => SecurityGroupVerdict {
+                        access: GroupAccess::CloudfrontOnly { rule, by: None },
                         ..verdict.clone()
                     },
                     _ => verdict.clone(),

@@ -146,7 +146,7 @@ fn not_running(instance: &InstanceOrigin, at: &str, answered: bool) -> Option<Fi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cf_doctor_model::evidence::{Admission, SecurityGroupVerdict};
+    use cf_doctor_model::evidence::{GroupAccess, SecurityGroupVerdict};
     use cf_doctor_model::instance::StatusChecks;
 
     pub(crate) fn instance(state: &str) -> InstanceOrigin {
@@ -303,10 +303,7 @@ mod tests {
         closed.security_groups = Some(vec![SecurityGroupVerdict {
             id: "sg-1".into(),
             name: "web".into(),
-            opens_port_to_cloudfront: None,
-            admits: Admission::NotCloudfront,
-            cloudfront_by: None,
-            undecided: None,
+            access: GroupAccess::NotCloudfront,
         }]);
         assert_eq!(
             codes(closed),

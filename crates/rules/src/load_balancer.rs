@@ -398,14 +398,15 @@ mod tests {
         admits: Admission,
         undecided: Option<&str>,
     ) -> SecurityGroupVerdict {
-        SecurityGroupVerdict {
-            id: "sg-1".into(),
-            name: "alb".into(),
-            opens_port_to_cloudfront: opens.map(str::to_string),
-            admits,
-            cloudfront_by: None,
-            undecided: undecided.map(str::to_string),
-        }
+        // Written as evidence of every age writes it, and read as such.
+        serde_json::from_value(serde_json::json!({
+            "id": "sg-1",
+            "name": "alb",
+            "opens_port_to_cloudfront": opens,
+            "admits": admits,
+            "undecided": undecided,
+        }))
+        .unwrap()
     }
 
     fn blocks(lb: &LoadBalancer) -> Vec<Severity> {

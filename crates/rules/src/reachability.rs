@@ -155,11 +155,7 @@ fn admits_only_cloudfront(
         .groups
         .iter()
         .flatten()
-        .filter_map(|g| {
-            g.opens_port_to_cloudfront
-                .as_ref()
-                .map(|r| format!("{} ({}): {r}", g.id, g.name))
-        })
+        .filter_map(|g| g.rule().map(|r| format!("{} ({}): {r}", g.id, g.name)))
         .collect();
     let mut evidence = json!({
         "action": "origin-tcp",

@@ -70,7 +70,7 @@ pub(crate) fn findings(guarded: &Guarded<'_>) -> Vec<Finding> {
         if !groups.is_empty()
             && groups
                 .iter()
-                .all(|g| g.opens_port_to_cloudfront.is_none() && g.undecided.is_none())
+                .all(SecurityGroupVerdict::shuts_out_cloudfront)
         {
             out.push(
                 Finding::new(Code::OriginSecurityGroupBlocksPort, Severity::Critical, guarded.at)
@@ -98,7 +98,7 @@ pub(crate) fn findings(guarded: &Guarded<'_>) -> Vec<Finding> {
             .groups
             .iter()
             .flatten()
-            .filter_map(|g| g.opens_port_to_cloudfront.as_deref())
+            .filter_map(SecurityGroupVerdict::rule)
             .collect();
         out.push(
             Finding::new(Code::OriginSecurityGroupBlocksPort, Severity::Warning, guarded.at)

@@ -9,7 +9,7 @@ use aws_sdk_ec2::types::{IpPermission, SecurityGroup};
 
 use super::cidr::Cidr;
 use super::security_groups::CLOUDFRONT_PREFIX_LIST;
-use cf_doctor_model::evidence::{Admission, AdmittedBy, RangeCoverage, SecurityGroupVerdict};
+use cf_doctor_model::evidence::{AdmittedBy, GroupAccess, RangeCoverage, SecurityGroupVerdict};
 
 /// Where an inbound rule lets traffic in from.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,23 +164,14 @@ pub(super) fn verdict(
         )
     };
     let first = |wanted: &dyn Fn(&Kind) -> bool| kinds.iter().find(|(_, k)| wanted(k));
-    let mut out = SecurityGroupVerdict {
-        id: g.group_id().unwrap_or_default().to_string(),
-        name: g.group_name().unwrap_or_default().to_string(),
-        opens_port_to_cloudfront: None,
-        admits: Admission::NotCloudfront,
-        cloudfront_by: None,
-        undecided: None,
-    };
-    if let Some((o, k)) = first(&|k| *k == Kind::Anyone) {
-        out.opens_port_to_cloudfront = Some(words(o, k));
-        out.admits = Admission::Anyone;
-        out.cloudfront_by = Some(AdmittedBy::Anyone);
-    } else if let Some((o, k)) = first(&|k| matches!(k, Kind::CloudfrontAndMore(_))) {
-        out.opens_port_to_cloudfront = Some(words(o, k));
-        out.admits = Admission::Unknown;
-        if let Kind::CloudfrontAndMore(by) = k {
-            out.cloudfront_by = Some(*by);
+    let access = if let Some((o, k)) = first(&|k| *k == Kind::Anyone) {
+        GroupAccess::Anyone { rule: words(o, k) }
+    } else if let Some((o, k @ Kind::CloudfrontAndMore(by))) =
+        first(&|k| matches!(k, Kind::CloudfrontAndMore(_)))
+    {
+        GroupAccess::CloudfrontAmongOthers {
+            rule: words(o, k),
+            by: *by,
         }
     } else if let Some((o, Kind::Cloudfront(by))) = first(&|k| matches!(k, Kind::Cloudfront(_))) {
         let cidrs: Vec<&str> = kinds
@@ -191,21 +182,28 @@ pub(super) fn verdict(
                 Source::PrefixList(_) => None,
             })
             .collect();
-        out.opens_port_to_cloudfront = Some(match by {
+        let rule = match by {
             AdmittedBy::CloudfrontCidrs => format!(
                 "{} from CloudFront's origin-facing ranges listed as CIDRs: {}",
                 o.ports,
                 cidrs.join(", ")
             ),
             _ => words(o, &Kind::Cloudfront(*by)),
-        });
-        out.admits = Admission::CloudfrontOnly;
-        out.cloudfront_by = Some(*by);
+        };
+        GroupAccess::CloudfrontOnly {
+            rule,
+            by: Some(*by),
+        }
     } else if let Some((_, Kind::Undecided(why))) = first(&|k| matches!(k, Kind::Undecided(_))) {
-        out.admits = Admission::Unknown;
-        out.undecided = Some(why.clone());
+        GroupAccess::Undecided { why: why.clone() }
+    } else {
+        GroupAccess::NotCloudfront
+    };
+    SecurityGroupVerdict {
+        id: g.group_id().unwrap_or_default().to_string(),
+        name: g.group_name().unwrap_or_default().to_string(),
+        access,
     }
-    out
 }
 
 /// When CloudFront is let in by a copy of its ranges (not the managed list, not everyone): how
@@ -219,7 +217,7 @@ pub(super) fn coverage(
 ) -> Option<RangeCoverage> {
     if verdicts.iter().any(|v| {
         matches!(
-            v.cloudfront_by,
+            v.cloudfront_by(),
             Some(AdmittedBy::Anyone | AdmittedBy::ManagedPrefixList)
         )
     }) {
@@ -259,6 +257,7 @@ pub(super) fn coverage(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cf_doctor_model::evidence::Admission;
 
     fn cidrs(list: &[&str]) -> Vec<Cidr> {
         list.iter().map(|c| Cidr::parse(c).unwrap()).collect()
@@ -342,10 +341,10 @@ mod tests {
             ],
             None,
         );
-        assert_eq!(v.admits, Admission::CloudfrontOnly);
-        assert_eq!(v.cloudfront_by, Some(cidr));
+        assert_eq!(v.admits(), Admission::CloudfrontOnly);
+        assert_eq!(v.cloudfront_by(), Some(cidr));
         assert_eq!(
-            v.opens_port_to_cloudfront.as_deref(),
+            v.rule(),
             Some("tcp 443-443 from CloudFront's origin-facing ranges listed as CIDRs: 130.176.0.0/18, 15.158.0.0/16")
         );
         let list = AdmittedBy::CustomerPrefixList;
@@ -357,9 +356,9 @@ mod tests {
             )],
             None,
         );
-        assert_eq!(v.admits, Admission::CloudfrontOnly);
+        assert_eq!(v.admits(), Admission::CloudfrontOnly);
         assert!(v
-            .opens_port_to_cloudfront
+            .rule()
             .unwrap()
             .contains("customer-managed prefix list pl-team"));
         let v = verdict(
@@ -370,10 +369,7 @@ mod tests {
             )],
             None,
         );
-        assert_eq!(
-            (v.admits, v.opens_port_to_cloudfront),
-            (Admission::NotCloudfront, None)
-        );
+        assert_eq!((v.admits(), v.rule()), (Admission::NotCloudfront, None));
     }
 
     #[test]
@@ -386,8 +382,8 @@ mod tests {
             )],
             None,
         );
-        assert_eq!(v.admits, Admission::Unknown);
-        assert!(v.undecided.is_some());
+        assert_eq!(v.admits(), Admission::Unknown);
+        assert!(matches!(v.access, GroupAccess::Undecided { .. }));
     }
 
     #[test]

@@ -305,22 +305,146 @@ pub struct TargetState {
     pub reason: String,
 }
 
+/// One security group, judged on the origin port: who it lets in, and by which rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "VerdictAsWritten", into = "VerdictAsWritten")]
 pub struct SecurityGroupVerdict {
     pub id: String,
     pub name: String,
+    pub access: GroupAccess,
+}
+
+/// Whom a security group lets in on the origin port: one answer, so "opens the port to
+/// CloudFront", "admits CloudFront only" and "undecided" cannot contradict each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupAccess {
+    /// Every address (0.0.0.0/0 or ::/0): CloudFront among them. `rule` says which, in words.
+    Anyone { rule: String },
+    /// A source that holds CloudFront's origin-facing ranges and other addresses too.
+    CloudfrontAmongOthers { rule: String, by: AdmittedBy },
+    /// CloudFront's origin-facing addresses only (AWS's recommended set-up). `by` is None for
+    /// the VPC origins service group, CloudFront's own inside the VPC.
+    CloudfrontOnly {
+        rule: String,
+        by: Option<AdmittedBy>,
+    },
+    /// No rule lets CloudFront in on the port.
+    NotCloudfront,
+    /// Whom it admits could not be decided (e.g. a prefix list that could not be read): never
+    /// said to block CloudFront.
+    Undecided { why: String },
+    /// Evidence saved before whom a group admits was recorded: only the rule that lets
+    /// CloudFront in, if there was one.
+    RuleOnly { rule: Option<String> },
+}
+
+impl SecurityGroupVerdict {
+    /// The rule that lets CloudFront in on the origin port, in words.
+    pub fn rule(&self) -> Option<&str> {
+        match &self.access {
+            GroupAccess::Anyone { rule }
+            | GroupAccess::CloudfrontAmongOthers { rule, .. }
+            | GroupAccess::CloudfrontOnly { rule, .. } => Some(rule),
+            GroupAccess::RuleOnly { rule } => rule.as_deref(),
+            GroupAccess::NotCloudfront | GroupAccess::Undecided { .. } => None,
+        }
+    }
+
+    pub fn admits(&self) -> Admission {
+        match &self.access {
+            GroupAccess::Anyone { .. } => Admission::Anyone,
+            GroupAccess::CloudfrontOnly { .. } => Admission::CloudfrontOnly,
+            GroupAccess::NotCloudfront => Admission::NotCloudfront,
+            GroupAccess::CloudfrontAmongOthers { .. }
+            | GroupAccess::Undecided { .. }
+            | GroupAccess::RuleOnly { .. } => Admission::Unknown,
+        }
+    }
+
+    /// How CloudFront is let in, when it is.
+    pub fn cloudfront_by(&self) -> Option<AdmittedBy> {
+        match &self.access {
+            GroupAccess::Anyone { .. } => Some(AdmittedBy::Anyone),
+            GroupAccess::CloudfrontAmongOthers { by, .. } => Some(*by),
+            GroupAccess::CloudfrontOnly { by, .. } => *by,
+            _ => None,
+        }
+    }
+
+    /// Whether it surely keeps CloudFront out on the port: no rule lets it in, and nothing was
+    /// left undecided.
+    pub fn shuts_out_cloudfront(&self) -> bool {
+        matches!(
+            self.access,
+            GroupAccess::NotCloudfront | GroupAccess::RuleOnly { rule: None }
+        )
+    }
+}
+
+/// A verdict as cf-doctor/evidence/v1 writes it: four fields, kept so that evidence saved by
+/// any build reads and writes back unchanged.
+#[derive(Serialize, Deserialize)]
+struct VerdictAsWritten {
+    id: String,
+    name: String,
     /// The rule that lets CloudFront in on the origin port, in words (None: no such rule).
-    pub opens_port_to_cloudfront: Option<String>,
+    opens_port_to_cloudfront: Option<String>,
     /// Whom the group lets in on the origin port.
     #[serde(default)]
-    pub admits: Admission,
+    admits: Admission,
     /// How CloudFront is let in, when it is.
     #[serde(default)]
-    pub cloudfront_by: Option<AdmittedBy>,
-    /// Why whom the group admits could not be decided (e.g. a prefix list that could not be
-    /// read): such a group is never said to block CloudFront.
+    cloudfront_by: Option<AdmittedBy>,
+    /// Why whom the group admits could not be decided.
     #[serde(default)]
-    pub undecided: Option<String>,
+    undecided: Option<String>,
+}
+
+impl From<VerdictAsWritten> for SecurityGroupVerdict {
+    fn from(w: VerdictAsWritten) -> SecurityGroupVerdict {
+        let rule = w.opens_port_to_cloudfront;
+        let access = match (w.admits, w.undecided, w.cloudfront_by) {
+            (Admission::Anyone, _, _) => GroupAccess::Anyone {
+                rule: rule.unwrap_or_default(),
+            },
+            (Admission::CloudfrontOnly, _, by) => GroupAccess::CloudfrontOnly {
+                rule: rule.unwrap_or_default(),
+                by,
+            },
+            (Admission::NotCloudfront, _, _) => GroupAccess::NotCloudfront,
+            (Admission::Unknown, Some(why), _) => GroupAccess::Undecided { why },
+            (Admission::Unknown, None, Some(by)) if rule.is_some() => {
+                GroupAccess::CloudfrontAmongOthers {
+                    rule: rule.unwrap_or_default(),
+                    by,
+                }
+            }
+            (Admission::Unknown, None, _) => GroupAccess::RuleOnly { rule },
+        };
+        SecurityGroupVerdict {
+            id: w.id,
+            name: w.name,
+            access,
+        }
+    }
+}
+
+impl From<SecurityGroupVerdict> for VerdictAsWritten {
+    fn from(v: SecurityGroupVerdict) -> VerdictAsWritten {
+        let (rule, admits, by) = (v.rule().map(str::to_string), v.admits(), v.cloudfront_by());
+        let undecided = match v.access {
+            GroupAccess::Undecided { why } => Some(why),
+            _ => None,
+        };
+        VerdictAsWritten {
+            id: v.id,
+            name: v.name,
+            opens_port_to_cloudfront: rule,
+            admits,
+            cloudfront_by: by,
+            undecided,
+        }
+    }
 }
 
 /// How a security group rule lets CloudFront in.
@@ -387,8 +511,10 @@ pub fn admits_only_cloudfront(groups: &Option<Vec<SecurityGroupVerdict>>) -> boo
     let Some(groups) = groups else {
         return false;
     };
-    groups.iter().any(|g| g.admits == Admission::CloudfrontOnly)
-        && groups.iter().all(|g| g.admits != Admission::Anyone)
+    groups
+        .iter()
+        .any(|g| g.admits() == Admission::CloudfrontOnly)
+        && groups.iter().all(|g| g.admits() != Admission::Anyone)
 }
 
 #[cfg(test)]
@@ -456,5 +582,38 @@ mod tests {
             assert_eq!(serde_json::to_string(&how).unwrap(), format!("\"{word}\""));
             assert_eq!(how.to_string(), word);
         }
+    }
+
+    #[test]
+    fn a_security_group_verdict_reads_and_writes_back_each_shape_older_builds_wrote() {
+        for written in [
+            r#"{"id":"sg-1","name":"a","opens_port_to_cloudfront":"443 from 0.0.0.0/0","admits":"anyone","cloudfront_by":"anyone","undecided":null}"#,
+            r#"{"id":"sg-1","name":"a","opens_port_to_cloudfront":"443 from pl-1","admits":"cloudfront-only","cloudfront_by":"managed-prefix-list","undecided":null}"#,
+            r#"{"id":"sg-1","name":"a","opens_port_to_cloudfront":"443 from sg-vpc","admits":"cloudfront-only","cloudfront_by":null,"undecided":null}"#,
+            r#"{"id":"sg-1","name":"a","opens_port_to_cloudfront":"443 from 10.0.0.0/8","admits":"unknown","cloudfront_by":"cloudfront-cidrs","undecided":null}"#,
+            r#"{"id":"sg-1","name":"a","opens_port_to_cloudfront":null,"admits":"not-cloudfront","cloudfront_by":null,"undecided":null}"#,
+            r#"{"id":"sg-1","name":"a","opens_port_to_cloudfront":null,"admits":"unknown","cloudfront_by":null,"undecided":"pl-9 could not be read"}"#,
+            r#"{"id":"sg-1","name":"a","opens_port_to_cloudfront":null,"admits":"unknown","cloudfront_by":null,"undecided":null}"#,
+        ] {
+            let verdict: SecurityGroupVerdict = serde_json::from_str(written).unwrap();
+            assert_eq!(serde_json::to_string(&verdict).unwrap(), written);
+        }
+    }
+
+    #[test]
+    fn only_a_group_with_no_rule_and_nothing_undecided_shuts_cloudfront_out() {
+        let read = |json: &str| serde_json::from_str::<SecurityGroupVerdict>(json).unwrap();
+        // Evidence from before `admits` was recorded: no rule is no way in.
+        let legacy = read(r#"{"id":"sg-1","name":"a","opens_port_to_cloudfront":null}"#);
+        assert!(legacy.shuts_out_cloudfront());
+        let undecided = SecurityGroupVerdict {
+            id: "sg-1".into(),
+            name: "a".into(),
+            access: GroupAccess::Undecided {
+                why: "pl-9 could not be read".into(),
+            },
+        };
+        assert!(!undecided.shuts_out_cloudfront());
+        assert_eq!(undecided.admits(), Admission::Unknown);
     }
 }
