@@ -244,6 +244,7 @@ mod tests {
 
     fn diagnosed(distribution: Option<&str>, kind: &str) -> TargetResult {
         let trigger = TriggerInfo {
+            function: None,
             kind: kind.parse().unwrap(),
             detail: "d".into(),
             distribution_id: distribution.map(str::to_string),

@@ -38,6 +38,8 @@ impl App {
                 .cloudfront_function_within(name, options.deadline),
         )
         .await?;
+        // Known from the target, so the report is about the function whatever was collected.
+        trigger.function = Some(name.to_string());
         if let [only] = evidence.distributions.as_slice() {
             trigger
                 .distribution_id

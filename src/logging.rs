@@ -321,6 +321,7 @@ mod tests {
             schema: cf_doctor_model::SCHEMA.into(),
             build: Default::default(),
             trigger: TriggerInfo {
+                function: None,
                 kind: cf_doctor_model::TriggerKind::Alarm,
                 detail: "alarm x".into(),
                 distribution_id: Some("E2EXAMPLE".into()),

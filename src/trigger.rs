@@ -269,6 +269,7 @@ fn scheduled_sweep(object: &serde_json::Map<String, Value>) -> Target {
         .unwrap_or("an EventBridge schedule");
     Target::Sweep {
         trigger: TriggerInfo {
+            function: None,
             kind: cf_doctor_model::TriggerKind::Schedule,
             detail: format!("scheduled sweep ({rule})"),
             distribution_id: None,
@@ -361,6 +362,7 @@ fn parse_acm_event(event: &Value, detail_type: &str) -> Result<Vec<Target>, Trig
         .into_iter()
         .map(|arn| Target::Certificate {
             trigger: TriggerInfo {
+                function: None,
                 kind: cf_doctor_model::TriggerKind::AcmEvent,
                 detail: format!("{kind} for {arn}"),
                 distribution_id: None,

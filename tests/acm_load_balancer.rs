@@ -112,6 +112,7 @@ async fn an_acm_event_about_a_listener_certificate_reaches_the_distributions_beh
     }
     let app = cf_doctor::App::new(&sdk_config(&proxy.endpoint).await, config).unwrap();
     let trigger = TriggerInfo {
+        function: None,
         kind: cf_doctor_model::TriggerKind::AcmEvent,
         detail: format!("ACM Certificate Approaching Expiration for {cert}"),
         distribution_id: None,
@@ -233,6 +234,7 @@ async fn an_acm_event_reaches_a_distribution_whose_origin_is_a_route53_alias_to_
     config.add_resolve(&format!("{host}=127.0.0.1")).unwrap();
     let app = cf_doctor::App::new(&sdk_config(&proxy.endpoint).await, config).unwrap();
     let trigger = TriggerInfo {
+        function: None,
         kind: cf_doctor_model::TriggerKind::AcmEvent,
         detail: format!("ACM Certificate Approaching Expiration for {cert}"),
         distribution_id: None,

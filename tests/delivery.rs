@@ -16,6 +16,7 @@ use serde_json::Value;
 
 fn report(severity: Option<Severity>) -> Diagnosis {
     let trigger = TriggerInfo {
+        function: None,
         kind: cf_doctor_model::TriggerKind::Alarm,
         detail: "test alarm".into(),
         distribution_id: Some("E2DELIVERY".into()),

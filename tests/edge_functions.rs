@@ -603,6 +603,7 @@ async fn an_alarm_on_a_cloudfront_function_diagnoses_the_function() {
     )
     .unwrap();
     let trigger = cf_doctor_model::TriggerInfo {
+        function: None,
         kind: cf_doctor_model::TriggerKind::Alarm,
         detail: format!("alarm \"{name}-errors\" -> ALARM"),
         distribution_id: None,
@@ -643,6 +644,7 @@ async fn an_alarm_on_a_cloudfront_function_diagnoses_the_function() {
         FaultKind::AccessDenied,
     ));
     let trigger = cf_doctor_model::TriggerInfo {
+        function: None,
         kind: cf_doctor_model::TriggerKind::Alarm,
         detail: "test".into(),
         distribution_id: None,
@@ -676,6 +678,17 @@ async fn an_alarm_on_a_cloudfront_function_diagnoses_the_function() {
         d.summary.contains(&format!("CloudFront Function {name}")),
         "{}",
         d.summary
+    );
+    // The report is about the function its target named, in every format: an incident, not a
+    // sweep's digest (before, SNS said "cf-doctor sweep" here).
+    assert_eq!(d.trigger.function.as_deref(), Some(name.as_str()));
+    assert!(!cf_doctor_render::is_digest(&d));
+    let subject = cf_doctor_render::sns::subject(&d);
+    assert!(
+        subject.contains(&format!(
+            "cf-doctor function {name}: cloudfront-function-execution-error"
+        )),
+        "{subject}"
     );
 
     let missing = app

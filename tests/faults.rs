@@ -20,6 +20,7 @@ use common::{alarm, lab};
 fn sweep() -> Target {
     Target::Sweep {
         trigger: TriggerInfo {
+            function: None,
             kind: cf_doctor_model::TriggerKind::Schedule,
             detail: "test sweep".into(),
             distribution_id: None,

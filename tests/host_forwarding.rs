@@ -283,6 +283,7 @@ async fn the_sweep_reads_a_shared_policy_once_and_probes_every_origin_with_the_f
     let app = cf_doctor::App::new(&sdk_config(&proxy.endpoint).await, config).unwrap();
     let target = Target::Sweep {
         trigger: TriggerInfo {
+            function: None,
             kind: cf_doctor_model::TriggerKind::Schedule,
             detail: "test sweep".into(),
             distribution_id: None,

@@ -172,6 +172,7 @@ fn no_hosted_zones() -> aws_sdk_route53::Client {
 
 fn trigger() -> TriggerInfo {
     TriggerInfo {
+        function: None,
         kind: cf_doctor_model::TriggerKind::Alarm,
         detail: "mocked alarm".into(),
         distribution_id: Some("E2MOCKED".into()),

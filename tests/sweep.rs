@@ -94,6 +94,7 @@ async fn fleet() -> Fleet {
 
 fn sweep_trigger() -> TriggerInfo {
     TriggerInfo {
+        function: None,
         kind: cf_doctor_model::TriggerKind::Schedule,
         detail: "scheduled sweep".into(),
         distribution_id: None,
@@ -303,6 +304,7 @@ async fn an_acm_event_inspects_that_certificate_and_only_the_distributions_using
     let fleet = fleet().await;
     let arn = fleet.certs[1].1.clone();
     let trigger = TriggerInfo {
+        function: None,
         kind: cf_doctor_model::TriggerKind::AcmEvent,
         detail: format!("ACM Certificate Approaching Expiration for {arn}"),
         distribution_id: None,
@@ -355,6 +357,7 @@ async fn an_acm_event_with_the_deadline_too_close_still_reports_naming_what_was_
     let fleet = fleet().await;
     let arn = fleet.certs[1].1.clone();
     let trigger = TriggerInfo {
+        function: None,
         kind: cf_doctor_model::TriggerKind::AcmEvent,
         detail: format!("ACM Certificate Expired for {arn}"),
         distribution_id: None,

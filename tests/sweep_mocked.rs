@@ -191,6 +191,7 @@ async fn only_certificates_the_summary_cannot_decide_are_described_and_every_rea
     let d = cf_doctor_rules::diagnose(
         &evidence,
         cf_doctor_model::TriggerInfo {
+            function: None,
             kind: cf_doctor_model::TriggerKind::Schedule,
             detail: "test".into(),
             distribution_id: None,

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 
 use cf_doctor_aws::calls::CallCount;
 use cf_doctor_model::evidence::AcmCertificate;
-use cf_doctor_model::{days_between, CheckOutcome, Code, Diagnosis, Evidence, Severity, Verdict};
+use cf_doctor_model::{
+    days_between, CheckOutcome, Code, Diagnosis, Evidence, ReportSubject, Severity, Verdict,
+};
 
 use super::emf::Unit;
 
@@ -108,7 +110,8 @@ pub fn verdict_value(verdict: Verdict) -> f64 {
 }
 
 /// What one diagnosis measures. A distribution's diagnosis: its verdict and findings by severity,
-/// by `DistributionId`. A sweep (the nightly one, a manual one, or an ACM event's narrowed one,
+/// by `DistributionId` (a CloudFront Function's that several distributions run, by
+/// `FunctionName`). A sweep (the nightly one, a manual one, or an ACM event's narrowed one,
 /// by `Scope` = `account` or `certificate`): the same, plus its duration, what it saw, its gaps and
 /// the certificate runway, then one record per certificate for the nearest expiries.
 pub fn of_diagnosis(d: &Diagnosis, evidence: &Evidence) -> Vec<Record> {
@@ -122,11 +125,20 @@ pub fn of_diagnosis(d: &Diagnosis, evidence: &Evidence) -> Vec<Record> {
         ("WarningFindings", count(d, Severity::Warning), Unit::Count),
         ("InfoFindings", count(d, Severity::Info), Unit::Count),
     ];
-    if let Some(id) = &d.trigger.distribution_id {
-        return vec![Record {
-            dimensions: vec![("DistributionId", id.clone())],
-            metrics,
-        }];
+    match d.trigger.subject() {
+        ReportSubject::Distribution(id) => {
+            return vec![Record {
+                dimensions: vec![("DistributionId", id.to_string())],
+                metrics,
+            }]
+        }
+        ReportSubject::Function(name) => {
+            return vec![Record {
+                dimensions: vec![("FunctionName", name.to_string())],
+                metrics,
+            }]
+        }
+        ReportSubject::Certificate | ReportSubject::Sweep => {}
     }
     let runway = certificate_runway(evidence);
     let gaps = d
@@ -151,10 +163,9 @@ pub fn of_diagnosis(d: &Diagnosis, evidence: &Evidence) -> Vec<Record> {
     if let Some(nearest) = runway.first() {
         metrics.push(("CertificateDaysLeft", nearest.days_left as f64, Unit::None));
     }
-    let scope = if d.trigger.kind == cf_doctor_model::TriggerKind::AcmEvent {
-        "certificate"
-    } else {
-        "account"
+    let scope = match d.trigger.subject() {
+        ReportSubject::Certificate => "certificate",
+        _ => "account",
     };
     let mut records = vec![Record {
         dimensions: vec![("Scope", scope.to_string())],
@@ -297,6 +308,7 @@ mod tests {
 
     fn trigger(kind: &str, distribution: Option<&str>) -> TriggerInfo {
         TriggerInfo {
+            function: None,
             kind: kind.parse().unwrap(),
             detail: "d".into(),
             distribution_id: distribution.map(str::to_string),
@@ -397,6 +409,34 @@ mod tests {
                     ("CriticalFindings", 1.0, Unit::Count),
                     ("WarningFindings", 2.0, Unit::Count),
                     ("InfoFindings", 1.0, Unit::Count),
+                ],
+            }]
+        );
+    }
+
+    #[test]
+    fn a_function_alarm_no_single_distribution_runs_is_measured_by_function_not_as_a_sweep() {
+        let mut alarm = trigger("alarm", None);
+        alarm.function = Some("url-rewrite".into());
+        let d = diagnosis(
+            alarm,
+            Verdict::Critical,
+            vec![Finding::new(
+                Code::CloudfrontFunctionExecutionError,
+                Severity::Critical,
+                "url-rewrite",
+            )],
+        );
+        let records = of_diagnosis(&d, &Evidence::default());
+        assert_eq!(
+            records,
+            vec![Record {
+                dimensions: vec![("FunctionName", "url-rewrite".into())],
+                metrics: vec![
+                    ("Verdict", 2.0, Unit::None),
+                    ("CriticalFindings", 1.0, Unit::Count),
+                    ("WarningFindings", 0.0, Unit::Count),
+                    ("InfoFindings", 0.0, Unit::Count),
                 ],
             }]
         );

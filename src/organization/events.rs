@@ -144,6 +144,7 @@ fn account_sweep(options: &Map<String, Value>) -> Result<Target, TriggerError> {
     };
     Ok(Target::AccountSweep {
         trigger: TriggerInfo {
+            function: None,
             kind: cf_doctor_model::TriggerKind::Schedule,
             detail: format!("organization sweep: account {id}"),
             distribution_id: None,
@@ -182,6 +183,7 @@ fn digest(options: &Value) -> Result<Target, TriggerError> {
     let location = S3Location::parse(results).map_err(|e| malformed(KIND, e.to_string()))?;
     Ok(Target::OrganizationDigest {
         trigger: TriggerInfo {
+            function: None,
             kind: cf_doctor_model::TriggerKind::Schedule,
             detail: format!("organization sweep: every account's results ({location})"),
             distribution_id: None,

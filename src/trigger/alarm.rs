@@ -192,6 +192,7 @@ impl Alarm {
     fn trigger(&self, distribution_id: Option<String>, status: Option<u16>) -> TriggerInfo {
         let alarm_ref = self.arn.clone().unwrap_or_else(|| self.name.clone());
         TriggerInfo {
+            function: None,
             kind: cf_doctor_model::TriggerKind::Alarm,
             detail: format!(
                 "alarm {:?} -> {} ({}; {})",
@@ -235,7 +236,10 @@ fn alarm_targets(alarm: Alarm) -> Result<Vec<Target>, TriggerError> {
             return Ok(functions
                 .into_iter()
                 .map(|(name, status)| Target::Function {
-                    trigger: alarm.trigger(None, status),
+                    trigger: TriggerInfo {
+                        function: Some(name.clone()),
+                        ..alarm.trigger(None, status)
+                    },
                     name,
                 })
                 .collect());

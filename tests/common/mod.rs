@@ -93,6 +93,7 @@ impl Lab {
 
 pub fn alarm(id: &str, status: Option<u16>) -> TriggerInfo {
     TriggerInfo {
+        function: None,
         kind: cf_doctor_model::TriggerKind::Alarm,
         detail: "test alarm".into(),
         distribution_id: Some(id.into()),

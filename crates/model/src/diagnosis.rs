@@ -101,29 +101,46 @@ pub struct TriggerInfo {
     /// The status the alarm is about (502 for a 502ErrorRate alarm); None for 5xxErrorRate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// The CloudFront Function an alarm on its own metrics (dimension `FunctionName`) is about,
+    /// as its target named it. With `distribution_id` set too (one distribution runs it), the
+    /// report is about that distribution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
 }
 
-/// What a report is about, from its trigger: one distribution, the certificates of an ACM event,
-/// or a sweep. Each format words it its own way (a subject line, a summary).
+/// What a report is about, from its trigger: one distribution, a CloudFront Function (run by
+/// several distributions, or by none that could be read), the certificates of an ACM event, or a
+/// sweep. Each format words it its own way (a subject line, a summary).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportSubject<'a> {
     Distribution(&'a str),
+    Function(&'a str),
     Certificate,
     Sweep,
 }
 
+impl ReportSubject<'_> {
+    /// A report about many things at once (a sweep, an ACM event's certificates): a digest,
+    /// not an incident.
+    pub fn is_digest(self) -> bool {
+        matches!(self, ReportSubject::Certificate | ReportSubject::Sweep)
+    }
+}
+
 impl TriggerInfo {
     pub fn subject(&self) -> ReportSubject<'_> {
-        match (&self.distribution_id, self.kind) {
-            (Some(id), _) => ReportSubject::Distribution(id),
-            (None, TriggerKind::AcmEvent) => ReportSubject::Certificate,
-            (None, _) => ReportSubject::Sweep,
+        match (&self.distribution_id, &self.function, self.kind) {
+            (Some(id), _, _) => ReportSubject::Distribution(id),
+            (None, Some(name), _) => ReportSubject::Function(name),
+            (None, None, TriggerKind::AcmEvent) => ReportSubject::Certificate,
+            (None, None, _) => ReportSubject::Sweep,
         }
     }
 
     /// A run someone asked for by hand (a test event, or the CLI).
     pub fn manual(detail: impl Into<String>, distribution_id: Option<String>) -> TriggerInfo {
         TriggerInfo {
+            function: None,
             kind: TriggerKind::Manual,
             detail: detail.into(),
             distribution_id,

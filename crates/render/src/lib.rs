@@ -67,7 +67,7 @@ pub fn evidence_line(evidence: &serde_json::Value, max: usize) -> String {
 /// A digest (a sweep, an ACM event) rather than one distribution's incident: its first screen
 /// is a to-do list.
 pub fn is_digest(d: &Diagnosis) -> bool {
-    d.trigger.distribution_id.is_none()
+    d.trigger.subject().is_digest()
 }
 
 /// What a digest's first screen lists: the findings of one severity, most urgent first.
@@ -78,10 +78,12 @@ pub fn of_severity(d: &Diagnosis, severity: Severity) -> Vec<&Finding> {
         .collect()
 }
 
-/// What the report is about, in a few words: the distribution, or the sweep / the certificate.
+/// What the report is about, in a few words: the distribution, the CloudFront Function, or the
+/// sweep / the certificate.
 pub fn subject_of(d: &Diagnosis) -> String {
     match d.trigger.subject() {
         cf_doctor_model::ReportSubject::Distribution(id) => id.to_string(),
+        cf_doctor_model::ReportSubject::Function(name) => format!("function {name}"),
         cf_doctor_model::ReportSubject::Certificate => "certificate".to_string(),
         cf_doctor_model::ReportSubject::Sweep => "sweep".to_string(),
     }

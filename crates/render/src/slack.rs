@@ -341,6 +341,7 @@ mod tests {
 
     fn report(findings: usize) -> Diagnosis {
         let trigger = TriggerInfo {
+            function: None,
             kind: cf_doctor_model::TriggerKind::Alarm,
             detail: "alarm".into(),
             distribution_id: Some("E2EXAMPLE".into()),
@@ -400,6 +401,7 @@ mod tests {
     #[test]
     fn text_an_origin_controls_cannot_mention_a_channel_or_forge_a_link() {
         let trigger = TriggerInfo {
+            function: None,
             kind: cf_doctor_model::TriggerKind::Alarm,
             detail: "alarm \"<!here> & co\"".into(),
             distribution_id: Some("E2EXAMPLE".into()),
@@ -447,6 +449,7 @@ mod tests {
     #[test]
     fn a_digest_opens_with_what_to_do_today() {
         let trigger = TriggerInfo {
+            function: None,
             kind: cf_doctor_model::TriggerKind::Schedule,
             detail: "scheduled sweep".into(),
             distribution_id: None,

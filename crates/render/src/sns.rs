@@ -233,6 +233,7 @@ mod tests {
 
     fn big(findings: usize, checks: usize) -> Diagnosis {
         let trigger = TriggerInfo {
+            function: None,
             kind: cf_doctor_model::TriggerKind::Schedule,
             detail: "sweep".into(),
             distribution_id: None,
@@ -311,6 +312,7 @@ mod subject_tests {
 
     fn sweep(findings: Vec<Finding>) -> Diagnosis {
         let trigger = TriggerInfo {
+            function: None,
             kind: cf_doctor_model::TriggerKind::Schedule,
             detail: "sweep".into(),
             distribution_id: None,
@@ -363,6 +365,7 @@ mod structure_tests {
     #[test]
     fn the_whole_structured_message_stays_under_the_sns_limit_even_for_a_huge_sweep() {
         let trigger = TriggerInfo {
+            function: None,
             kind: cf_doctor_model::TriggerKind::Schedule,
             detail: "sweep".into(),
             distribution_id: None,

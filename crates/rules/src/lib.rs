@@ -92,21 +92,6 @@ fn origin_findings(probe: &OriginProbe, evidence: &Evidence) -> Vec<Finding> {
     found
 }
 
-/// The CloudFront Function an alarm without a distribution was about: its evidence holds that one
-/// function and no origin (an alarm on a distribution names the distribution instead).
-fn function_alarm<'a>(trigger: &TriggerInfo, evidence: &'a Evidence) -> Option<&'a str> {
-    match evidence.cloudfront_functions.as_slice() {
-        [function]
-            if trigger.kind == cf_doctor_model::TriggerKind::Alarm
-                && trigger.distribution_id.is_none()
-                && evidence.origin_probes.is_empty() =>
-        {
-            Some(function.name.as_str())
-        }
-        _ => None,
-    }
-}
-
 /// The diagnosis of collected evidence: its findings ranked, the verdict, the summary, and the
 /// checks and metrics that were collected with it.
 pub fn diagnose(
@@ -117,21 +102,10 @@ pub fn diagnose(
 ) -> Diagnosis {
     // A report about one distribution, or one CloudFront Function, is an incident; any other (a
     // sweep, an ACM event) a digest.
-    let function = function_alarm(&trigger, evidence).map(str::to_string);
-    let digest = trigger.distribution_id.is_none() && function.is_none();
+    let digest = trigger.subject().is_digest();
     let findings = findings_of(evidence, digest, trigger.status);
     let checks = evidence.checks.clone();
-    let mut diagnosis = match function {
-        Some(name) => assemble_about(
-            format!("CloudFront Function {name}"),
-            trigger,
-            findings,
-            checks,
-            started_at,
-            duration_ms,
-        ),
-        None => assemble(trigger, findings, checks, started_at, duration_ms),
-    };
+    let mut diagnosis = assemble(trigger, findings, checks, started_at, duration_ms);
     if digest {
         digest::summarise(&mut diagnosis, evidence);
     }

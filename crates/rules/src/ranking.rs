@@ -92,10 +92,12 @@ fn verdict_of(findings: &[Finding]) -> Verdict {
     }
 }
 
-/// What a report is about, from its trigger: a distribution, a certificate, or a sweep.
+/// What a report is about, from its trigger: a distribution, a CloudFront Function, a
+/// certificate, or a sweep.
 pub(crate) fn subject_of(trigger: &TriggerInfo) -> String {
     match trigger.subject() {
         ReportSubject::Distribution(id) => format!("distribution {id}"),
+        ReportSubject::Function(name) => format!("CloudFront Function {name}"),
         ReportSubject::Certificate => "certificate".to_string(),
         ReportSubject::Sweep => "sweep".to_string(),
     }
@@ -116,7 +118,7 @@ fn summarise(
         (Verdict::Unknown, _) => format!(
             "{subject}: nothing wrong found, but the inspection was incomplete (see inspection-incomplete)"
         ),
-        (_, Some(first)) if trigger.distribution_id.is_none() => {
+        (_, Some(first)) if trigger.subject().is_digest() => {
             let counted: Vec<String> = [(Severity::Critical, "critical"), (Severity::Warning, "warning")]
                 .iter()
                 .filter_map(|(s, name)| counts.get(s).map(|n| format!("{n} {name}")))

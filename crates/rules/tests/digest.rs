@@ -128,6 +128,7 @@ fn evidence(distributions: Vec<Distribution>, probes: Vec<OriginProbe>) -> Evide
 
 fn sweep(evidence: &Evidence) -> Diagnosis {
     let trigger = TriggerInfo {
+        function: None,
         kind: cf_doctor_model::TriggerKind::Schedule,
         detail: "scheduled sweep".into(),
         distribution_id: None,
@@ -267,6 +268,7 @@ fn an_alarm_report_is_not_a_digest() {
         )],
     );
     let trigger = TriggerInfo {
+        function: None,
         kind: cf_doctor_model::TriggerKind::Alarm,
         detail: "alarm".into(),
         distribution_id: Some("E01EXAMPLE".into()),

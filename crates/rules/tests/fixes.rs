@@ -32,6 +32,7 @@ fn diagnose(evidence: &Value, trigger: &TriggerInfo) -> (Diagnosis, Evidence) {
 
 fn alarm(id: &str, status: u16) -> TriggerInfo {
     TriggerInfo {
+        function: None,
         kind: cf_doctor_model::TriggerKind::Alarm,
         detail: "test alarm".into(),
         distribution_id: Some(id.into()),

@@ -112,6 +112,7 @@ fn ok_http(unverified: bool) -> Option<HttpResult> {
 
 fn diagnose(evidence: &Evidence, status: Option<u16>) -> cf_doctor_model::Diagnosis {
     let trigger = TriggerInfo {
+        function: None,
         kind: cf_doctor_model::TriggerKind::Alarm,
         detail: "alarm \"shop-cloudfront-5xx\" -> ALARM".into(),
         distribution_id: Some("E2EXAMPLE".into()),
