@@ -12,41 +12,62 @@ use futures::StreamExt;
 use crate::{error_text, Budget};
 use cf_doctor_model::evidence::{ForwardedHost, Gap, OriginGroup};
 
+/// One of AWS's managed policies: known by its id, without reading it.
+#[derive(Debug, Clone, Copy)]
+struct ManagedPolicy {
+    /// The id AWS publishes for it.
+    id: &'static str,
+    name: &'static str,
+    /// Whether it sends the viewer's Host header to the origin (an origin request policy that
+    /// forwards Host, or a cache policy whose cache key holds it).
+    forwards_host: bool,
+}
+
+impl ManagedPolicy {
+    const fn new(id: &'static str, name: &'static str, forwards_host: bool) -> ManagedPolicy {
+        ManagedPolicy {
+            id,
+            name,
+            forwards_host,
+        }
+    }
+}
+
 /// AWS's managed origin request policies (ids as AWS publishes them) and whether each forwards
 /// the viewer's Host header.
-const MANAGED_ORIGIN_REQUEST_POLICIES: [(&str, &str, bool); 8] = [
-    ("216adef6-5c7f-47e4-b989-5492eafa07d3", "AllViewer", true),
-    (
+const MANAGED_ORIGIN_REQUEST_POLICIES: [ManagedPolicy; 8] = [
+    ManagedPolicy::new("216adef6-5c7f-47e4-b989-5492eafa07d3", "AllViewer", true),
+    ManagedPolicy::new(
         "33f36d7e-f396-46d9-90e0-52428a34d9dc",
         "AllViewerAndCloudFrontHeaders-2022-06",
         true,
     ),
-    (
+    ManagedPolicy::new(
         "bf0718e1-ba1e-49d1-88b1-f726733018ae",
         "HostHeaderOnly",
         true,
     ),
-    (
+    ManagedPolicy::new(
         "b689b0a8-53d0-40ab-baf2-68738e2966ac",
         "AllViewerExceptHostHeader",
         false,
     ),
-    (
+    ManagedPolicy::new(
         "59781a5b-3903-41f3-afcb-af62929ccde1",
         "CORS-CustomOrigin",
         false,
     ),
-    (
+    ManagedPolicy::new(
         "88a5eaf4-2fd4-4709-b370-b4c650ea3fcf",
         "CORS-S3Origin",
         false,
     ),
-    (
+    ManagedPolicy::new(
         "775133bc-15f2-49f9-abea-afb2e0bf67d2",
         "Elemental-MediaTailor-PersonalizedManifests",
         false,
     ),
-    (
+    ManagedPolicy::new(
         "acba4595-bd28-49b8-b9fe-13317c0390fa",
         "UserAgentRefererHeaders",
         false,
@@ -56,34 +77,34 @@ const MANAGED_ORIGIN_REQUEST_POLICIES: [(&str, &str, bool); 8] = [
 /// AWS's managed cache policies whose cache-key headers are documented (using-managed-cache-
 /// policies.html) and whether Host is among them. The Amplify Hosting policies AWS reserves for
 /// Amplify are not listed: a distribution naming one has it read like the account's own.
-const MANAGED_CACHE_POLICIES: [(&str, &str, bool); 7] = [
-    (
+const MANAGED_CACHE_POLICIES: [ManagedPolicy; 7] = [
+    ManagedPolicy::new(
         "658327ea-f89d-4fab-a63d-7e88639e58f6",
         "CachingOptimized",
         false,
     ),
-    (
+    ManagedPolicy::new(
         "b2884449-e4de-46a7-ac36-70bc7f1ddd6d",
         "CachingOptimizedForUncompressedObjects",
         false,
     ),
-    (
+    ManagedPolicy::new(
         "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
         "CachingDisabled",
         false,
     ),
-    (
+    ManagedPolicy::new(
         "08627262-05a9-4f76-9ded-b50ca2e3a84f",
         "Elemental-MediaPackage",
         false,
     ),
-    ("2e54312d-136d-493c-8eb9-b001f22f67d2", "Amplify", true),
-    (
+    ManagedPolicy::new("2e54312d-136d-493c-8eb9-b001f22f67d2", "Amplify", true),
+    ManagedPolicy::new(
         "83da9c7e-98b4-4e11-a168-04f0df8e2c65",
         "UseOriginCacheControlHeaders",
         true,
     ),
-    (
+    ManagedPolicy::new(
         "4cc15a8a-d715-48a4-82b8-cc0b614638fe",
         "UseOriginCacheControlHeaders-QueryStrings",
         true,
@@ -101,7 +122,7 @@ pub enum PolicyKind {
 }
 
 impl PolicyKind {
-    fn managed(self) -> &'static [(&'static str, &'static str, bool)] {
+    fn managed(self) -> &'static [ManagedPolicy] {
         match self {
             PolicyKind::OriginRequest => &MANAGED_ORIGIN_REQUEST_POLICIES,
             PolicyKind::Cache => &MANAGED_CACHE_POLICIES,
@@ -137,23 +158,20 @@ impl PolicyVerdicts {
 
     fn forwards_host(&self, kind: PolicyKind, policy: &str) -> bool {
         managed(kind, policy)
-            .map(|(_, forwards)| forwards)
+            .map(|m| m.forwards_host)
             .or_else(|| self.0.get(&(kind, policy.to_string())).copied())
             .unwrap_or(false)
     }
 }
 
-fn managed(kind: PolicyKind, policy: &str) -> Option<(&'static str, bool)> {
-    kind.managed()
-        .iter()
-        .find(|(id, _, _)| *id == policy)
-        .map(|(_, name, forwards)| (*name, *forwards))
+fn managed(kind: PolicyKind, policy: &str) -> Option<ManagedPolicy> {
+    kind.managed().iter().find(|m| m.id == policy).copied()
 }
 
 /// A policy by its managed name, or its id.
 fn policy_name(kind: PolicyKind, policy: &str) -> String {
     managed(kind, policy)
-        .map(|(name, _)| name.to_string())
+        .map(|m| m.name.to_string())
         .unwrap_or_else(|| policy.to_string())
 }
 
