@@ -52,6 +52,14 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
+    /// These options, with the disabled distributions' origins probed too when the event asks.
+    fn including_disabled(&self, asked: bool) -> RunOptions {
+        RunOptions {
+            include_disabled: asked || self.include_disabled,
+            ..self.clone()
+        }
+    }
+
     pub fn new(notify: bool) -> RunOptions {
         RunOptions {
             notify,
@@ -168,19 +176,10 @@ impl App {
         trigger: TriggerInfo,
         options: &RunOptions,
     ) -> Result<Diagnosis, CollectError> {
-        let started_at = Utc::now();
-        let clock = Instant::now();
+        let stopwatch = Stopwatch::start();
         // Boxed: the collection future is deep (probes inside joins) and large for the stack.
         let evidence = Box::pin(self.collector.distribution_within(id, options.deadline)).await?;
-        Ok(self.conclude(
-            Run {
-                trigger,
-                started_at,
-                duration_ms: clock.elapsed().as_millis() as u64,
-                evidence,
-            },
-            options,
-        ))
+        Ok(self.conclude(stopwatch.run(trigger, evidence), options))
     }
 
     /// Runs one event as Lambda does (the CLI's `invoke` too), logging the outcome: each verdict,
@@ -315,10 +314,7 @@ impl App {
                 trigger,
                 include_disabled,
             } => {
-                let options = RunOptions {
-                    include_disabled: include_disabled || options.include_disabled,
-                    ..options.clone()
-                };
+                let options = options.including_disabled(include_disabled);
                 self.sweep(&Scope::All, trigger, &options).await
             }
             Target::Certificate { arn, trigger } => {
@@ -332,10 +328,7 @@ impl App {
                 trigger,
                 include_disabled,
             } => {
-                let options = RunOptions {
-                    include_disabled: include_disabled || options.include_disabled,
-                    ..options.clone()
-                };
+                let options = options.including_disabled(include_disabled);
                 let summary = Box::pin(self.sweep_account(&account, trigger, &options)).await;
                 return Ok(TargetResult::AccountSwept(Box::new(summary)));
             }
@@ -398,8 +391,7 @@ impl App {
         mut trigger: TriggerInfo,
         options: &RunOptions,
     ) -> Run {
-        let started_at = Utc::now();
-        let clock = Instant::now();
+        let stopwatch = Stopwatch::start();
         let sweep_options = SweepOptions {
             deadline: options.deadline,
             progress: options.progress.clone(),
@@ -423,12 +415,7 @@ impl App {
                 Scope::Certificate(_) => "the event's region".to_string(),
             }
         );
-        Run {
-            trigger,
-            started_at,
-            duration_ms: clock.elapsed().as_millis() as u64,
-            evidence,
-        }
+        stopwatch.run(trigger, evidence)
     }
 
     /// Rules over a run collected by this engine: in a member account the evidence names it, and
@@ -462,6 +449,31 @@ impl App {
             &options.delivery_failures,
         )
         .await
+    }
+}
+
+/// When a run started (the report's `started_at`) and a clock for how long it took.
+pub(crate) struct Stopwatch {
+    started_at: chrono::DateTime<Utc>,
+    clock: Instant,
+}
+
+impl Stopwatch {
+    pub(crate) fn start() -> Stopwatch {
+        Stopwatch {
+            started_at: Utc::now(),
+            clock: Instant::now(),
+        }
+    }
+
+    /// What was collected since the start, with its trigger and timing.
+    pub(crate) fn run(&self, trigger: TriggerInfo, evidence: cf_doctor_model::Evidence) -> Run {
+        Run {
+            trigger,
+            started_at: self.started_at,
+            duration_ms: self.clock.elapsed().as_millis() as u64,
+            evidence,
+        }
     }
 }
 

@@ -2,14 +2,10 @@
 //! which status its metric is about, and its diagnosis (the function, and the distributions that
 //! run it). When one distribution runs it, the report is about that distribution.
 
-use std::time::Instant;
-
-use chrono::Utc;
-
 use cf_doctor_collect::CollectError;
-use cf_doctor_model::replay::Run;
 use cf_doctor_model::{Diagnosis, TriggerInfo};
 
+use crate::app::Stopwatch;
 use crate::{App, RunOptions};
 
 /// The status viewers get when a CloudFront Function metric alarms: execution errors and
@@ -31,8 +27,7 @@ impl App {
         mut trigger: TriggerInfo,
         options: &RunOptions,
     ) -> Result<Diagnosis, CollectError> {
-        let started_at = Utc::now();
-        let clock = Instant::now();
+        let stopwatch = Stopwatch::start();
         let evidence = Box::pin(
             self.collector
                 .cloudfront_function_within(name, options.deadline),
@@ -45,15 +40,7 @@ impl App {
                 .distribution_id
                 .get_or_insert_with(|| only.id.clone());
         }
-        Ok(self.conclude(
-            Run {
-                trigger,
-                started_at,
-                duration_ms: clock.elapsed().as_millis() as u64,
-                evidence,
-            },
-            options,
-        ))
+        Ok(self.conclude(stopwatch.run(trigger, evidence), options))
     }
 }
 
