@@ -50,10 +50,7 @@ pub fn map_certificate(
         region: region.to_string(),
         domain_name: c.domain_name().unwrap_or_default().to_string(),
         subject_alternative_names: c.subject_alternative_names().to_vec(),
-        status: c
-            .status()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default(),
+        status: c.status().map(|s| s.as_str().to_string()),
         cert_type: c
             .r#type()
             .map(|t| t.as_str().to_string())
@@ -116,10 +113,7 @@ fn map_summary(s: &aws_sdk_acm::types::CertificateSummary, region: &str) -> AcmC
         region: region.to_string(),
         domain_name: s.domain_name().unwrap_or_default().to_string(),
         subject_alternative_names: s.subject_alternative_name_summaries().to_vec(),
-        status: s
-            .status()
-            .map(|v| v.as_str().to_string())
-            .unwrap_or_default(),
+        status: s.status().map(|v| v.as_str().to_string()),
         cert_type: s
             .r#type()
             .map(|v| v.as_str().to_string())
@@ -144,7 +138,7 @@ pub const RENEWAL_HORIZON_DAYS: i64 = 90;
 /// validation method and renewal state only DescribeCertificate shows. Imported, private, expired
 /// or not-issued certificates are decided by the summary alone.
 pub fn needs_describe(cert: &AcmCertificate, now: DateTime<Utc>) -> bool {
-    if cert.cert_type != "AMAZON_ISSUED" || cert.status != "ISSUED" {
+    if cert.cert_type != "AMAZON_ISSUED" || !cert.has_status("ISSUED") {
         return false;
     }
     match cert.not_after {

@@ -75,7 +75,7 @@ impl Collector {
             let detail = format!(
                 "{} {}, {}; {}",
                 cert.cert_type,
-                cert.status,
+                cert.status_in_words(),
                 cf_doctor_model::expiry_in_words(cert.not_after, evidence.now),
                 cert.used_as.join("; ")
             );

@@ -158,6 +158,13 @@ impl Gap {
     }
 }
 
+/// Reads a string that older evidence wrote as `""` when it was not known: `""` and null are None.
+fn empty_as_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.filter(|s| !s.is_empty()))
+}
+
 /// The minutes of CloudWatch data a diagnosis reads, ending at its clock: long enough for a
 /// 5-minute alarm period, short enough to be "now".
 pub const METRIC_WINDOW_MINUTES: i64 = 15;

@@ -88,7 +88,7 @@ mod tests {
             region: "us-east-1".into(),
             domain_name: "shop.example".into(),
             subject_alternative_names: vec![],
-            status: "ISSUED".into(),
+            status: Some("ISSUED".into()),
             cert_type: "AMAZON_ISSUED".into(),
             not_before: None,
             not_after: None,

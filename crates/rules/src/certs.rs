@@ -56,7 +56,7 @@ fn certificate_findings(
 ) -> Vec<Finding> {
     let days_left = cert.not_after.map(|t| days_between(now, t));
     // Expired is decided by the date (or ACM's status): within its last day `days_left` is 0.
-    let expired = cert.status == "EXPIRED" || cert.not_after.is_some_and(|t| t <= now);
+    let expired = cert.has_status("EXPIRED") || cert.not_after.is_some_and(|t| t <= now);
     let evidence = base_evidence(cert, days_left);
     if unused(cert) {
         return unused_finding(cert, days_left, expired, thresholds, evidence)
@@ -86,10 +86,10 @@ fn unused_finding(
             format!("ACM certificate for {name} expired{}, unused: delete it", since(cert)),
             "Nothing uses it (ACM's InUseBy is empty): delete it (ACM console, or aws acm delete-certificate) so that it stops appearing here.",
         )
-    } else if cert.status != "ISSUED" && !cert.status.is_empty() {
+    } else if let Some(status) = cert.not_issued() {
         (
             Code::AcmCertNotIssued,
-            format!("ACM certificate for {name} is {}, unused: delete it", cert.status),
+            format!("ACM certificate for {name} is {status}, unused: delete it"),
             "It was never issued and nothing uses it: delete it, or complete its validation if it is still wanted.",
         )
     } else if days_left.is_some_and(|d| d <= thresholds.expiry_warn_days) {
@@ -145,11 +145,11 @@ fn state_finding(
                 "Issue or import a valid certificate for {} and attach it where this one is used; then find out why it did not renew (see renewal status).",
                 cert.domain_name
             ))
-    } else if cert.status != "ISSUED" && !cert.status.is_empty() {
+    } else if let Some(status) = cert.not_issued() {
         Finding::new(Code::AcmCertNotIssued, Severity::Critical, &cert.arn)
             .title(format!(
-                "ACM certificate for {} is {}, not ISSUED ({used_as})",
-                cert.domain_name, cert.status
+                "ACM certificate for {} is {status}, not ISSUED ({used_as})",
+                cert.domain_name
             ))
             .remediation("Complete validation (ACM console: Certificates -> the certificate -> Domains) or request a new certificate; a certificate that is not ISSUED cannot serve TLS.")
     } else {
@@ -275,7 +275,7 @@ mod tests {
             region: "us-east-1".into(),
             domain_name: "shop.example".into(),
             subject_alternative_names: vec!["shop.example".into()],
-            status: "ISSUED".into(),
+            status: Some("ISSUED".into()),
             cert_type: "AMAZON_ISSUED".into(),
             not_before: Some(now - Duration::days(300)),
             not_after: Some(now + Duration::days(days_left) + Duration::hours(1)),
@@ -371,7 +371,7 @@ mod tests {
         );
         assert_eq!(found[0].evidence["unused"], true);
         let mut not_issued = unused_cert(100);
-        not_issued.status = "FAILED".into();
+        not_issued.status = Some("FAILED".into());
         assert_eq!(
             codes(&not_issued),
             vec![(Code::AcmCertNotIssued, Severity::Info)]
@@ -444,7 +444,7 @@ mod tests {
     #[test]
     fn a_certificate_not_issued_is_critical() {
         let mut c = cert(50);
-        c.status = "PENDING_VALIDATION".into();
+        c.status = Some("PENDING_VALIDATION".into());
         assert_eq!(
             codes(&c),
             vec![(Code::AcmCertNotIssued, Severity::Critical)]

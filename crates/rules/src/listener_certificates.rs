@@ -251,7 +251,7 @@ mod tests {
             region: "us-east-1".into(),
             domain_name: names[0].into(),
             subject_alternative_names: names.iter().map(|n| n.to_string()).collect(),
-            status: "ISSUED".into(),
+            status: Some("ISSUED".into()),
             cert_type: "AMAZON_ISSUED".into(),
             not_before: None,
             not_after: None,

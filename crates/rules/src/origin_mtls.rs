@@ -147,7 +147,7 @@ fn probe_findings(probe: &OriginProbe, evidence: &Evidence) -> Vec<Finding> {
             Some(c) => format!(
                 "CloudFront's client certificate {arn} in ACM: {} {}, {}",
                 c.cert_type,
-                c.status,
+                c.status_in_words(),
                 cf_doctor_model::expiry_in_words(c.not_after, evidence.now)
             ),
             None => format!(

@@ -93,7 +93,7 @@ fn certificate(n: usize, days_left: i64, cert_type: &str, in_use: bool) -> AcmCe
         region: "us-east-1".into(),
         domain_name: format!("c{n}.example"),
         subject_alternative_names: vec![format!("c{n}.example")],
-        status: if days_left < 0 { "EXPIRED" } else { "ISSUED" }.into(),
+        status: Some(if days_left < 0 { "EXPIRED" } else { "ISSUED" }.into()),
         cert_type: cert_type.into(),
         not_before: Some(now() - Duration::days(300)),
         not_after: Some(now() + Duration::days(days_left) + Duration::hours(1)),

@@ -10,8 +10,10 @@ pub struct AcmCertificate {
     pub region: String,
     pub domain_name: String,
     pub subject_alternative_names: Vec<String>,
-    /// ISSUED, PENDING_VALIDATION, EXPIRED, FAILED, REVOKED, INACTIVE, VALIDATION_TIMED_OUT
-    pub status: String,
+    /// ISSUED, PENDING_VALIDATION, EXPIRED, FAILED, REVOKED, INACTIVE, VALIDATION_TIMED_OUT; None
+    /// when ACM did not say (written `""` by builds before it was an `Option`).
+    #[serde(default, deserialize_with = "super::empty_as_none")]
+    pub status: Option<String>,
     /// AMAZON_ISSUED, IMPORTED, PRIVATE
     pub cert_type: String,
     pub not_before: Option<DateTime<Utc>>,
@@ -32,6 +34,20 @@ pub struct AcmCertificate {
 }
 
 impl AcmCertificate {
+    /// Its status when ACM said one and it is not ISSUED: the certificate cannot serve TLS.
+    pub fn not_issued(&self) -> Option<&str> {
+        self.status.as_deref().filter(|s| *s != "ISSUED")
+    }
+
+    pub fn has_status(&self, status: &str) -> bool {
+        self.status.as_deref() == Some(status)
+    }
+
+    /// Its status in ACM's word, or "status unknown".
+    pub fn status_in_words(&self) -> &str {
+        self.status.as_deref().unwrap_or("status unknown")
+    }
+
     /// Every name the certificate covers: its subject alternative names and its domain name.
     pub fn names(&self) -> Vec<String> {
         let mut names = self.subject_alternative_names.clone();
@@ -39,5 +55,42 @@ impl AcmCertificate {
             names.push(self.domain_name.clone());
         }
         names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_status(status: serde_json::Value) -> AcmCertificate {
+        serde_json::from_value(serde_json::json!({
+            "arn": "arn:aws:acm:us-east-1:123456789012:certificate/1",
+            "region": "us-east-1",
+            "domain_name": "shop.example",
+            "subject_alternative_names": [],
+            "status": status,
+            "cert_type": "AMAZON_ISSUED",
+            "not_before": null,
+            "not_after": null,
+            "renewal_eligibility": null,
+            "renewal_status": null,
+            "renewal_status_reason": null,
+            "validation_methods": [],
+            "in_use_by": [],
+            "used_as": [],
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_status_acm_did_not_give_is_unknown_never_not_issued() {
+        for unknown in [serde_json::json!(""), serde_json::Value::Null] {
+            let cert = with_status(unknown);
+            assert_eq!(cert.status, None);
+            assert_eq!(cert.not_issued(), None);
+            assert_eq!(cert.status_in_words(), "status unknown");
+        }
+        assert_eq!(with_status("FAILED".into()).not_issued(), Some("FAILED"));
+        assert_eq!(with_status("ISSUED".into()).not_issued(), None);
     }
 }

@@ -59,7 +59,7 @@ pub(crate) fn renew(finding: &Finding, scene: &Scene<'_>) -> Plan {
             vec![reimport(cert)],
         );
     }
-    if cert.status == "PENDING_VALIDATION" || reason == Some("pending-validation") {
+    if cert.has_status("PENDING_VALIDATION") || reason == Some("pending-validation") {
         let mut steps = validation_steps(&cert.region, &cert.domain_name, &cert.arn);
         steps.insert(0, FixStep::says(format!(
             "ACM is waiting for the validation records of {} ({}): nothing needs replacing once they are in place",
@@ -125,10 +125,10 @@ pub(crate) fn renew(finding: &Finding, scene: &Scene<'_>) -> Plan {
 }
 
 fn in_words(cert: &AcmCertificate) -> String {
-    match cert.status.as_str() {
-        "" => "not issued".to_string(),
-        "ISSUED" => "close to its expiry".to_string(),
-        status => status.to_lowercase().replace('_', " "),
+    match cert.status.as_deref() {
+        None => "in a state ACM did not say".to_string(),
+        Some("ISSUED") => "close to its expiry".to_string(),
+        Some(status) => status.to_lowercase().replace('_', " "),
     }
 }
 
