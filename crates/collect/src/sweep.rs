@@ -87,9 +87,10 @@ impl Collector {
         evidence
     }
 
-    /// Everything but the probes: the distributions (each page's origins sent to `targets` as
-    /// it arrives) and the certificates, listed side by side; then the certificates described
-    /// where needed, and the edge functions, VPC origins and origin mTLS certificates.
+    /// Everything but the probes, by scope: the distributions and the certificates (see
+    /// [`Collector::account_inventory`] and [`Collector::certificate_inventory`]); then what
+    /// every scope ends with: disabled distributions named, and the edge functions, VPC origins
+    /// and origin mTLS certificates read.
     async fn inventory(
         &self,
         scope: &Scope,
@@ -103,66 +104,100 @@ impl Collector {
             thresholds: self.thresholds,
             ..Evidence::default()
         };
-        let progress = options.progress.as_ref();
-        let regions = match scope {
-            Scope::All => self.acm_by_region.len() as u64,
-            Scope::Certificate(_) => 0,
-        };
-        progress.phase("listing distributions and certificates", 1 + regions);
-        let base = evidence.clone();
-        let mut on_certificates = base.clone();
-        // The whole account's origins are probed as their page arrives; an event's certificate's
-        // distributions are known only once the load balancers it is on are followed.
-        let streamed = matches!(scope, Scope::All).then_some(&targets);
-        let listing = self.list_distributions_probing(options, budget, streamed, tally);
-        let certificates = async {
-            match scope {
-                Scope::All => {
-                    self.list_all_certificates(&mut on_certificates, progress)
-                        .await
-                }
-                Scope::Certificate(arn) => vec![placeholder(arn)],
+        let mut certificates = match scope {
+            Scope::All => {
+                self.account_inventory(&mut evidence, options, budget, &targets, tally)
+                    .await
+            }
+            Scope::Certificate(arn) => {
+                self.certificate_inventory(arn, &mut evidence, options, budget, &targets, tally)
+                    .await
             }
         };
-        let ((listed, on_distributions), mut certificates) = tokio::join!(listing, certificates);
-        evidence.absorb(on_distributions, &base);
-        evidence.absorb(on_certificates, &base);
-        let all_distributions = listed.clone();
-        evidence.distributions = match scope {
-            Scope::All => listed,
-            Scope::Certificate(arn) => listed
-                .into_iter()
-                .filter(|d| uses_viewer_certificate(d, arn))
-                .collect(),
-        };
-        attach_viewer_users(&mut certificates, &evidence);
-        self.describe_where_needed(&mut certificates, scope, &mut evidence, budget, options)
-            .await;
-        if let Scope::Certificate(_) = scope {
-            // A listener certificate reaches viewers through the distributions whose origin is
-            // the load balancer: ACM's InUseBy names the load balancer, not them.
-            for certificate in &mut certificates {
-                self.follow_load_balancers(certificate, &all_distributions, &mut evidence, budget)
-                    .await;
-            }
-        }
-        if let Scope::Certificate(_) = scope {
-            send_targets(&evidence.distributions, options, &targets, tally);
-        }
+        // Every target is sent: the probes end when the last one is done.
+        drop(targets);
         // Every distribution is known by now, those behind an event's load balancer too.
         if !options.include_disabled {
             let disabled = list_disabled(&evidence.distributions);
             evidence.checks.extend(disabled);
         }
-        // Every target is sent: the probes end when the last one is done.
-        drop(targets);
         // An event's certificate that could not be described is only a name (the gap says why).
         certificates.retain(|c| c.status.is_some());
         evidence.certificates = certificates;
         // Edge functions, VPC origins and origin mTLS client certificates, with their states.
         Box::pin(self.edge_inventory(&mut evidence, &budget)).await;
-        tally.show(progress);
+        tally.show(options.progress.as_ref());
         evidence
+    }
+
+    /// The whole account: the distributions, each page's origins sent to `targets` as it
+    /// arrives, and every region's certificates, listed side by side; then the certificates
+    /// described where the summary cannot decide.
+    async fn account_inventory(
+        &self,
+        evidence: &mut Evidence,
+        options: &SweepOptions,
+        budget: Budget,
+        targets: &tokio::sync::mpsc::UnboundedSender<ProbeTarget>,
+        tally: &ProbeTally,
+    ) -> Vec<AcmCertificate> {
+        let progress = options.progress.as_ref();
+        progress.phase(
+            "listing distributions and certificates",
+            1 + self.acm_by_region.len() as u64,
+        );
+        let base = evidence.clone();
+        let mut on_certificates = base.clone();
+        let listing = self.list_distributions_probing(options, budget, Some(targets), tally);
+        let certificates = self.list_all_certificates(&mut on_certificates, progress);
+        let ((listed, on_distributions), mut certificates) = tokio::join!(listing, certificates);
+        evidence.absorb(on_distributions, &base);
+        evidence.absorb(on_certificates, &base);
+        evidence.distributions = listed;
+        attach_viewer_users(&mut certificates, evidence);
+        let now = evidence.now;
+        let undecided = |c: &AcmCertificate| acm::needs_describe(c, now);
+        self.describe_where_needed(&mut certificates, undecided, evidence, budget, options)
+            .await;
+        certificates
+    }
+
+    /// The one certificate an ACM or Health event is about: described whatever its summary
+    /// says, with the distributions that serve it to viewers, and those whose origin is a load
+    /// balancer it is on (ACM's InUseBy names the load balancer, not them); their origins are
+    /// sent to `targets` once all are known.
+    async fn certificate_inventory(
+        &self,
+        arn: &str,
+        evidence: &mut Evidence,
+        options: &SweepOptions,
+        budget: Budget,
+        targets: &tokio::sync::mpsc::UnboundedSender<ProbeTarget>,
+        tally: &ProbeTally,
+    ) -> Vec<AcmCertificate> {
+        options
+            .progress
+            .phase("listing distributions and certificates", 1);
+        let base = evidence.clone();
+        let (all_distributions, on_distributions) = self
+            .list_distributions_probing(options, budget, None, tally)
+            .await;
+        evidence.absorb(on_distributions, &base);
+        evidence.distributions = all_distributions
+            .iter()
+            .filter(|d| uses_viewer_certificate(d, arn))
+            .cloned()
+            .collect();
+        let mut certificates = vec![placeholder(arn)];
+        attach_viewer_users(&mut certificates, evidence);
+        self.describe_where_needed(&mut certificates, |_| true, evidence, budget, options)
+            .await;
+        for certificate in &mut certificates {
+            self.follow_load_balancers(certificate, &all_distributions, evidence, budget)
+                .await;
+        }
+        send_targets(&evidence.distributions, options, targets, tally);
+        certificates
     }
 
     /// ListDistributions, page by page; the origins of each page that the sweep probes go to
@@ -267,28 +302,59 @@ impl Collector {
         certificates
     }
 
-    /// DescribeCertificate where the summary cannot decide (and always for the one certificate an
-    /// ACM event is about), paced by the collector's one limiter per region, which the listener,
-    /// viewer and client certificates described in the same run share: ACM's 10 a second hold
-    /// for all of them together.
+    /// DescribeCertificate for each certificate `wanted` picks: paced, then folded into the
+    /// certificates (a check each, a gap for each that failed, one gap for those the deadline
+    /// left no time for).
     async fn describe_where_needed(
         &self,
         certificates: &mut [AcmCertificate],
-        scope: &Scope,
+        wanted: impl Fn(&AcmCertificate) -> bool,
         evidence: &mut Evidence,
         budget: Budget,
         options: &SweepOptions,
     ) {
-        let now = evidence.now;
-        let to_describe: Vec<usize> = (0..certificates.len())
-            .filter(|&i| {
-                matches!(scope, Scope::Certificate(_)) || acm::needs_describe(&certificates[i], now)
-            })
+        let picked: Vec<usize> = (0..certificates.len())
+            .filter(|&i| wanted(&certificates[i]))
             .collect();
         options
             .progress
-            .phase("describing certificates", to_describe.len() as u64);
-        let jobs = to_describe.iter().map(|&i| {
+            .phase("describing certificates", picked.len() as u64);
+        let described = self
+            .describe_paced(certificates, &picked, budget, options)
+            .await;
+        let mut not_reached = Vec::new();
+        for (i, result) in described {
+            let arn = certificates[i].arn.clone();
+            match result {
+                None => not_reached.push(arn),
+                Some((result, started)) => {
+                    if let Some(described) =
+                        evidence.recorded("acm-certificate", &arn, started, result)
+                    {
+                        acm::merge_described(&mut certificates[i], described);
+                    }
+                }
+            }
+        }
+        if !not_reached.is_empty() {
+            evidence
+                .gaps
+                .push(not_reached_gap("certificates", &not_reached));
+        }
+    }
+
+    /// DescribeCertificate for the certificates at `picked`, paced by the collector's one
+    /// limiter per region, which the listener, viewer and client certificates described in the
+    /// same run share: ACM's 10 a second hold for all of them together. Each answer comes back
+    /// with its index; None for one the deadline left no time to start.
+    async fn describe_paced(
+        &self,
+        certificates: &[AcmCertificate],
+        picked: &[usize],
+        budget: Budget,
+        options: &SweepOptions,
+    ) -> Vec<(usize, Option<(Result<AcmCertificate, Gap>, StdInstant)>)> {
+        let jobs = picked.iter().map(|&i| {
             let cert = &certificates[i];
             let region = acm::region_of_arn(&cert.arn)
                 .unwrap_or(&cert.region)
@@ -307,30 +373,11 @@ impl Collector {
                 (i, Some((result, started)))
             }
         });
-        let results: Vec<_> = futures::stream::iter(jobs)
+        futures::stream::iter(jobs)
             // Twice the pace in flight: a slow answer does not leave the limiter's slots idle.
             .buffer_unordered(crate::ACM_DESCRIBE_PER_SECOND as usize * 2)
             .collect()
-            .await;
-        let mut not_reached = Vec::new();
-        for (i, result) in results {
-            let arn = certificates[i].arn.clone();
-            match result {
-                None => not_reached.push(arn),
-                Some((result, started)) => {
-                    if let Some(described) =
-                        evidence.recorded("acm-certificate", &arn, started, result)
-                    {
-                        acm::merge_described(&mut certificates[i], described);
-                    }
-                }
-            }
-        }
-        if !not_reached.is_empty() {
-            evidence
-                .gaps
-                .push(not_reached_gap("certificates", &not_reached));
-        }
+            .await
     }
 
     /// Probes every origin sent on `targets`, `concurrency` at once, until the list is complete;
