@@ -141,37 +141,12 @@ pub(crate) async fn owners(
             Vec::new()
         }
     };
-    let mut interface_ids: Vec<(IpAddr, String, String)> = Vec::new();
+    let mut on_interfaces: Vec<EipOnInterface> = Vec::new();
     match elastic {
         Ok(elastic) => {
-            for eip in elastic {
-                let Some(ip) = eip.public_ip().and_then(|ip| ip.parse::<IpAddr>().ok()) else {
-                    continue;
-                };
-                let allocation = eip.allocation_id().unwrap_or_default().to_string();
-                let words = format!("Elastic IP {ip} ({allocation})");
-                if let Some(instance) = eip.instance_id().filter(|i| !i.is_empty()) {
-                    owners.push(Owner {
-                        address: ip,
-                        region: region.to_string(),
-                        holder: Holder::Instance(instance.to_string()),
-                        how: MatchedBy::ElasticIp,
-                        words: format!("{words} is associated with instance {instance}"),
-                    });
-                } else if let Some(eni) = eip.network_interface_id().filter(|i| !i.is_empty()) {
-                    interface_ids.push((ip, eni.to_string(), words));
-                } else {
-                    owners.push(Owner {
-                        address: ip,
-                        region: region.to_string(),
-                        holder: Holder::Unassociated {
-                            allocation_id: allocation,
-                        },
-                        how: MatchedBy::ElasticIp,
-                        words: format!("{words} is associated with nothing"),
-                    });
-                }
-            }
+            let (held, pending) = elastic_ip_owners(&elastic, region);
+            owners.extend(held);
+            on_interfaces = pending;
         }
         Err(error) => gaps.push(gap("ec2:DescribeAddresses", &public, error)),
     }
@@ -179,27 +154,8 @@ pub(crate) async fn owners(
         Ok(found) => owners.extend(found.iter().flat_map(|eni| holders(eni, region, &v6))),
         Err(error) => gaps.push(gap("ec2:DescribeNetworkInterfaces", &v6, error)),
     }
-    // An instance's own public address (one no Elastic IP explains).
-    for instance in &described {
-        let id = instance.instance_id().unwrap_or_default();
-        let Some(ip) = instance
-            .public_ip_address()
-            .and_then(|ip| ip.parse::<IpAddr>().ok())
-        else {
-            continue;
-        };
-        let claimed = owners.iter().any(|o| o.address == ip)
-            || interface_ids.iter().any(|(a, _, _)| *a == ip);
-        if addresses.contains(&ip) && !claimed {
-            owners.push(Owner {
-                address: ip,
-                region: region.to_string(),
-                holder: Holder::Instance(id.to_string()),
-                how: MatchedBy::NetworkInterface,
-                words: format!("{ip} is the public address of instance {id}"),
-            });
-        }
-    }
+    let own = own_public_addresses(&described, &addresses, &owners, &on_interfaces, region);
+    owners.extend(own);
     // Public addresses that are no Elastic IP (a load balancer's, an instance's own public
     // address), and the interfaces Elastic IPs are associated with, at once.
     let unexplained: Vec<IpAddr> = public
@@ -207,10 +163,13 @@ pub(crate) async fn owners(
         .copied()
         .filter(|ip| {
             !owners.iter().any(|o| o.address == *ip)
-                && !interface_ids.iter().any(|(a, _, _)| a == ip)
+                && !on_interfaces.iter().any(|e| e.address == *ip)
         })
         .collect();
-    let ids: Vec<String> = interface_ids.iter().map(|(_, id, _)| id.clone()).collect();
+    let ids: Vec<String> = on_interfaces
+        .iter()
+        .map(|e| e.interface_id.clone())
+        .collect();
     let (by_public, by_id) = tokio::join!(
         interfaces(ec2, "association.public-ip", &unexplained),
         async {
@@ -235,20 +194,25 @@ pub(crate) async fn owners(
     }
     match by_id {
         Ok(found) => {
-            for (ip, id, words) in &interface_ids {
-                if let Some(eni) = found.iter().find(|e| e.network_interface_id() == Some(id)) {
+            for pending in &on_interfaces {
+                let id = Some(pending.interface_id.as_str());
+                if let Some(eni) = found.iter().find(|e| e.network_interface_id() == id) {
                     owners.push(Owner {
-                        address: *ip,
+                        address: pending.address,
                         region: region.to_string(),
                         holder: holder_of(eni),
                         how: MatchedBy::ElasticIp,
-                        words: format!("{words} is associated with {}", interface_in_words(eni)),
+                        words: format!(
+                            "{} is associated with {}",
+                            pending.words,
+                            interface_in_words(eni)
+                        ),
                     });
                 }
             }
         }
         Err(error) => {
-            let of: Vec<IpAddr> = interface_ids.iter().map(|(ip, _, _)| *ip).collect();
+            let of: Vec<IpAddr> = on_interfaces.iter().map(|e| e.address).collect();
             gaps.push(gap("ec2:DescribeNetworkInterfaces", &of, error));
         }
     }
@@ -262,6 +226,89 @@ pub(crate) async fn owners(
         })
         .collect();
     (Owners { owners, instances }, gaps)
+}
+
+/// An Elastic IP associated with a network interface: who holds the interface is asked next.
+struct EipOnInterface {
+    address: IpAddr,
+    interface_id: String,
+    /// "Elastic IP 203.0.113.7 (eipalloc-...)".
+    words: String,
+}
+
+/// What DescribeAddresses says holds each Elastic IP: an instance, nothing, or a network
+/// interface still to be described.
+fn elastic_ip_owners(
+    elastic: &[aws_sdk_ec2::types::Address],
+    region: &str,
+) -> (Vec<Owner>, Vec<EipOnInterface>) {
+    let mut owners = Vec::new();
+    let mut on_interfaces = Vec::new();
+    for eip in elastic {
+        let Some(ip) = eip.public_ip().and_then(|ip| ip.parse::<IpAddr>().ok()) else {
+            continue;
+        };
+        let allocation = eip.allocation_id().unwrap_or_default().to_string();
+        let words = format!("Elastic IP {ip} ({allocation})");
+        if let Some(instance) = eip.instance_id().filter(|i| !i.is_empty()) {
+            owners.push(Owner {
+                address: ip,
+                region: region.to_string(),
+                holder: Holder::Instance(instance.to_string()),
+                how: MatchedBy::ElasticIp,
+                words: format!("{words} is associated with instance {instance}"),
+            });
+        } else if let Some(eni) = eip.network_interface_id().filter(|i| !i.is_empty()) {
+            on_interfaces.push(EipOnInterface {
+                address: ip,
+                interface_id: eni.to_string(),
+                words,
+            });
+        } else {
+            owners.push(Owner {
+                address: ip,
+                region: region.to_string(),
+                holder: Holder::Unassociated {
+                    allocation_id: allocation,
+                },
+                how: MatchedBy::ElasticIp,
+                words: format!("{words} is associated with nothing"),
+            });
+        }
+    }
+    (owners, on_interfaces)
+}
+
+/// Instances whose own public address (one no Elastic IP explains) is one of `addresses`.
+fn own_public_addresses(
+    described: &[aws_sdk_ec2::types::Instance],
+    addresses: &[IpAddr],
+    owners: &[Owner],
+    on_interfaces: &[EipOnInterface],
+    region: &str,
+) -> Vec<Owner> {
+    let mut found: Vec<Owner> = Vec::new();
+    for instance in described {
+        let id = instance.instance_id().unwrap_or_default();
+        let Some(ip) = instance
+            .public_ip_address()
+            .and_then(|ip| ip.parse::<IpAddr>().ok())
+        else {
+            continue;
+        };
+        let claimed = owners.iter().chain(&found).any(|o| o.address == ip)
+            || on_interfaces.iter().any(|e| e.address == ip);
+        if addresses.contains(&ip) && !claimed {
+            found.push(Owner {
+                address: ip,
+                region: region.to_string(),
+                holder: Holder::Instance(id.to_string()),
+                how: MatchedBy::NetworkInterface,
+                words: format!("{ip} is the public address of instance {id}"),
+            });
+        }
+    }
+    found
 }
 
 /// The instances holding any of `addresses` by `filter_name`.
