@@ -642,7 +642,7 @@ impl Collector {
         } = search;
         let origin = &origin;
         let target = origin.target();
-        let (outcome, detail) = match found {
+        let (check, outcome, detail) = match found {
             find::Found::One {
                 region,
                 load_balancer,
@@ -653,21 +653,10 @@ impl Collector {
                     // Unreachable: every region a search answers with was given a run first.
                     return;
                 };
-                let mut inspected =
-                    inspect::inspect(origin, run, &load_balancer, matched_by, evidence).await;
-                let mut detail = format!("{} in {region}, matched by {matched_by}", inspected.name);
-                if matched_by == MatchedBy::Cname {
-                    detail.push_str(&format!(
-                        " ({} -> {})",
-                        origin.host,
-                        origin.cname_chain.join(" -> ")
-                    ));
-                } else if !via.is_empty() {
-                    detail.push_str(&format!(" ({})", via.join("; ")));
-                }
-                inspected.matched_via = via;
-                evidence.load_balancers.push(inspected);
-                (CheckOutcome::Pass, detail)
+                let (outcome, detail) =
+                    record_load_balancer(origin, run, &load_balancer, matched_by, via, evidence)
+                        .await;
+                ("origin-load-balancer", outcome, detail)
             }
             find::Found::Instance {
                 region,
@@ -687,47 +676,10 @@ impl Collector {
                     matched_by,
                     via,
                 };
-                let (outcome, detail) = match instance::inspect(origin, run, link, evidence).await {
-                    Some(inspected) => {
-                        let state = match &inspected.state_since {
-                            Some(since) => format!(
-                                "{} since {}",
-                                inspected.state,
-                                since.format("%Y-%m-%d %H:%M UTC")
-                            ),
-                            None => inspected.state.clone(),
-                        };
-                        let detail = format!(
-                            "EC2 instance {instance_id} in {region} ({state}) at {address}, matched by {matched_by} ({}); no load balancer in front of it",
-                            inspected.matched_via.join("; ")
-                        );
-                        evidence.instances.push(inspected);
-                        (CheckOutcome::Pass, detail)
-                    }
-                    None => (
-                        CheckOutcome::Error,
-                        format!("EC2 instance {instance_id} in {region} holds the origin's address {address}, but could not be described (see the gaps)"),
-                    ),
-                };
-                evidence.checks.push(Check::since(
-                    "origin-resource",
-                    &target,
-                    outcome,
-                    started,
-                    Some(detail),
-                ));
-                return;
+                let (outcome, detail) = record_instance(origin, run, link, evidence).await;
+                ("origin-resource", outcome, detail)
             }
-            find::Found::Elsewhere { words } => {
-                evidence.checks.push(Check::since(
-                    "origin-resource",
-                    &target,
-                    CheckOutcome::Skipped,
-                    started,
-                    Some(words),
-                ));
-                return;
-            }
+            find::Found::Elsewhere { words } => ("origin-resource", CheckOutcome::Skipped, words),
             find::Found::Candidates {
                 candidates,
                 search_complete,
@@ -741,9 +693,10 @@ impl Collector {
                 };
                 let detail = candidates_in_words(&candidates);
                 evidence.load_balancer_candidates.push(candidates);
-                (CheckOutcome::Skipped, detail)
+                ("origin-load-balancer", CheckOutcome::Skipped, detail)
             }
             find::Found::Incomplete => (
+                "origin-load-balancer",
                 CheckOutcome::Error,
                 format!(
                     "unknown whether a load balancer in {} serves this origin: the search could not read every load balancer (see the gaps)",
@@ -751,6 +704,7 @@ impl Collector {
                 ),
             ),
             find::Found::None => (
+                "origin-load-balancer",
                 CheckOutcome::Skipped,
                 format!(
                     "no load balancer in {} serves this origin",
@@ -758,13 +712,73 @@ impl Collector {
                 ),
             ),
         };
-        evidence.checks.push(Check::since(
-            "origin-load-balancer",
-            &target,
-            outcome,
-            started,
-            Some(detail),
+        evidence
+            .checks
+            .push(Check::since(check, &target, outcome, started, Some(detail)));
+    }
+}
+
+/// The load balancer found for `origin`, inspected into the evidence; the check's outcome and
+/// detail ("NAME in REGION, matched by HOW (how the name led there)").
+async fn record_load_balancer(
+    origin: &OriginRef,
+    run: &RegionRun,
+    load_balancer: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer,
+    matched_by: MatchedBy,
+    via: Vec<String>,
+    evidence: &mut Evidence,
+) -> (CheckOutcome, String) {
+    let mut inspected = inspect::inspect(origin, run, load_balancer, matched_by, evidence).await;
+    let mut detail = format!(
+        "{} in {}, matched by {matched_by}",
+        inspected.name, run.name
+    );
+    if matched_by == MatchedBy::Cname {
+        detail.push_str(&format!(
+            " ({} -> {})",
+            origin.host,
+            origin.cname_chain.join(" -> ")
         ));
+    } else if !via.is_empty() {
+        detail.push_str(&format!(" ({})", via.join("; ")));
+    }
+    inspected.matched_via = via;
+    evidence.load_balancers.push(inspected);
+    (CheckOutcome::Pass, detail)
+}
+
+/// The EC2 instance that holds `origin`'s address, inspected into the evidence; the check's
+/// outcome and detail (its state, address and how it was found).
+async fn record_instance(
+    origin: &OriginRef,
+    run: &RegionRun,
+    link: instance::Link<'_>,
+    evidence: &mut Evidence,
+) -> (CheckOutcome, String) {
+    let (instance_id, address, matched_by) =
+        (link.instance_id.to_string(), link.address, link.matched_by);
+    let region = &run.name;
+    match instance::inspect(origin, run, link, evidence).await {
+        Some(inspected) => {
+            let state = match &inspected.state_since {
+                Some(since) => format!(
+                    "{} since {}",
+                    inspected.state,
+                    since.format("%Y-%m-%d %H:%M UTC")
+                ),
+                None => inspected.state.clone(),
+            };
+            let detail = format!(
+                "EC2 instance {instance_id} in {region} ({state}) at {address}, matched by {matched_by} ({}); no load balancer in front of it",
+                inspected.matched_via.join("; ")
+            );
+            evidence.instances.push(inspected);
+            (CheckOutcome::Pass, detail)
+        }
+        None => (
+            CheckOutcome::Error,
+            format!("EC2 instance {instance_id} in {region} holds the origin's address {address}, but could not be described (see the gaps)"),
+        ),
     }
 }
 
