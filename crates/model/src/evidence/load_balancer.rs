@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{OriginConnection, OriginProtocol};
+use super::OriginProtocol;
 
 /// A load balancer that serves a custom origin, and how it was recognised.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,9 +84,9 @@ impl LoadBalancerType {
     fn deserialize_known<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<LoadBalancerType>, D::Error> {
-        match Option::<String>::deserialize(deserializer)?.as_deref() {
-            None | Some("") => Ok(None),
-            Some(value) => LoadBalancerType::from_aws(value).map(Some).ok_or_else(|| {
+        match super::empty_as_none(deserializer)? {
+            None => Ok(None),
+            Some(value) => LoadBalancerType::from_aws(&value).map(Some).ok_or_else(|| {
                 serde::de::Error::custom(format!(
                     "unknown load balancer type {value:?}; expected application, network or gateway"
                 ))
@@ -481,14 +481,6 @@ pub enum Admission {
 }
 
 impl LoadBalancer {
-    /// How CloudFront connects to it.
-    pub fn origin_connection(&self) -> OriginConnection {
-        OriginConnection {
-            protocol: self.origin_protocol,
-            port: self.origin_port,
-        }
-    }
-
     pub fn is_network(&self) -> bool {
         self.lb_type == Some(LoadBalancerType::Network)
     }

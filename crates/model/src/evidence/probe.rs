@@ -206,11 +206,6 @@ pub enum TrustSource {
 
 impl TrustSource {
     const CA_FILE: &'static str = "ca-file:";
-
-    /// Trusted only through the user's CA file, which CloudFront does not have.
-    pub fn is_ca_file(&self) -> bool {
-        matches!(self, TrustSource::CaFile(_))
-    }
 }
 
 impl std::fmt::Display for TrustSource {
